@@ -1,0 +1,5 @@
+"""`python -m ebmspec` runs the command-line interface."""
+
+from ebmspec.cli import main
+
+main()

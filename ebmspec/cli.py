@@ -1,0 +1,160 @@
+"""Command-line interface: thin Typer commands over the library, Rich for the summary.
+
+Exit status: 0 success; 1 a user mistake (located diagnostics on stderr, no traceback);
+2 an internal error, reported as a bug with its traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from ebmspec import __version__
+from ebmspec.diagnostics import UserError, render
+
+app = typer.Typer(
+    name="ebmspec",
+    help="Declarative energy-based models: check, compile, train and sample `.ebm` specs.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+class Stage(str, Enum):
+    ast = "ast"
+    ir = "ir"
+    schedule = "schedule"
+    python = "python"
+
+
+def _console() -> Console:
+    return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
+
+
+@app.command()
+def check(
+    spec: Path = typer.Argument(..., help="the .ebm file to check"),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="apply a profile first"),
+) -> None:
+    """Parse and check SPEC; print its variables, energy, samplers, objective and profiles."""
+    from ebmspec.api import compile_file
+    from ebmspec.summary import print_summary
+
+    program = compile_file(spec)
+    program = _with_profile(program, profile, spec)
+    print_summary(_console(), program, str(spec), profile)
+
+
+@app.command(name="compile")
+def compile_command(
+    spec: Path = typer.Argument(..., help="the .ebm file to compile"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="write here, not to stdout"),
+    emit: Stage = typer.Option(Stage.python, "--emit", help="which stage to print"),
+    profile: str | None = typer.Option(None, "--profile", "-p", help="apply a profile first"),
+) -> None:
+    """Emit SPEC as standalone Python (needs only torch), or dump one pipeline stage."""
+    from ebmspec import api
+    from ebmspec.codegen import emit_python
+    from ebmspec.dumps import dump_ast, dump_ir, dump_schedule
+
+    source = api.read_source(spec)
+    if emit is Stage.ast:
+        from ebmspec.frontend import parse_source
+
+        text = dump_ast(parse_source(source))
+    else:
+        program = _with_profile(api.compile_spec(source), profile, spec)
+        if emit is Stage.ir:
+            text = dump_ir(program)
+        elif emit is Stage.schedule:
+            text = dump_schedule(program)
+        else:
+            text = emit_python(program, spec.name)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    _write_atomically(output, text)
+    Console(stderr=True, highlight=False).print(f"wrote {output} ({emit.value})")
+
+
+def _with_profile(program, profile: str | None, spec: Path):
+    if profile is None:
+        return program
+    from ebmspec.passes.profiles import apply_profile
+
+    names = [p.name for p in program.profiles]
+    if profile not in names:
+        raise typer.BadParameter(
+            f"{spec} has no profile '{profile}' (profiles: {', '.join(names) or 'none'})",
+            param_hint="--profile",
+        )
+    return apply_profile(program, profile)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder and rename, so a crash leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"ebmspec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    """ebmspec: energy-based models over mixed continuous and discrete variables."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI with the exit-status contract: 0 ok, 1 user error, 2 internal error."""
+    try:
+        status = app(args=argv, standalone_mode=False)
+    except UserError as error:
+        sys.stderr.write(render(error.source, error.diagnostics))
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as error:
+        # Usage mistakes (unknown option, missing argument, bad --profile) are user errors too.
+        sys.stderr.write(f"error: {error.format_message()}\n")
+        sys.stderr.write("  = help: run `ebmspec --help` or `ebmspec COMMAND --help`\n")
+        sys.exit(1)
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception:  # noqa: BLE001 - the one place that turns crashes into "this is a bug"
+        traceback.print_exc()
+        sys.stderr.write(
+            f"error: internal error in ebmspec {__version__} (this is a bug, not a mistake in "
+            "your spec); please report it with the traceback above\n"
+        )
+        sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+"""Codegen: `ir.Program` in, standalone Python source out (Jinja2 templates in `templates/`).
+
+The emitted module needs only torch. It contains the building blocks of `runtime/layers.py`
+verbatim, an `EnergyModel` whose `forward` is the energy graph written out as straight-line code,
+a safetensors reader for the parameters ebmspec saves, and a small `main`. Spec identifiers only
+ever appear in generated code as string literals (`repr`) or behind a prefix (`v_`, `l_`), so
+names such as `class`, `lambda`, `__import__` or `torch` are safe.
+"""
+
+from ebmspec.codegen.emit import emit_python
+
+__all__ = ["emit_python"]

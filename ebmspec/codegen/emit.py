@@ -1,0 +1,98 @@
+"""Emit the standalone Python module for a program (see `ebmspec.codegen`)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+import ebmspec
+from ebmspec import ir
+from ebmspec.resources import resource_dir
+from ebmspec.runtime import energy as energy_runtime
+
+_MARKER = "# --- begin standalone ---\n"
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    # Every spec-derived literal goes through repr(): the only way spec text enters the output.
+    env.filters["pyrepr"] = _literal
+    return env
+
+
+def _literal(value) -> str:
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{_literal(v)}, " for v in value).rstrip(" ") + ")"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if value is None or isinstance(value, bool | int | float | str):
+        return repr(value)
+    raise TypeError(f"cannot emit a literal of type {type(value).__name__}")
+
+
+def standalone_layers() -> str:
+    """The torch-only body of runtime/layers.py, copied into every emitted module."""
+    text = Path(energy_runtime.layers.__file__).read_text(encoding="utf-8")
+    return text.split(_MARKER, 1)[1].strip("\n")
+
+
+@dataclass(frozen=True)
+class _Line:
+    local: str
+    expr: str
+
+
+class _Writer:
+    """Turns energy nodes into Python expressions over prefixed locals."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[str, str] = {}
+
+    def expr(self, node: ir.ENode) -> str:
+        if isinstance(node, ir.Input):
+            return self.inputs.setdefault(node.variable, f"v_{node.variable}")
+        if isinstance(node, ir.Const):
+            return _literal(node.value)
+        if isinstance(node, ir.Ref):
+            return f"l_{node.name}"
+        args = ", ".join(self.expr(child) for child in node.inputs)
+        if node.module is not None:
+            return f"self.blocks[{_literal(node.module)}]({args})"
+        attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs)
+        return f"op_{node.op}({args}{attrs})"
+
+
+def emit_python(program: ir.Program, spec_name: str = "") -> str:
+    writer = _Writer()
+    lets = [_Line(f"l_{let.name}", writer.expr(let.value)) for let in program.energy.lets]
+    result = writer.expr(program.energy.result)
+    modules = []
+    for node in energy_runtime.parametric_ops(program.energy):
+        class_name, kwargs = energy_runtime.module_spec(node)
+        args = ", ".join(f"{k}={_literal(v)}" for k, v in kwargs.items())
+        modules.append({"key": node.module, "cls": class_name, "args": args})
+    template = environment().get_template("model.py.jinja")
+    return template.render(
+        version=ebmspec.__version__,
+        name=program.name,
+        doc=program.doc,
+        spec_name=spec_name,
+        layers=standalone_layers(),
+        variables=[(v.name, energy_runtime.variable_table(program)[v.name])
+                   for v in program.variables],
+        modules=modules,
+        inputs=sorted(writer.inputs.items()),
+        lets=lets,
+        result=result,
+    )

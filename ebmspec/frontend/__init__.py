@@ -1,0 +1,5 @@
+"""Frontend: `.ebm` text in, AST (frozen dataclasses with spans) out. Lark stays in here."""
+
+from ebmspec.frontend.parser import parse_source
+
+__all__ = ["parse_source"]

@@ -1,0 +1,322 @@
+"""The typed, frozen intermediate representation of a checked spec, and its text dump.
+
+In: built by `semantic.checker.check_program` from the AST. Out: consumed by the passes, the runtime
+(`runtime.energy.lower_energy`) and codegen. Every node carries the `Span` of the spec text it came
+from. `dump(node)` prints the golden-test format used by `ebmspec compile --emit ir`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
+
+from ebmspec.source import Span
+
+# A setting value after checking: numbers, strings, booleans, None, identifiers (variable,
+# sampler, activation names are plain strings) and tuples of those.
+Value = Any
+
+
+@dataclass(frozen=True)
+class Call:
+    """A named configuration call with every argument bound (defaults filled in)."""
+
+    name: str
+    args: tuple[tuple[str, Value], ...]
+    span: Span
+
+    def arg(self, key: str) -> Value:
+        for name, value in self.args:
+            if name == key:
+                return value
+        raise KeyError(f"{self.name} has no argument {key!r}")
+
+    def with_arg(self, key: str, value: Value) -> Call:
+        args = tuple((k, value if k == key else v) for k, v in self.args)
+        return Call(self.name, args, self.span)
+
+
+# ---- variables ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A model variable. `shape` is the value shape; categoricals are one-hot coded on a last axis."""
+
+    name: str
+    kind: str  # "real" | "binary" | "categorical"
+    shape: tuple[int, ...]
+    categories: int | None
+    low: float | None
+    high: float | None
+    observed: bool
+    span: Span
+
+    @property
+    def discrete(self) -> bool:
+        return self.kind != "real"
+
+    @property
+    def tensor_shape(self) -> tuple[int, ...]:
+        """Shape of the tensor the energy sees per example (one-hot axis for categoricals)."""
+        return self.shape + ((self.categories,) if self.kind == "categorical" else ())
+
+    @property
+    def cardinality(self) -> int | None:
+        """Number of joint values of a discrete variable (None for real)."""
+        size = math.prod(self.shape)
+        if self.kind == "binary":
+            return 2**size
+        if self.kind == "categorical":
+            return self.categories**size
+        return None
+
+    def describe(self) -> str:
+        dims = ", ".join(map(str, self.shape))
+        if self.kind == "categorical":
+            text = f"categorical({self.categories})" + (f"[{dims}]" if self.shape else "")
+        else:
+            text = f"{self.kind}[{dims}]"
+        if self.low is not None:
+            text += f" in [{self.low:g}, {self.high:g}]"
+        return text
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Transform:
+    variable: str
+    steps: tuple[Call, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: Call
+    transforms: tuple[Transform, ...]
+    span: Span
+
+
+# ---- energy ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ENode:
+    """An energy-graph node; `shape` is per example (the batch axis is implicit)."""
+
+    shape: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Input(ENode):
+    variable: str
+
+
+@dataclass(frozen=True)
+class Const(ENode):
+    value: float
+
+
+@dataclass(frozen=True)
+class Ref(ENode):
+    """A use of an earlier `let` binding."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Op(ENode):
+    """A building block applied to inputs. `module` names its parameters (None if it has none)."""
+
+    op: str
+    inputs: tuple[ENode, ...]
+    attrs: tuple[tuple[str, Value], ...]
+    module: str | None
+
+    def attr(self, key: str) -> Value:
+        return dict(self.attrs)[key]
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: ENode
+    span: Span
+
+
+@dataclass(frozen=True)
+class Energy:
+    lets: tuple[Let, ...]
+    result: ENode
+    span: Span
+
+
+# ---- samplers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Init:
+    variables: tuple[str, ...]
+    dist: Call
+    default: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Block:
+    """One Metropolis-within-Gibbs block: a kernel updating `variables`, `repeats` times per sweep."""
+
+    kernel: Call
+    variables: tuple[str, ...]
+    repeats: int
+    default: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Sampler:
+    name: str
+    inits: tuple[Init, ...]
+    blocks: tuple[Block, ...]
+    sweeps: int
+    span: Span
+
+
+# ---- training, evaluation, profiles ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Train:
+    objective: Call
+    optimizer: Call
+    settings: tuple[tuple[str, Value], ...]
+    span: Span
+
+    def setting(self, key: str) -> Value:
+        return dict(self.settings)[key]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    targets: tuple[str, ...]
+    given: tuple[str, ...]
+    methods: tuple[Call, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str  # calibration | samples | ood | density
+    call: Call
+    span: Span
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    predictions: tuple[Prediction, ...]
+    reports: tuple[Report, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Override:
+    key: str
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    overrides: tuple[Override, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str
+    doc: str
+    data: Dataset | None
+    variables: tuple[Variable, ...]
+    energy: Energy
+    samplers: tuple[Sampler, ...]
+    train: Train | None
+    evaluate: Evaluate | None
+    profiles: tuple[Profile, ...]
+    span: Span
+
+    def variable(self, name: str) -> Variable:
+        for variable in self.variables:
+            if variable.name == name:
+                return variable
+        raise KeyError(name)
+
+    def sampler(self, name: str) -> Sampler:
+        for sampler in self.samplers:
+            if sampler.name == name:
+                return sampler
+        raise KeyError(name)
+
+
+# ---- dump --------------------------------------------------------------------------------------
+
+
+def format_value(value: Value) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return repr(value)
+
+
+def dump(node: Any, indent: int = 0) -> str:
+    """Indented text of any IR (or AST) node; spans print as `@line:col`. The golden format."""
+    pad = "  " * indent
+    if isinstance(node, Call):
+        args = ", ".join(f"{k}={format_value(v)}" for k, v in node.args)
+        return f"{pad}{node.name}({args}) @{node.span}"
+    if isinstance(node, Span):
+        return f"{pad}@{node}"
+    if not is_dataclass(node):
+        return f"{pad}{format_value(node)}"
+    head = f"{pad}{type(node).__name__}"
+    names = [f.name for f in fields(node) if f.name != "span"]
+    if len(names) == 1 and isinstance(getattr(node, names[0]), str | int | float):
+        # Leaf nodes (identifiers, numbers, strings) print on one line.
+        return f"{head}({getattr(node, names[0])!r}) @{node.span}"
+    span = getattr(node, "span", None)
+    if isinstance(span, Span):
+        head += f" @{span}"
+    lines = [head]
+    for field in fields(node):
+        if field.name == "span" or field.name.startswith("_"):
+            continue
+        value = getattr(node, field.name)
+        if value is None or (value == () and field.name != "shape"):
+            continue
+        if is_dataclass(value) and not isinstance(value, Span):
+            text = dump(value, indent + 2)
+            if "\n" not in text:  # a leaf node stays on the field's line
+                lines.append(f"{pad}  {field.name}: {text.strip()}")
+                continue
+            lines.append(f"{pad}  {field.name}:")
+            lines.append(text)
+        elif isinstance(value, tuple) and value and all(
+            is_dataclass(v) and not isinstance(v, Span) for v in value
+        ):
+            lines.append(f"{pad}  {field.name}:")
+            lines.extend(dump(v, indent + 2) for v in value)
+        elif isinstance(value, tuple) and value and all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value
+        ):
+            items = ", ".join(f"{k}={format_value(v)}" for k, v in value)
+            lines.append(f"{pad}  {field.name}: {items}")
+        else:
+            lines.append(f"{pad}  {field.name}: {format_value(value)}")
+    return "\n".join(lines)

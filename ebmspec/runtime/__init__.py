@@ -1,0 +1,1 @@
+"""Runtime: IR in, PyTorch modules out (energy today; kernels, schedules and training later)."""

@@ -1,0 +1,101 @@
+"""Check the `data` line: dataset arguments, the fields it provides, and transforms.
+
+In: `ast.DataDecl` and the declared variables. Out: `ir.Dataset`. Every observed (non-`latent`)
+variable must be a field of the dataset with the same domain (E601/E602); transforms apply to
+observed real variables only (E603).
+"""
+
+from __future__ import annotations
+
+from ebmspec import ir
+from ebmspec.frontend import ast
+from ebmspec.semantic.registry import DATASETS, TRANSFORMS
+from ebmspec.semantic.values import Scope, bind_args, suggest
+
+Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
+
+
+def dataset_fields(name: str, args: dict) -> dict[str, Field]:
+    """The variables a dataset provides, as a function of its arguments."""
+    if name == "toy":
+        return {"x": ("real", (2,), None), "y": ("categorical", (3,), 2)}
+    if name == "dsprites":
+        size, bins = args["size"], args["position_bins"]
+        return {
+            "x": ("real", (1, size, size), None),
+            "x_pos": ("categorical", (), bins),
+            "y_pos": ("categorical", (), bins),
+        }
+    if name == "mnist":
+        return {"x": ("real", (1, 28, 28), None), "y": ("categorical", (), 10)}
+    if name == "csv":
+        fields = {"x": ("real", (args["features"],), None)}
+        if args["label"] is not None:
+            fields["y"] = ("categorical", (), args["classes"] or 2)
+        return fields
+    raise AssertionError(name)
+
+
+def _describe(field: Field) -> str:
+    kind, shape, categories = field
+    dims = ", ".join(map(str, shape))
+    if kind == "categorical":
+        return f"categorical({categories})" + (f"[{dims}]" if shape else "")
+    return f"{kind}[{dims}]"
+
+
+def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
+    if decl is None:
+        return None
+    sink = scope.sink
+    signature = DATASETS.get(decl.name.text)
+    if signature is None:
+        sink.error("E103", f"unknown dataset `{decl.name.text}`{suggest(decl.name.text, DATASETS)}",
+                   decl.name.span, f"datasets: {', '.join(DATASETS)}")
+        return None
+    bound = bind_args(signature, decl.args, decl.span, scope, what=f"dataset `{signature.name}`")
+    if bound is None:
+        return None
+    if signature.name == "csv" and bound["label"] is not None and bound["classes"] is None:
+        sink.error("E105", "a labelled csv dataset needs `classes`", decl.span,
+                   "add `classes = K`, the number of label values")
+        return None
+    fields = dataset_fields(signature.name, bound)
+    for variable in scope.variables.values():
+        if not variable.observed:
+            continue
+        field = fields.get(variable.name)
+        if field is None:
+            sink.error("E601", f"dataset `{signature.name}` does not provide `{variable.name}`",
+                       variable.span, f"it provides {', '.join(fields)}; mark `{variable.name}` "
+                       "`latent` if it is not observed")
+            continue
+        kind, shape, categories = field
+        if (variable.kind, variable.shape, variable.categories) != (kind, shape, categories):
+            sink.error("E602", f"`{variable.name}` is declared {variable.describe()} but dataset "
+                       f"`{signature.name}` provides {_describe(field)}", variable.span,
+                       f"declare `{variable.name} : {_describe(field)}`")
+    transforms = []
+    for clause in decl.transforms:
+        name = clause.variable.text
+        variable = scope.variables.get(name)
+        if variable is None or variable.kind != "real" or not variable.observed:
+            what = "not a declared variable" if variable is None else (
+                "latent" if not variable.observed else variable.kind)
+            sink.error("E603", f"transforms apply to observed real variables; `{name}` is {what}",
+                       clause.variable.span, "transform the image/feature variable, e.g. `x`")
+            continue
+        steps = []
+        for func in clause.funcs:
+            step = TRANSFORMS.get(func.name.text)
+            if step is None:
+                sink.error("E103", f"unknown transform `{func.name.text}`"
+                           f"{suggest(func.name.text, TRANSFORMS)}", func.name.span,
+                           f"transforms: {', '.join(TRANSFORMS)}")
+                continue
+            args = bind_args(step, func.args, func.span, scope)
+            if args is not None:
+                steps.append(ir.Call(step.name, tuple(args.items()), func.span))
+        transforms.append(ir.Transform(name, tuple(steps), clause.span))
+    source = ir.Call(signature.name, tuple(bound.items()), decl.span)
+    return ir.Dataset(source, tuple(transforms), decl.span)

@@ -1,0 +1,81 @@
+"""Check `profile NAME { key = value ... }` blocks against the settings the spec really has.
+
+In: the profile AST blocks and the checked program. Out: `ir.Profile`s whose keys all exist
+(E801 otherwise, with a suggestion) and whose values have the right type. The same key table
+(`setting_keys`) validates `--set key=value` on the command line; `passes.profiles` applies them.
+"""
+
+from __future__ import annotations
+
+from ebmspec import ir
+from ebmspec.frontend import ast
+from ebmspec.semantic import registry as reg
+from ebmspec.semantic.values import INVALID, Scope, check_value, suggest
+
+
+def block_for(sampler: ir.Sampler, variable: str) -> ir.Block | None:
+    """The first block of `sampler` updating `variable`."""
+    return next((b for b in sampler.blocks if variable in b.variables), None)
+
+
+def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
+    """Every dotted key a profile or `--set` may assign, with its parameter type."""
+    keys: dict[str, reg.Param] = {}
+    if program.data is not None:
+        signature = reg.DATASETS[program.data.source.name]
+        keys.update({f"data.{p.name}": p for p in signature.params})
+    if program.train is not None:
+        keys.update({f"train.{k}": p for k, p in reg.TRAIN_SETTINGS.items()
+                     if k not in ("objective", "optimizer")})
+        for part, table in (("objective", reg.OBJECTIVES), ("optimizer", reg.OPTIMIZERS)):
+            call = getattr(program.train, part)
+            keys.update({f"train.{part}.{p.name}": p for p in table[call.name].params})
+    for sampler in program.samplers:
+        keys[f"sampler.{sampler.name}.sweeps"] = reg.SAMPLER_SETTINGS["sweeps"]
+        for variable in program.variables:
+            block = block_for(sampler, variable.name)
+            if block is not None:
+                for p in reg.KERNELS[block.kernel.name].params:
+                    keys[f"sampler.{sampler.name}.{variable.name}.{p.name}"] = p
+    if program.evaluate is not None:
+        for prediction in program.evaluate.predictions:
+            for method in prediction.methods:
+                for p in reg.PREDICT_METHODS[method.name].params:
+                    keys[f"evaluate.{method.name}.{p.name}"] = p
+        for report in program.evaluate.reports:
+            for p in reg.REPORTS[report.kind][report.call.name].params:
+                keys[f"evaluate.{report.call.name}.{p.name}"] = p
+    return keys
+
+
+def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBlock]):
+    keys = setting_keys(program)
+    seen: dict[str, int] = {}
+    profiles = []
+    for block in blocks:
+        name = block.name.text
+        if name in seen:
+            scope.sink.error("E102", f"profile `{name}` is already declared at line {seen[name]}",
+                             block.name.span, "give each profile its own name")
+            continue
+        seen[name] = block.span.line
+        overrides, assigned = [], set()
+        for assignment in block.assignments:
+            key = assignment.key.text
+            param = keys.get(key)
+            if param is None:
+                nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
+                scope.sink.error("E801", f"unknown profile key `{key}`{suggest(key, keys)}",
+                                 assignment.key.span,
+                                 "keys here include: " + ", ".join(nearby or sorted(keys)[:6]))
+                continue
+            if key in assigned:
+                scope.sink.error("E106", f"`{key}` is set twice in profile `{name}`",
+                                 assignment.key.span, "keep one assignment")
+                continue
+            assigned.add(key)
+            value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
+            if value is not INVALID:
+                overrides.append(ir.Override(key, value, assignment.span))
+        profiles.append(ir.Profile(name, tuple(overrides), block.span))
+    return tuple(profiles)

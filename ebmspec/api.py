@@ -23,9 +23,17 @@ def read_source(path: str | Path) -> Source:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise UserError(Source(str(path), ""), [Diagnostic(
-            "E000", f"cannot read spec file: {reason}", NO_SPAN,
-            "check the path; specs are UTF-8 text files ending in .ebm")]) from None
+        raise UserError(
+            Source(str(path), ""),
+            [
+                Diagnostic(
+                    "E000",
+                    f"cannot read spec file: {reason}",
+                    NO_SPAN,
+                    "check the path; specs are UTF-8 text files ending in .ebm",
+                )
+            ],
+        ) from None
     return Source(str(path), text)
 
 

@@ -10,8 +10,9 @@ import os
 import sys
 import tempfile
 import traceback
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,7 +29,7 @@ app = typer.Typer(
 )
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     ast = "ast"
     ir = "ir"
     schedule = "schedule"
@@ -39,11 +40,14 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
 
 
+SpecArg = Annotated[Path, typer.Argument(help="the .ebm spec file")]
+ProfileOpt = Annotated[
+    str | None, typer.Option("--profile", "-p", help="apply this profile of the spec first")
+]
+
+
 @app.command()
-def check(
-    spec: Path = typer.Argument(..., help="the .ebm file to check"),
-    profile: str | None = typer.Option(None, "--profile", "-p", help="apply a profile first"),
-) -> None:
+def check(spec: SpecArg, profile: ProfileOpt = None) -> None:
     """Parse and check SPEC; print its variables, energy, samplers, objective and profiles."""
     from ebmspec.api import compile_file
     from ebmspec.summary import print_summary
@@ -55,10 +59,12 @@ def check(
 
 @app.command(name="compile")
 def compile_command(
-    spec: Path = typer.Argument(..., help="the .ebm file to compile"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="write here, not to stdout"),
-    emit: Stage = typer.Option(Stage.python, "--emit", help="which stage to print"),
-    profile: str | None = typer.Option(None, "--profile", "-p", help="apply a profile first"),
+    spec: SpecArg,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+    emit: Annotated[Stage, typer.Option("--emit", help="which stage to print")] = Stage.python,
+    profile: ProfileOpt = None,
 ) -> None:
     """Emit SPEC as standalone Python (needs only torch), or dump one pipeline stage."""
     from ebmspec import api
@@ -120,8 +126,12 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
-                                 help="print the version and exit"),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=version_callback, is_eager=True, help="print the version"
+        ),
+    ] = False,
 ) -> None:
     """ebmspec: energy-based models over mixed continuous and discrete variables."""
 
@@ -146,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except Exception:  # noqa: BLE001 - the one place that turns crashes into "this is a bug"
+    except Exception:
         traceback.print_exc()
         sys.stderr.write(
             f"error: internal error in ebmspec {__version__} (this is a bug, not a mistake in "

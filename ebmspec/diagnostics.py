@@ -55,8 +55,9 @@ class DiagnosticSink:
 
 def _render_one(source: Source, diagnostic: Diagnostic) -> str:
     span = diagnostic.span
-    head = (f"{source.path}:{span.line}:{span.column}: error[{diagnostic.code}]: "
-            f"{diagnostic.message}")
+    head = (
+        f"{source.path}:{span.line}:{span.column}: error[{diagnostic.code}]: {diagnostic.message}"
+    )
     if not source.text:
         # Nothing to quote (e.g. the file could not be read): message and help only.
         return f"{head}\n      = help: {diagnostic.help}"

@@ -27,7 +27,9 @@ def dump_schedule(program: ir.Program) -> str:
     """The sampler plan: per sampler, the init distributions and the ordered blocks of a sweep."""
     lines = []
     for sampler in program.samplers:
-        lines.append(f"sampler {sampler.name}  # {sampler.sweeps} sweep(s) by default @{sampler.span}")
+        lines.append(
+            f"sampler {sampler.name}  # {sampler.sweeps} sweep(s) by default @{sampler.span}"
+        )
         for init in sampler.inits:
             mark = "  (default)" if init.default else ""
             lines.append(f"  init {', '.join(init.variables)} ~ {_call(init.dist)}{mark}")

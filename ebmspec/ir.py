@@ -42,7 +42,7 @@ class Call:
 
 @dataclass(frozen=True)
 class Variable:
-    """A model variable. `shape` is the value shape; categoricals are one-hot coded on a last axis."""
+    """A model variable. `shape` is the value shape; categoricals are one-hot on a last axis."""
 
     name: str
     kind: str  # "real" | "binary" | "categorical"
@@ -168,7 +168,7 @@ class Init:
 
 @dataclass(frozen=True)
 class Block:
-    """One Metropolis-within-Gibbs block: a kernel updating `variables`, `repeats` times per sweep."""
+    """One Metropolis-within-Gibbs block: a kernel updating `variables`, `repeats` times a sweep."""
 
     kernel: Call
     variables: tuple[str, ...]
@@ -307,13 +307,17 @@ def dump(node: Any, indent: int = 0) -> str:
                 continue
             lines.append(f"{pad}  {field.name}:")
             lines.append(text)
-        elif isinstance(value, tuple) and value and all(
-            is_dataclass(v) and not isinstance(v, Span) for v in value
+        elif (
+            isinstance(value, tuple)
+            and value
+            and all(is_dataclass(v) and not isinstance(v, Span) for v in value)
         ):
             lines.append(f"{pad}  {field.name}:")
             lines.extend(dump(v, indent + 2) for v in value)
-        elif isinstance(value, tuple) and value and all(
-            isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value
+        elif (
+            isinstance(value, tuple)
+            and value
+            and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value)
         ):
             items = ", ".join(f"{k}={format_value(v)}" for k, v in value)
             lines.append(f"{pad}  {field.name}: {items}")

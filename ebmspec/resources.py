@@ -16,4 +16,6 @@ def resource_dir(name: str) -> Path:
     for candidate in (_PACKAGE / "_data" / name, _PACKAGE.parent / name):
         if candidate.is_dir():
             return candidate
-    raise FileNotFoundError(f"ebmspec is installed without its '{name}' folder (looked beside {_PACKAGE})")
+    raise FileNotFoundError(
+        f"ebmspec is installed without its '{name}' folder (looked beside {_PACKAGE})"
+    )

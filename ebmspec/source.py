@@ -1,7 +1,8 @@
 """Source text and spans.
 
 In: the text of a spec and its path. Out: `Source`, which maps offsets to 1-based line:col and
-returns source lines for the diagnostic renderer, and `Span`, the location every AST/IR node carries.
+returns source lines for the diagnostic renderer, and `Span`, the location every AST/IR node
+carries.
 """
 
 from __future__ import annotations

@@ -31,15 +31,18 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
             f"{t.variable}: " + " |> ".join(_call(s) for s in t.steps)
             for t in program.data.transforms
         )
-        console.print(f"data: {_call(program.data.source)}" + (f"  transform {transforms}"
-                                                                  if transforms else ""))
+        console.print(
+            f"data: {_call(program.data.source)}"
+            + (f"  transform {transforms}" if transforms else "")
+        )
 
     variables = Table(title="variables", title_justify="left")
     for column in ("name", "domain", "role", "energy input"):
         variables.add_column(column)
     for v in program.variables:
-        variables.add_row(v.name, v.describe(), "data" if v.observed else "latent",
-                          _shape(v.tensor_shape))
+        variables.add_row(
+            v.name, v.describe(), "data" if v.observed else "latent", _shape(v.tensor_shape)
+        )
     console.print(variables)
 
     model = lower_energy(program)
@@ -50,39 +53,53 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
     for node in parametric_ops(program.energy):
         block = model.blocks[node.module]
         architecture = repr(getattr(block, "net", block))
-        energy.add_row(node.module, node.op, _shape(node.shape), architecture,
-                       f"{counts[node.module]:,}")
+        energy.add_row(
+            node.module, node.op, _shape(node.shape), architecture, f"{counts[node.module]:,}"
+        )
     total = sum(counts.values())
     energy.add_row("[bold]total[/bold]", "", "", "", f"[bold]{total:,}[/bold]")
     console.print(energy)
     shapes = ", ".join(f"{let.name}: {_shape(let.value.shape)}" for let in program.energy.lets)
-    console.print(f"bindings: {shapes or '(none)'}; f: {_shape(program.energy.result.shape)} "
-                  "per example")
+    console.print(
+        f"bindings: {shapes or '(none)'}; f: {_shape(program.energy.result.shape)} per example"
+    )
 
     for sampler in program.samplers:
-        table = Table(title=f"sampler {sampler.name} ({sampler.sweeps} sweep(s) by default)",
-                      title_justify="left")
+        table = Table(
+            title=f"sampler {sampler.name} ({sampler.sweeps} sweep(s) by default)",
+            title_justify="left",
+        )
         for column in ("step", "variables", "kernel", "repeats"):
             table.add_column(column)
         for init in sampler.inits:
-            table.add_row("init", ", ".join(init.variables), _call(init.dist)
-                          + (" (default)" if init.default else ""), "")
+            table.add_row(
+                "init",
+                ", ".join(init.variables),
+                _call(init.dist) + (" (default)" if init.default else ""),
+                "",
+            )
         for index, block in enumerate(sampler.blocks):
-            table.add_row(f"block {index}", ", ".join(block.variables), _call(block.kernel)
-                          + (" (default)" if block.default else ""), str(block.repeats))
+            table.add_row(
+                f"block {index}",
+                ", ".join(block.variables),
+                _call(block.kernel) + (" (default)" if block.default else ""),
+                str(block.repeats),
+            )
         console.print(table)
 
     if program.train is not None:
         train = program.train
-        settings = ", ".join(f"{k}={ir.format_value(v)}" for k, v in train.settings
-                             if v is not None)
+        settings = ", ".join(
+            f"{k}={ir.format_value(v)}" for k, v in train.settings if v is not None
+        )
         console.print(f"objective: {_call(train.objective)}")
         console.print(f"optimizer: {_call(train.optimizer)}; {settings}")
     if program.evaluate is not None:
         for p in program.evaluate.predictions:
             methods = ", ".join(_call(m) for m in p.methods)
-            console.print(f"evaluate: predict {', '.join(p.targets)} from {', '.join(p.given)} "
-                          f"by {methods}")
+            console.print(
+                f"evaluate: predict {', '.join(p.targets)} from {', '.join(p.given)} by {methods}"
+            )
         for r in program.evaluate.reports:
             console.print(f"evaluate: {r.kind} {_call(r.call)}")
     for p in program.profiles:

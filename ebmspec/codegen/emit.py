@@ -89,8 +89,9 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         doc=program.doc,
         spec_name=spec_name,
         layers=standalone_layers(),
-        variables=[(v.name, energy_runtime.variable_table(program)[v.name])
-                   for v in program.variables],
+        variables=[
+            (v.name, energy_runtime.variable_table(program)[v.name]) for v in program.variables
+        ],
         modules=modules,
         inputs=sorted(writer.inputs.items()),
         lets=lets,

@@ -265,7 +265,15 @@ class ProfileBlock(Node):
     assignments: tuple[Assignment, ...]
 
 
-Item = DataDecl | VariablesBlock | EnergyBlock | SamplerBlock | TrainBlock | EvaluateBlock | ProfileBlock
+Item = (
+    DataDecl
+    | VariablesBlock
+    | EnergyBlock
+    | SamplerBlock
+    | TrainBlock
+    | EvaluateBlock
+    | ProfileBlock
+)
 
 
 @dataclass(frozen=True)

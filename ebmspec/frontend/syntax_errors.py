@@ -33,7 +33,7 @@ SYNTAX_EXAMPLES: dict[SyntaxCase, tuple[str, ...]] = {
     ): (
         "variables { x : real[2] }",
         "energy { return x }",
-        'data toy()\nmodel m',
+        "data toy()\nmodel m",
     ),
     SyntaxCase(
         "E011",

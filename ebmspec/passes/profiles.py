@@ -28,8 +28,9 @@ def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
         if len(parts) == 3:
             call = getattr(train, parts[1]).with_arg(parts[2], value)
             return replace(program, train=replace(train, **{parts[1]: call}))
-        return replace(program, train=replace(train, settings=_set(train.settings, parts[1],
-                                                                     value)))
+        return replace(
+            program, train=replace(train, settings=_set(train.settings, parts[1], value))
+        )
     if head == "sampler":
         samplers = []
         for sampler in program.samplers:
@@ -51,11 +52,13 @@ def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
         def update(call: ir.Call) -> ir.Call:
             return call.with_arg(parts[2], value) if call.name == parts[1] else call
 
-        predictions = tuple(replace(p, methods=tuple(update(m) for m in p.methods))
-                            for p in evaluate.predictions)
+        predictions = tuple(
+            replace(p, methods=tuple(update(m) for m in p.methods)) for p in evaluate.predictions
+        )
         reports = tuple(replace(r, call=update(r.call)) for r in evaluate.reports)
-        return replace(program, evaluate=replace(evaluate, predictions=predictions,
-                                                 reports=reports))
+        return replace(
+            program, evaluate=replace(evaluate, predictions=predictions, reports=reports)
+        )
     raise AssertionError(f"unvalidated override key {override.key!r}")
 
 

@@ -90,8 +90,9 @@ class EnergyModel(nn.Module):
         return layers.finish(self._eval(self.energy.result, env, values), batch)
 
     def parameter_counts(self) -> dict[str, int]:
-        return {name: sum(p.numel() for p in block.parameters())
-                for name, block in self.blocks.items()}
+        return {
+            name: sum(p.numel() for p in block.parameters()) for name, block in self.blocks.items()
+        }
 
 
 def lower_energy(program: ir.Program, seed: int | None = 0) -> EnergyModel:

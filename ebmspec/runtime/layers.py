@@ -67,7 +67,7 @@ class CNN(nn.Module):
         super().__init__()
         layers: list[nn.Module] = []
         width = in_channels
-        for size, kernel, stride, padding in zip(channels, kernels, strides, paddings):
+        for size, kernel, stride, padding in zip(channels, kernels, strides, paddings, strict=True):
             layers += [nn.Conv2d(width, size, kernel, stride, padding), _activation(act)]
             width = size
         if head:

@@ -36,8 +36,12 @@ def _call(name: str, bound: dict, span: Span) -> ir.Call:
 def _resolve(sink: DiagnosticSink, table: dict, func: ast.Func, noun: str) -> reg.Signature | None:
     signature = table.get(func.name.text)
     if signature is None:
-        sink.error("E103", f"unknown {noun} `{func.name.text}`{suggest(func.name.text, table)}",
-                   func.name.span, f"{noun}s: {', '.join(table)}")
+        sink.error(
+            "E103",
+            f"unknown {noun} `{func.name.text}`{suggest(func.name.text, table)}",
+            func.name.span,
+            f"{noun}s: {', '.join(table)}",
+        )
     return signature
 
 
@@ -61,23 +65,34 @@ class Checker:
                 keyword = _BLOCK_KEYWORDS[type(item)]
                 if keyword in singles:
                     first = singles[keyword].span
-                    self.sink.error("E108", f"duplicate `{keyword}` block (the first is at line "
-                                    f"{first.line})", item.span,
-                                    f"a spec has one `{keyword}` block; merge them")
+                    self.sink.error(
+                        "E108",
+                        f"duplicate `{keyword}` block (the first is at line {first.line})",
+                        item.span,
+                        f"a spec has one `{keyword}` block; merge them",
+                    )
                 else:
                     singles[keyword] = item
         for keyword in ("variables", "energy"):
             if keyword not in singles:
-                self.sink.error("E108", f"the spec has no `{keyword}` block", program.header.span,
-                                f"add `{keyword} {{ ... }}` after the model line")
+                self.sink.error(
+                    "E108",
+                    f"the spec has no `{keyword}` block",
+                    program.header.span,
+                    f"add `{keyword} {{ ... }}` after the model line",
+                )
 
         variables = self._variables(singles.get("variables"))
         self.scope.variables = {v.name: v for v in variables}
         for block in samplers:
             if block.name.text in self.scope.samplers:
                 line = self.scope.samplers[block.name.text].line
-                self.sink.error("E102", f"sampler `{block.name.text}` is already declared at "
-                                f"line {line}", block.name.span, "give each sampler its own name")
+                self.sink.error(
+                    "E102",
+                    f"sampler `{block.name.text}` is already declared at line {line}",
+                    block.name.span,
+                    "give each sampler its own name",
+                )
             else:
                 self.scope.samplers[block.name.text] = block.span
 
@@ -88,9 +103,12 @@ class Checker:
         train = self._train(singles.get("train"), data)
         evaluate = self._evaluate(singles.get("evaluate"))
         if train is not None and data is None and any(v.observed for v in variables):
-            self.sink.error("E604", "training needs data but the spec has no `data` line",
-                            singles["train"].span, "add e.g. `data toy()`, or mark unobserved "
-                            "variables `latent`")
+            self.sink.error(
+                "E604",
+                "training needs data but the spec has no `data` line",
+                singles["train"].span,
+                "add e.g. `data toy()`, or mark unobserved variables `latent`",
+            )
         self.sink.raise_if_any()
         header = program.header
         result = ir.Program(
@@ -118,9 +136,12 @@ class Checker:
             variable = self._variable(decl)
             name = decl.name.text
             if name in result:
-                self.sink.error("E102", f"variable `{name}` is already declared at line "
-                                f"{result[name].span.line}", decl.name.span,
-                                "rename one of the two declarations")
+                self.sink.error(
+                    "E102",
+                    f"variable `{name}` is already declared at line {result[name].span.line}",
+                    decl.name.span,
+                    "rename one of the two declarations",
+                )
             elif variable is not None:
                 result[name] = variable
         return tuple(result.values())
@@ -128,8 +149,12 @@ class Checker:
     def _positive(self, number: ast.Number, what: str, minimum: int = 1) -> int | None:
         value = number.value
         if not isinstance(value, int) or value < minimum:
-            self.sink.error("E202", f"{what} must be an integer >= {minimum}, found `{number.text}`",
-                            number.span, f"use an integer >= {minimum}")
+            self.sink.error(
+                "E202",
+                f"{what} must be an integer >= {minimum}, found `{number.text}`",
+                number.span,
+                f"use an integer >= {minimum}",
+            )
             return None
         return value
 
@@ -139,49 +164,81 @@ class Checker:
         categories = None
         if kind == "categorical":
             if domain.arg is None:
-                self.sink.error("E202", "`categorical` needs its number of categories",
-                                domain.span, "write `categorical(K)` with K >= 2")
+                self.sink.error(
+                    "E202",
+                    "`categorical` needs its number of categories",
+                    domain.span,
+                    "write `categorical(K)` with K >= 2",
+                )
                 return None
             categories = self._positive(domain.arg, "the number of categories", 2)
         elif domain.arg is not None:
-            self.sink.error("E201", f"`{kind}` takes no `(...)` argument", domain.arg.span,
-                            f"write `{kind}[n]`; only categorical takes `(K)`")
+            self.sink.error(
+                "E201",
+                f"`{kind}` takes no `(...)` argument",
+                domain.arg.span,
+                f"write `{kind}[n]`; only categorical takes `(K)`",
+            )
             return None
         if domain.shape is None and kind != "categorical":
-            self.sink.error("E014", f"`{kind}` needs a shape", domain.span,
-                            f"write `{kind}[2]` (a vector) or `{kind}[1, 28, 28]` (an image)")
+            self.sink.error(
+                "E014",
+                f"`{kind}` needs a shape",
+                domain.span,
+                f"write `{kind}[2]` (a vector) or `{kind}[1, 28, 28]` (an image)",
+            )
             return None
-        dims = tuple(self._positive(d, "a dimension") for d in domain.shape.dims) \
-            if domain.shape else ()
+        dims = (
+            tuple(self._positive(d, "a dimension") for d in domain.shape.dims)
+            if domain.shape
+            else ()
+        )
         if None in dims or (kind == "categorical" and categories is None):
             return None
         low = high = None
         if decl.bounds is not None:
             if kind != "real":
-                self.sink.error("E201", f"bounds `in [a, b]` apply to real variables, not {kind}",
-                                decl.bounds.span, "remove the bounds")
+                self.sink.error(
+                    "E201",
+                    f"bounds `in [a, b]` apply to real variables, not {kind}",
+                    decl.bounds.span,
+                    "remove the bounds",
+                )
                 return None
             low, high = fold_number(decl.bounds.low), fold_number(decl.bounds.high)
             if low is None or high is None or not low < high:
-                self.sink.error("E202", "bounds must be two numbers with low < high",
-                                decl.bounds.span, "write e.g. `in [0, 1]`")
+                self.sink.error(
+                    "E202",
+                    "bounds must be two numbers with low < high",
+                    decl.bounds.span,
+                    "write e.g. `in [0, 1]`",
+                )
                 return None
             low, high = float(low), float(high)
-        return ir.Variable(decl.name.text, kind, dims, categories, low, high, not decl.latent,
-                           decl.span)
+        return ir.Variable(
+            decl.name.text, kind, dims, categories, low, high, not decl.latent, decl.span
+        )
 
     # ---- samplers ----
     def _names(self, names: ast.NameList, context: str) -> tuple[str, ...] | None:
         ok, seen = True, []
         for ident in names.names:
             if ident.text not in self.scope.variables:
-                self.sink.error("E101", f"unknown variable `{ident.text}` in {context}"
-                                f"{suggest(ident.text, self.scope.variables)}", ident.span,
-                                f"declared variables: {', '.join(self.scope.variables)}")
+                self.sink.error(
+                    "E101",
+                    f"unknown variable `{ident.text}` in {context}"
+                    f"{suggest(ident.text, self.scope.variables)}",
+                    ident.span,
+                    f"declared variables: {', '.join(self.scope.variables)}",
+                )
                 ok = False
             elif ident.text in seen:
-                self.sink.error("E106", f"variable `{ident.text}` is listed twice", ident.span,
-                                "list each variable once")
+                self.sink.error(
+                    "E106",
+                    f"variable `{ident.text}` is listed twice",
+                    ident.span,
+                    "list each variable once",
+                )
                 ok = False
             seen.append(ident.text)
         return tuple(seen) if ok else None
@@ -192,8 +249,13 @@ class Checker:
             variable = self.scope.variables[name]
             if variable.kind not in signature.domains:
                 noun = "continuous" if variable.kind == "real" else variable.kind
-                self.sink.error("E402", f"{signature.name} cannot {what} {noun} variable "
-                                f"`{name}` ({variable.describe()})", span, help)
+                self.sink.error(
+                    "E402",
+                    f"{signature.name} cannot {what} {noun} variable "
+                    f"`{name}` ({variable.describe()})",
+                    span,
+                    help,
+                )
                 ok = False
         return ok
 
@@ -206,9 +268,13 @@ class Checker:
             if isinstance(stmt, ast.Setting):
                 param = reg.SAMPLER_SETTINGS.get(stmt.name.text)
                 if param is None:
-                    self.sink.error("E104", f"unknown sampler setting `{stmt.name.text}`"
-                                    f"{suggest(stmt.name.text, reg.SAMPLER_SETTINGS)}",
-                                    stmt.name.span, "sampler settings: sweeps")
+                    self.sink.error(
+                        "E104",
+                        f"unknown sampler setting `{stmt.name.text}`"
+                        f"{suggest(stmt.name.text, reg.SAMPLER_SETTINGS)}",
+                        stmt.name.span,
+                        "sampler settings: sweeps",
+                    )
                     continue
                 value = check_value(param.type, stmt.value, self.scope, f"`{param.name}`")
                 sweeps = sweeps if value is INVALID else value
@@ -231,42 +297,68 @@ class Checker:
                 if stmt.repeat is not None:
                     repeats = self._positive(stmt.repeat, "`repeat`") or 1
                 kinds = {self.scope.variables[n].kind == "real" for n in names}
-                help = ("use langevin, mala, hmc or metropolis for real variables"
-                        if signature.name in ("gwg", "gibbs") else
-                        "use gwg, gibbs or metropolis for discrete variables")
+                help = (
+                    "use langevin, mala, hmc or metropolis for real variables"
+                    if signature.name in ("gwg", "gibbs")
+                    else "use gwg, gibbs or metropolis for discrete variables"
+                )
                 ok = self._check_domains(signature, names, spans, "update", help)
                 if ok and len(kinds) > 1:
-                    self.sink.error("E403", "one block cannot mix continuous and discrete "
-                                    "variables", stmt.names.span,
-                                    "split it: update the discrete variables first, then the "
-                                    "continuous ones (paper 004, Algorithm 1)")
+                    self.sink.error(
+                        "E403",
+                        "one block cannot mix continuous and discrete variables",
+                        stmt.names.span,
+                        "split it: update the discrete variables first, then the "
+                        "continuous ones (paper 004, Algorithm 1)",
+                    )
                     ok = False
                 if ok and bound is not None:
-                    blocks.append(ir.Block(_call(signature.name, bound, func.span), names,
-                                           repeats, False, stmt.span))
+                    blocks.append(
+                        ir.Block(
+                            _call(signature.name, bound, func.span),
+                            names,
+                            repeats,
+                            False,
+                            stmt.span,
+                        )
+                    )
         return ir.Sampler(block.name.text, tuple(inits), tuple(blocks), sweeps, block.span)
 
     def _init(self, stmt, signature, names, spans, bound, data, initialised) -> ir.Init | None:
-        help = ("use uniform_data_range, normal or normal_data for real variables"
-                if "real" not in signature.domains else
-                "use uniform or data_frequency for discrete variables")
+        help = (
+            "use uniform_data_range, normal or normal_data for real variables"
+            if "real" not in signature.domains
+            else "use uniform or data_frequency for discrete variables"
+        )
         ok = self._check_domains(signature, names, spans, "initialise", help)
         for name, span in zip(names, spans, strict=True):
             variable = self.scope.variables[name]
             if name in initialised:
-                self.sink.error("E406", f"`{name}` already has an init distribution (line "
-                                f"{initialised[name].line})", span, "keep one `init` per variable")
+                self.sink.error(
+                    "E406",
+                    f"`{name}` already has an init distribution (line {initialised[name].line})",
+                    span,
+                    "keep one `init` per variable",
+                )
                 ok = False
             initialised[name] = span
             if signature.extra.get("needs_data") and (not variable.observed or data is None):
                 reason = "is latent" if not variable.observed else "has no data (no `data` line)"
-                self.sink.error("E405", f"{signature.name} reads a data batch but `{name}` "
-                                f"{reason}", span, "use `uniform` (bounded) or `normal` instead")
+                self.sink.error(
+                    "E405",
+                    f"{signature.name} reads a data batch but `{name}` {reason}",
+                    span,
+                    "use `uniform` (bounded) or `normal` instead",
+                )
                 ok = False
             if signature.name == "uniform" and variable.kind == "real" and variable.low is None:
-                self.sink.error("E407", f"`uniform` needs bounds, and `{name}` is unbounded",
-                                span, f"declare `{name} : {variable.describe()} in [a, b]` or use "
-                                "uniform_data_range / normal")
+                self.sink.error(
+                    "E407",
+                    f"`uniform` needs bounds, and `{name}` is unbounded",
+                    span,
+                    f"declare `{name} : {variable.describe()} in [a, b]` or use "
+                    "uniform_data_range / normal",
+                )
                 ok = False
         if not ok or bound is None:
             return None
@@ -282,14 +374,21 @@ class Checker:
             key = setting.name.text
             param = reg.TRAIN_SETTINGS.get(key)
             if param is None:
-                self.sink.error("E104", f"unknown train setting `{key}`"
-                                f"{suggest(key, reg.TRAIN_SETTINGS)}", setting.name.span,
-                                f"train settings: {', '.join(reg.TRAIN_SETTINGS)}")
+                self.sink.error(
+                    "E104",
+                    f"unknown train setting `{key}`{suggest(key, reg.TRAIN_SETTINGS)}",
+                    setting.name.span,
+                    f"train settings: {', '.join(reg.TRAIN_SETTINGS)}",
+                )
                 continue
-            if key in values or (key == "objective" and objective) or (key == "optimizer" and
-                                                                      optimizer):
-                self.sink.error("E106", f"`{key}` is set twice", setting.name.span,
-                                "keep one assignment")
+            if (
+                key in values
+                or (key == "objective" and objective)
+                or (key == "optimizer" and optimizer)
+            ):
+                self.sink.error(
+                    "E106", f"`{key}` is set twice", setting.name.span, "keep one assignment"
+                )
                 continue
             if key in ("objective", "optimizer"):
                 table = reg.OBJECTIVES if key == "objective" else reg.OPTIMIZERS
@@ -303,17 +402,27 @@ class Checker:
             if value is not INVALID:
                 values[key] = value
         if objective is None:
-            self.sink.error("E501", "the train block has no `objective`", block.span,
-                            "add e.g. `objective = pcd(steps = 20)`")
+            self.sink.error(
+                "E501",
+                "the train block has no `objective`",
+                block.span,
+                "add e.g. `objective = pcd(steps = 20)`",
+            )
             return None
         if not objective:
             return None
         objective = self._objective(objective)
         if optimizer is None:
-            optimizer = ir.Call("adam", tuple((p.name, p.default)
-                                              for p in reg.OPTIMIZERS["adam"].params), block.span)
-        settings = tuple((k, values.get(k, p.default)) for k, p in reg.TRAIN_SETTINGS.items()
-                         if k not in ("objective", "optimizer"))
+            optimizer = ir.Call(
+                "adam",
+                tuple((p.name, p.default) for p in reg.OPTIMIZERS["adam"].params),
+                block.span,
+            )
+        settings = tuple(
+            (k, values.get(k, p.default))
+            for k, p in reg.TRAIN_SETTINGS.items()
+            if k not in ("objective", "optimizer")
+        )
         if objective is None or not optimizer:
             return None
         return ir.Train(objective, optimizer, settings, block.span)
@@ -324,9 +433,12 @@ class Checker:
         elif isinstance(expr, ast.Call):
             func = ast.Func(expr.span, expr.func, expr.args)
         else:
-            self.sink.error("E201", f"`{key}` must be a call such as "
-                            f"`{next(iter(table))}(...)`", expr.span,
-                            f"{key}s: {', '.join(table)}")
+            self.sink.error(
+                "E201",
+                f"`{key}` must be a call such as `{next(iter(table))}(...)`",
+                expr.span,
+                f"{key}s: {', '.join(table)}",
+            )
             return None
         signature = _resolve(self.sink, table, func, key)
         if signature is None:
@@ -340,9 +452,13 @@ class Checker:
             sampler = names["sampler"]
             if sampler is None:
                 if len(self.scope.samplers) > 1:
-                    self.sink.error("E505", f"the spec has {len(self.scope.samplers)} samplers; "
-                                    f"say which one `{call.name}` uses", call.span,
-                                    f"add `sampler = {next(iter(self.scope.samplers))}`")
+                    self.sink.error(
+                        "E505",
+                        f"the spec has {len(self.scope.samplers)} samplers; "
+                        f"say which one `{call.name}` uses",
+                        call.span,
+                        f"add `sampler = {next(iter(self.scope.samplers))}`",
+                    )
                     return None
                 sampler = next(iter(self.scope.samplers), "default")
                 call = call.with_arg("sampler", sampler)
@@ -355,24 +471,39 @@ class Checker:
                 call = call.with_arg("label", label)
             variable = self.scope.variables.get(label) if label else None
             if variable is None or not variable.discrete:
-                self.sink.error("E503", "`jem` marginalises a discrete label, and none is named",
-                                call.span, "add `label = y` naming a categorical variable")
+                self.sink.error(
+                    "E503",
+                    "`jem` marginalises a discrete label, and none is named",
+                    call.span,
+                    "add `label = y` naming a categorical variable",
+                )
                 return None
             if variable.cardinality > reg.MAX_ENUMERABLE:
-                self.sink.error("E503", f"`jem` enumerates `{label}`, which has "
-                                f"{variable.cardinality} values", call.span,
-                                f"use `pcd`: exact marginalisation needs <= {reg.MAX_ENUMERABLE}")
+                self.sink.error(
+                    "E503",
+                    f"`jem` enumerates `{label}`, which has {variable.cardinality} values",
+                    call.span,
+                    f"use `pcd`: exact marginalisation needs <= {reg.MAX_ENUMERABLE}",
+                )
                 return None
         if call.name == "nll":
             total = math.prod(v.cardinality or 0 for v in variables)
             if any(not v.discrete for v in variables) or total > reg.MAX_ENUMERABLE:
-                self.sink.error("E504", "`nll` needs every variable discrete with at most "
-                                f"{reg.MAX_ENUMERABLE} joint values", call.span,
-                                "use `pcd` or `cd` for models with continuous variables")
+                self.sink.error(
+                    "E504",
+                    "`nll` needs every variable discrete with at most "
+                    f"{reg.MAX_ENUMERABLE} joint values",
+                    call.span,
+                    "use `pcd` or `cd` for models with continuous variables",
+                )
                 return None
         if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):
-            self.sink.error("E502", f"`{call.name}` trains continuous variables, and this model "
-                            "has none", call.span, "use `pcd`, `cd` or `nll`")
+            self.sink.error(
+                "E502",
+                f"`{call.name}` trains continuous variables, and this model has none",
+                call.span,
+                "use `pcd`, `cd` or `nll`",
+            )
             return None
         return call
 
@@ -397,21 +528,34 @@ class Checker:
             for key in ("rows", "cols"):
                 name = bound.get(key)
                 if name is not None and not self.scope.variables[name].discrete:
-                    self.sink.error("E705", f"grid {key} must be a discrete variable; `{name}` "
-                                    "is real", stmt.func.span, "pick a categorical variable")
+                    self.sink.error(
+                        "E705",
+                        f"grid {key} must be a discrete variable; `{name}` is real",
+                        stmt.func.span,
+                        "pick a categorical variable",
+                    )
             if stmt.kind.text == "density":
                 variable = self.scope.variables[bound["variable"]]
                 if variable.kind != "real" or variable.shape != (2,):
-                    self.sink.error("E705", f"density plots need a real[2] variable; "
-                                    f"`{variable.name}` is {variable.describe()}",
-                                    stmt.func.span, "plot a 2-D real variable")
+                    self.sink.error(
+                        "E705",
+                        f"density plots need a real[2] variable; "
+                        f"`{variable.name}` is {variable.describe()}",
+                        stmt.func.span,
+                        "plot a 2-D real variable",
+                    )
             if stmt.kind.text == "calibration" and not any(
                 isinstance(s, ast.PredictStmt) for s in block.stmts
             ):
-                self.sink.error("E704", "calibration needs a `predict` statement", stmt.span,
-                                "add `predict y from x by energy`")
-            reports.append(ir.Report(stmt.kind.text, _call(signature.name, bound,
-                                                            stmt.func.span), stmt.span))
+                self.sink.error(
+                    "E704",
+                    "calibration needs a `predict` statement",
+                    stmt.span,
+                    "add `predict y from x by energy`",
+                )
+            reports.append(
+                ir.Report(stmt.kind.text, _call(signature.name, bound, stmt.func.span), stmt.span)
+            )
         return ir.Evaluate(tuple(predictions), tuple(reports), block.span)
 
     def _prediction(self, stmt: ast.PredictStmt) -> ir.Prediction | None:
@@ -421,13 +565,20 @@ class Checker:
             return None
         for ident in stmt.targets.names:
             if not self.scope.variables[ident.text].discrete:
-                self.sink.error("E701", f"only discrete variables can be predicted; "
-                                f"`{ident.text}` is real", ident.span,
-                                "predict categorical or binary variables")
+                self.sink.error(
+                    "E701",
+                    f"only discrete variables can be predicted; `{ident.text}` is real",
+                    ident.span,
+                    "predict categorical or binary variables",
+                )
                 return None
             if ident.text in given:
-                self.sink.error("E702", f"`{ident.text}` is both predicted and given", ident.span,
-                                "a variable is either a target or an input")
+                self.sink.error(
+                    "E702",
+                    f"`{ident.text}` is both predicted and given",
+                    ident.span,
+                    "a variable is either a target or an input",
+                )
                 return None
         methods = []
         for func in stmt.methods:
@@ -440,10 +591,12 @@ class Checker:
             if signature.name == "energy":
                 total = math.prod(self.scope.variables[t].cardinality for t in targets)
                 if total > reg.MAX_ENUMERABLE:
-                    self.sink.error("E703", f"energy-based prediction enumerates {total} "
-                                    "configurations", func.span,
-                                    f"use `samples(...)`: at most {reg.MAX_ENUMERABLE} can be "
-                                    "enumerated")
+                    self.sink.error(
+                        "E703",
+                        f"energy-based prediction enumerates {total} configurations",
+                        func.span,
+                        f"use `samples(...)`: at most {reg.MAX_ENUMERABLE} can be enumerated",
+                    )
                     continue
             methods.append(_call(signature.name, bound, func.span))
         return ir.Prediction(targets, given, tuple(methods), stmt.span)

@@ -50,15 +50,23 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     sink = scope.sink
     signature = DATASETS.get(decl.name.text)
     if signature is None:
-        sink.error("E103", f"unknown dataset `{decl.name.text}`{suggest(decl.name.text, DATASETS)}",
-                   decl.name.span, f"datasets: {', '.join(DATASETS)}")
+        sink.error(
+            "E103",
+            f"unknown dataset `{decl.name.text}`{suggest(decl.name.text, DATASETS)}",
+            decl.name.span,
+            f"datasets: {', '.join(DATASETS)}",
+        )
         return None
     bound = bind_args(signature, decl.args, decl.span, scope, what=f"dataset `{signature.name}`")
     if bound is None:
         return None
     if signature.name == "csv" and bound["label"] is not None and bound["classes"] is None:
-        sink.error("E105", "a labelled csv dataset needs `classes`", decl.span,
-                   "add `classes = K`, the number of label values")
+        sink.error(
+            "E105",
+            "a labelled csv dataset needs `classes`",
+            decl.span,
+            "add `classes = K`, the number of label values",
+        )
         return None
     fields = dataset_fields(signature.name, bound)
     for variable in scope.variables.values():
@@ -66,32 +74,50 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
             continue
         field = fields.get(variable.name)
         if field is None:
-            sink.error("E601", f"dataset `{signature.name}` does not provide `{variable.name}`",
-                       variable.span, f"it provides {', '.join(fields)}; mark `{variable.name}` "
-                       "`latent` if it is not observed")
+            sink.error(
+                "E601",
+                f"dataset `{signature.name}` does not provide `{variable.name}`",
+                variable.span,
+                f"it provides {', '.join(fields)}; mark `{variable.name}` "
+                "`latent` if it is not observed",
+            )
             continue
         kind, shape, categories = field
         if (variable.kind, variable.shape, variable.categories) != (kind, shape, categories):
-            sink.error("E602", f"`{variable.name}` is declared {variable.describe()} but dataset "
-                       f"`{signature.name}` provides {_describe(field)}", variable.span,
-                       f"declare `{variable.name} : {_describe(field)}`")
+            sink.error(
+                "E602",
+                f"`{variable.name}` is declared {variable.describe()} but dataset "
+                f"`{signature.name}` provides {_describe(field)}",
+                variable.span,
+                f"declare `{variable.name} : {_describe(field)}`",
+            )
     transforms = []
     for clause in decl.transforms:
         name = clause.variable.text
         variable = scope.variables.get(name)
         if variable is None or variable.kind != "real" or not variable.observed:
-            what = "not a declared variable" if variable is None else (
-                "latent" if not variable.observed else variable.kind)
-            sink.error("E603", f"transforms apply to observed real variables; `{name}` is {what}",
-                       clause.variable.span, "transform the image/feature variable, e.g. `x`")
+            what = (
+                "not a declared variable"
+                if variable is None
+                else ("latent" if not variable.observed else variable.kind)
+            )
+            sink.error(
+                "E603",
+                f"transforms apply to observed real variables; `{name}` is {what}",
+                clause.variable.span,
+                "transform the image/feature variable, e.g. `x`",
+            )
             continue
         steps = []
         for func in clause.funcs:
             step = TRANSFORMS.get(func.name.text)
             if step is None:
-                sink.error("E103", f"unknown transform `{func.name.text}`"
-                           f"{suggest(func.name.text, TRANSFORMS)}", func.name.span,
-                           f"transforms: {', '.join(TRANSFORMS)}")
+                sink.error(
+                    "E103",
+                    f"unknown transform `{func.name.text}`{suggest(func.name.text, TRANSFORMS)}",
+                    func.name.span,
+                    f"transforms: {', '.join(TRANSFORMS)}",
+                )
                 continue
             args = bind_args(step, func.args, func.span, scope)
             if args is not None:

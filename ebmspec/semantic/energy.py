@@ -1,7 +1,7 @@
 """Check the energy block: names, building blocks, arguments and shapes.
 
-In: `ast.EnergyBlock` and the declared variables. Out: `ir.Energy`, a let-list of typed `ENode`s with
-per-example shapes, where every parametric block is named after its binding (`h = cnn(...)` owns
+In: `ast.EnergyBlock` and the declared variables. Out: `ir.Energy`, a let-list of typed
+`ENode`s with per-example shapes, where every parametric block is named after its binding (`h = cnn(...)` owns
 parameters `h`; blocks in the return expression belong to `return`; several blocks in one binding
 get `h_mlp`, `h_mlp_2`, ...). Shape errors say what was expected and what was found (E3xx).
 """
@@ -53,18 +53,34 @@ class EnergyChecker:
         result: ir.ENode | None = None
         returns = [s for s in block.stmts if isinstance(s, ast.ReturnStmt)]
         if not returns:
-            self.sink.error("E304", "the energy block has no `return` statement", block.span,
-                            "end the block with `return <expression>`, the scalar energy f")
+            self.sink.error(
+                "E304",
+                "the energy block has no `return` statement",
+                block.span,
+                "end the block with `return <expression>`, the scalar energy f",
+            )
         for extra in returns[1:]:
-            self.sink.error("E304", "the energy block returns more than once", extra.span,
-                            "keep one `return`; add energies with `+`")
+            self.sink.error(
+                "E304",
+                "the energy block returns more than once",
+                extra.span,
+                "keep one `return`; add energies with `+`",
+            )
         ok = True
         for stmt in block.stmts:
             if isinstance(stmt, ast.ReturnStmt) and stmt is not returns[0]:
                 continue
-            if isinstance(stmt, ast.Binding) and returns and stmt.span.start > returns[0].span.start:
-                self.sink.error("E304", f"binding `{stmt.name.text}` comes after `return`",
-                                stmt.span, "move it above the `return` statement")
+            if (
+                isinstance(stmt, ast.Binding)
+                and returns
+                and stmt.span.start > returns[0].span.start
+            ):
+                self.sink.error(
+                    "E304",
+                    f"binding `{stmt.name.text}` comes after `return`",
+                    stmt.span,
+                    "move it above the `return` statement",
+                )
                 ok = False
                 continue
             if isinstance(stmt, ast.Binding):
@@ -79,13 +95,21 @@ class EnergyChecker:
         name = stmt.name.text
         if name in self.scope.variables:
             first = self.scope.variables[name].span
-            self.sink.error("E102", f"binding `{name}` shadows the variable declared at line "
-                            f"{first.line}", stmt.name.span, "choose another name")
+            self.sink.error(
+                "E102",
+                f"binding `{name}` shadows the variable declared at line {first.line}",
+                stmt.name.span,
+                "choose another name",
+            )
             return False
         if name in self.lets:
             first = self.lets[name].span
-            self.sink.error("E102", f"`{name}` is already bound at line {first.line}",
-                            stmt.name.span, "bindings are immutable; choose another name")
+            self.sink.error(
+                "E102",
+                f"`{name}` is already bound at line {first.line}",
+                stmt.name.span,
+                "bindings are immutable; choose another name",
+            )
             return False
         node = self._statement(name, stmt.value)
         if node is None:
@@ -98,10 +122,13 @@ class EnergyChecker:
         if node is None:
             return None
         if node.shape not in ((), (1,)):
-            self.sink.error("E302", f"the energy must be a scalar per example, found shape "
-                            f"{_fmt(node.shape)}", stmt.value.span,
-                            "index it with a categorical (`logits[y]`), or reduce it with "
-                            "`sum(...)` or `logsumexp(...)`")
+            self.sink.error(
+                "E302",
+                f"the energy must be a scalar per example, found shape {_fmt(node.shape)}",
+                stmt.value.span,
+                "index it with a categorical (`logits[y]`), or reduce it with "
+                "`sum(...)` or `logsumexp(...)`",
+            )
             return None
         return node
 
@@ -136,8 +163,12 @@ class EnergyChecker:
         if isinstance(e, ast.Call):
             return self._call(e)
         kind = "a string" if isinstance(e, ast.String) else "a list"
-        self.sink.error("E307", f"expected a tensor expression, found {kind}", e.span,
-                        "energy expressions are variables, bindings, numbers and block calls")
+        self.sink.error(
+            "E307",
+            f"expected a tensor expression, found {kind}",
+            e.span,
+            "energy expressions are variables, bindings, numbers and block calls",
+        )
         return None
 
     def _name(self, e: ast.Name) -> ir.ENode | None:
@@ -147,16 +178,22 @@ class EnergyChecker:
         variable = self.scope.variables.get(name)
         if variable is None:
             known = list(self.scope.variables) + list(self.lets)
-            hint = (f"`{name}` is an activation; call it: `{name}(...)`, or pass `act = {name}`"
-                    if name in ACTIVATIONS else
-                    f"declared variables: {', '.join(self.scope.variables) or '(none)'}"
-                    + (f"; bindings so far: {', '.join(self.lets)}" if self.lets else ""))
+            hint = (
+                f"`{name}` is an activation; call it: `{name}(...)`, or pass `act = {name}`"
+                if name in ACTIVATIONS
+                else f"declared variables: {', '.join(self.scope.variables) or '(none)'}"
+                + (f"; bindings so far: {', '.join(self.lets)}" if self.lets else "")
+            )
             self.sink.error("E101", f"unknown name `{name}`{suggest(name, known)}", e.span, hint)
             return None
         if variable.kind == "categorical":
-            self.sink.error("E303", f"categorical variable `{name}` cannot be used as a number",
-                            e.span, f"encode it: `onehot({name})` or `embedding({name}, dim = 16)`,"
-                            f" or index a score vector with it: `logits[{name}]`")
+            self.sink.error(
+                "E303",
+                f"categorical variable `{name}` cannot be used as a number",
+                e.span,
+                f"encode it: `onehot({name})` or `embedding({name}, dim = 16)`,"
+                f" or index a score vector with it: `logits[{name}]`",
+            )
             return None
         return ir.Input(variable.tensor_shape, e.span, name)
 
@@ -166,13 +203,21 @@ class EnergyChecker:
             return None
         op = {"+": "add", "-": "sub", "*": "mul", "/": "div"}[e.symbol]
         if op == "div" and right.shape != ():
-            self.sink.error("E301", f"can only divide by a scalar, found shape {_fmt(right.shape)}",
-                            e.right.span, "divide by a number or a scalar expression")
+            self.sink.error(
+                "E301",
+                f"can only divide by a scalar, found shape {_fmt(right.shape)}",
+                e.right.span,
+                "divide by a number or a scalar expression",
+            )
             return None
         if left.shape != right.shape and () not in (left.shape, right.shape):
-            self.sink.error("E301", f"`{e.symbol}` needs equal shapes, found {_fmt(left.shape)} "
-                            f"and {_fmt(right.shape)}", e.span,
-                            "reduce both sides to scalars (`sum`, `mlp`) or make the shapes match")
+            self.sink.error(
+                "E301",
+                f"`{e.symbol}` needs equal shapes, found {_fmt(left.shape)} "
+                f"and {_fmt(right.shape)}",
+                e.span,
+                "reduce both sides to scalars (`sum`, `mlp`) or make the shapes match",
+            )
             return None
         shape = left.shape if left.shape != () else right.shape
         return ir.Op(shape, e.span, op, (left, right), (), None)
@@ -182,18 +227,27 @@ class EnergyChecker:
         if base is None:
             return None
         label = e.index
-        variable = (self.scope.variables.get(label.ident.text)
-                    if isinstance(label, ast.Name) else None)
+        variable = (
+            self.scope.variables.get(label.ident.text) if isinstance(label, ast.Name) else None
+        )
         if variable is None or variable.kind != "categorical":
-            self.sink.error("E305", "a score vector can only be indexed by a categorical variable",
-                            label.span, "write `logits[y]` with `y : categorical(K)`")
+            self.sink.error(
+                "E305",
+                "a score vector can only be indexed by a categorical variable",
+                label.span,
+                "write `logits[y]` with `y : categorical(K)`",
+            )
             return None
         if base.shape != variable.tensor_shape:
-            self.sink.error("E305", f"indexing by `{variable.name}` ({variable.describe()}) needs "
-                            f"scores of shape {_fmt(variable.tensor_shape)}, found "
-                            f"{_fmt(base.shape)}", e.span,
-                            f"produce {variable.categories} scores, e.g. "
-                            f"`mlp(..., out = {variable.categories})`")
+            self.sink.error(
+                "E305",
+                f"indexing by `{variable.name}` ({variable.describe()}) needs "
+                f"scores of shape {_fmt(variable.tensor_shape)}, found "
+                f"{_fmt(base.shape)}",
+                e.span,
+                f"produce {variable.categories} scores, e.g. "
+                f"`mlp(..., out = {variable.categories})`",
+            )
             return None
         onehot = ir.Input(variable.tensor_shape, label.span, variable.name)
         return ir.Op(variable.shape, e.span, "index", (base, onehot), (), None)
@@ -202,11 +256,15 @@ class EnergyChecker:
         name = e.func.text
         signature = ENERGY_BLOCKS.get(name)
         if signature is None:
-            self.sink.error("E103", f"unknown building block `{name}`"
-                            f"{suggest(name, ENERGY_BLOCKS)}", e.func.span,
-                            "energy blocks: " + ", ".join(
-                                n for n in ENERGY_BLOCKS if n not in ACTIVATIONS)
-                            + "; activations: " + ", ".join(ACTIVATIONS))
+            self.sink.error(
+                "E103",
+                f"unknown building block `{name}`{suggest(name, ENERGY_BLOCKS)}",
+                e.func.span,
+                "energy blocks: "
+                + ", ".join(n for n in ENERGY_BLOCKS if n not in ACTIVATIONS)
+                + "; activations: "
+                + ", ".join(ACTIVATIONS),
+            )
             return None
         module = self._names.pop() if name in PARAMETRIC_BLOCKS else None
         bound = bind_args(signature, e.args, e.span, self.scope, self._argument)
@@ -216,15 +274,23 @@ class EnergyChecker:
 
     def _argument(self, param: Param, expr: ast.Expr):
         if param.type == "discrete":
-            variable = (self.scope.variables.get(expr.ident.text)
-                        if isinstance(expr, ast.Name) else None)
+            variable = (
+                self.scope.variables.get(expr.ident.text) if isinstance(expr, ast.Name) else None
+            )
             if variable is None or variable.kind != "categorical":
-                self.sink.error("E201", f"`{param.name}` must be a categorical variable, found "
-                                + (f"{variable.kind} variable `{variable.name}`" if variable
-                                   else "an expression"), expr.span,
-                                "binary variables are already 0/1 vectors: use them directly"
-                                if variable is not None and variable.kind == "binary" else
-                                "pass a declared `categorical(K)` variable")
+                self.sink.error(
+                    "E201",
+                    f"`{param.name}` must be a categorical variable, found "
+                    + (
+                        f"{variable.kind} variable `{variable.name}`"
+                        if variable
+                        else "an expression"
+                    ),
+                    expr.span,
+                    "binary variables are already 0/1 vectors: use them directly"
+                    if variable is not None and variable.kind == "binary"
+                    else "pass a declared `categorical(K)` variable",
+                )
                 return INVALID
             return ir.Input(variable.tensor_shape, expr.span, variable.name)
         if param.type == "number_or_tensor" and isinstance(expr, ast.Number):
@@ -243,9 +309,13 @@ def _attrs(bound: dict, *keys: str) -> tuple:
 
 def _vector(chk: EnergyChecker, e: ast.Call, name: str, node: ir.ENode, arg: str = "input") -> bool:
     if len(node.shape) != 1:
-        chk.error_shape(node.span, f"`{name}` needs a vector {arg}, found shape {_fmt(node.shape)}",
-                        "flatten it first: `flatten(...)`" if len(node.shape) > 1 else
-                        "wrap scalars in a vector with `concat(...)`")
+        chk.error_shape(
+            node.span,
+            f"`{name}` needs a vector {arg}, found shape {_fmt(node.shape)}",
+            "flatten it first: `flatten(...)`"
+            if len(node.shape) > 1
+            else "wrap scalars in a vector with `concat(...)`",
+        )
         return False
     return True
 
@@ -256,36 +326,57 @@ def _mlp(chk, e, name, bound, module):
         return None
     hidden = bound.get("hidden", ())
     out = bound["out"]
-    attrs = (("in_features", node.shape[0]), ("hidden", hidden), ("out", out),
-             ("act", bound.get("act", "identity")), ("bias", bound["bias"]))
+    attrs = (
+        ("in_features", node.shape[0]),
+        ("hidden", hidden),
+        ("out", out),
+        ("act", bound.get("act", "identity")),
+        ("bias", bound["bias"]),
+    )
     return ir.Op((out,) if out else (), e.span, "mlp", (node,), attrs, module)
 
 
 def _cnn(chk, e, name, bound, module):
     node = bound["input"]
     if len(node.shape) != 3:
-        chk.error_shape(node.span, f"`cnn` needs an image of shape [C, H, W], found "
-                        f"{_fmt(node.shape)}", "declare images as `real[1, 32, 32]`")
+        chk.error_shape(
+            node.span,
+            f"`cnn` needs an image of shape [C, H, W], found {_fmt(node.shape)}",
+            "declare images as `real[1, 32, 32]`",
+        )
         return None
     channels, kernels = bound["channels"], bound["kernels"]
     strides = bound["strides"] or (1,) * len(channels)
     paddings = bound["paddings"] or tuple((k - 1) // 2 for k in kernels)
     for key, values in (("kernels", kernels), ("strides", strides), ("paddings", paddings)):
         if len(values) != len(channels):
-            chk.sink.error("E202", f"`cnn` has {len(channels)} channels but {len(values)} {key}",
-                           e.span, f"give one entry of `{key}` per entry of `channels`")
+            chk.sink.error(
+                "E202",
+                f"`cnn` has {len(channels)} channels but {len(values)} {key}",
+                e.span,
+                f"give one entry of `{key}` per entry of `channels`",
+            )
             return None
     c, h, w = node.shape
     for k, s, p in zip(kernels, strides, paddings, strict=True):
         h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
         if h < 1 or w < 1:
-            chk.error_shape(e.span, f"`cnn` shrinks the {node.shape[1]}x{node.shape[2]} image to "
-                            "nothing", "use fewer stride-2 layers or smaller kernels")
+            chk.error_shape(
+                e.span,
+                f"`cnn` shrinks the {node.shape[1]}x{node.shape[2]} image to nothing",
+                "use fewer stride-2 layers or smaller kernels",
+            )
             return None
     out_channels = bound["head"] or channels[-1]
-    attrs = (("in_channels", c), ("channels", channels), ("kernels", kernels),
-             ("strides", strides), ("paddings", paddings), ("head", bound["head"]),
-             ("act", bound["act"]))
+    attrs = (
+        ("in_channels", c),
+        ("channels", channels),
+        ("kernels", kernels),
+        ("strides", strides),
+        ("paddings", paddings),
+        ("head", bound["head"]),
+        ("act", bound["act"]),
+    )
     return ir.Op((out_channels, h, w), e.span, "cnn", (node,), attrs, module)
 
 
@@ -305,8 +396,9 @@ def _onehot(chk, e, name, bound, module):
 def _concat(chk, e, name, bound, module):
     parts = bound["*"]
     if not parts:
-        chk.sink.error("E105", "`concat` needs at least one input", e.span,
-                       "write `concat(a, b, ...)`")
+        chk.sink.error(
+            "E105", "`concat` needs at least one input", e.span, "write `concat(a, b, ...)`"
+        )
         return None
     if not all(_vector(chk, e, name, p) for p in parts):
         return None
@@ -321,9 +413,12 @@ def _flatten(chk, e, name, bound, module):
 def _reshape(chk, e, name, bound, module):
     node, shape = bound["input"], bound["shape"]
     if math.prod(shape) != math.prod(node.shape):
-        chk.error_shape(e.span, f"cannot reshape {_fmt(node.shape)} ({math.prod(node.shape)} "
-                        f"elements) to {_fmt(shape)} ({math.prod(shape)} elements)",
-                        "the element counts must match")
+        chk.error_shape(
+            e.span,
+            f"cannot reshape {_fmt(node.shape)} ({math.prod(node.shape)} "
+            f"elements) to {_fmt(shape)} ({math.prod(shape)} elements)",
+            "the element counts must match",
+        )
         return None
     return ir.Op(tuple(shape), e.span, "reshape", (node,), (("shape", tuple(shape)),), None)
 
@@ -334,13 +429,18 @@ def _reduce(chk, e, name, bound, module):
 
 def _pair(chk, e, name, bound, module):
     left, right = bound["left"], bound["right"]
-    if not (_vector(chk, e, name, left, "left input") and _vector(chk, e, name, right,
-                                                                   "right input")):
+    if not (
+        _vector(chk, e, name, left, "left input") and _vector(chk, e, name, right, "right input")
+    ):
         return None
     if name == "dot" and left.shape != right.shape:
-        chk.error_shape(e.span, f"`dot` needs vectors of equal length, found {_fmt(left.shape)} "
-                        f"and {_fmt(right.shape)}", "give both sides the same output size "
-                        "(`out = ...`), or use `bilinear` for different sizes")
+        chk.error_shape(
+            e.span,
+            f"`dot` needs vectors of equal length, found {_fmt(left.shape)} "
+            f"and {_fmt(right.shape)}",
+            "give both sides the same output size "
+            "(`out = ...`), or use `bilinear` for different sizes",
+        )
         return None
     attrs = (("left", left.shape[0]), ("right", right.shape[0])) if name == "bilinear" else ()
     return ir.Op((), e.span, name, (left, right), attrs, module)
@@ -357,9 +457,12 @@ def _quadratic(chk, e, name, bound, module):
 def _gaussian(chk, e, name, bound, module):
     node, mean = bound["input"], bound["mean"]
     if mean.shape not in ((), node.shape):
-        chk.error_shape(mean.span, f"the mean of `gaussian` must have the input's shape "
-                        f"{_fmt(node.shape)}, found {_fmt(mean.shape)}",
-                        "predict it with a matching output size, e.g. `linear(..., out = 2)`")
+        chk.error_shape(
+            mean.span,
+            f"the mean of `gaussian` must have the input's shape "
+            f"{_fmt(node.shape)}, found {_fmt(mean.shape)}",
+            "predict it with a matching output size, e.g. `linear(..., out = 2)`",
+        )
         return None
     return ir.Op((), e.span, "gaussian", (node, mean), (("std", bound["std"]),), None)
 
@@ -372,8 +475,9 @@ def _elementwise(chk, e, name, bound, module):
 
 _SHAPES = {
     "mlp": _mlp,
-    "linear": lambda chk, e, name, bound, module: _mlp(chk, e, "linear",
-                                                       {**bound, "hidden": ()}, module),
+    "linear": lambda chk, e, name, bound, module: _mlp(
+        chk, e, "linear", {**bound, "hidden": ()}, module
+    ),
     "cnn": _cnn,
     "embedding": _embedding,
     "onehot": _onehot,

@@ -25,8 +25,13 @@ def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
         signature = reg.DATASETS[program.data.source.name]
         keys.update({f"data.{p.name}": p for p in signature.params})
     if program.train is not None:
-        keys.update({f"train.{k}": p for k, p in reg.TRAIN_SETTINGS.items()
-                     if k not in ("objective", "optimizer")})
+        keys.update(
+            {
+                f"train.{k}": p
+                for k, p in reg.TRAIN_SETTINGS.items()
+                if k not in ("objective", "optimizer")
+            }
+        )
         for part, table in (("objective", reg.OBJECTIVES), ("optimizer", reg.OPTIMIZERS)):
             call = getattr(program.train, part)
             keys.update({f"train.{part}.{p.name}": p for p in table[call.name].params})
@@ -55,8 +60,12 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
     for block in blocks:
         name = block.name.text
         if name in seen:
-            scope.sink.error("E102", f"profile `{name}` is already declared at line {seen[name]}",
-                             block.name.span, "give each profile its own name")
+            scope.sink.error(
+                "E102",
+                f"profile `{name}` is already declared at line {seen[name]}",
+                block.name.span,
+                "give each profile its own name",
+            )
             continue
         seen[name] = block.span.line
         overrides, assigned = [], set()
@@ -65,13 +74,20 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
             param = keys.get(key)
             if param is None:
                 nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
-                scope.sink.error("E801", f"unknown profile key `{key}`{suggest(key, keys)}",
-                                 assignment.key.span,
-                                 "keys here include: " + ", ".join(nearby or sorted(keys)[:6]))
+                scope.sink.error(
+                    "E801",
+                    f"unknown profile key `{key}`{suggest(key, keys)}",
+                    assignment.key.span,
+                    "keys here include: " + ", ".join(nearby or sorted(keys)[:6]),
+                )
                 continue
             if key in assigned:
-                scope.sink.error("E106", f"`{key}` is set twice in profile `{name}`",
-                                 assignment.key.span, "keep one assignment")
+                scope.sink.error(
+                    "E106",
+                    f"`{key}` is set twice in profile `{name}`",
+                    assignment.key.span,
+                    "keep one assignment",
+                )
                 continue
             assigned.add(key)
             value = check_value(param.type, assignment.value, scope, f"`{key}`", param)

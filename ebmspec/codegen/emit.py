@@ -54,34 +54,61 @@ class _Line:
 
 
 class _Writer:
-    """Turns energy nodes into Python expressions over prefixed locals."""
+    """Writes the energy graph as straight-line code: one statement per block call, in the same
+    post-order the in-process interpreter evaluates it, over prefixed locals (`v_`, `l_`, `t`)."""
 
     def __init__(self) -> None:
         self.inputs: dict[str, str] = {}
+        self.lines: list[_Line] = []
+        self.temporaries = 0
 
-    def expr(self, node: ir.ENode) -> str:
+    def let(self, name: str, node: ir.ENode) -> None:
+        self.lines.append(_Line(f"l_{name}", self._call(node)))
+
+    def result(self, node: ir.ENode) -> str:
+        return self._call(node)
+
+    def _call(self, node: ir.ENode) -> str:
+        if not isinstance(node, ir.Op):
+            return self.operand(node)
+        args = ", ".join(self.operand(child) for child in node.inputs)
+        if node.module is not None:
+            return f"self.blocks[{_literal(node.module)}]({args})"
+        attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs)
+        return f"op_{node.op}({args}{attrs})"
+
+    def operand(self, node: ir.ENode) -> str:
         if isinstance(node, ir.Input):
             return self.inputs.setdefault(node.variable, f"v_{node.variable}")
         if isinstance(node, ir.Const):
             return _literal(node.value)
         if isinstance(node, ir.Ref):
             return f"l_{node.name}"
-        args = ", ".join(self.expr(child) for child in node.inputs)
-        if node.module is not None:
-            return f"self.blocks[{_literal(node.module)}]({args})"
-        attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs)
-        return f"op_{node.op}({args}{attrs})"
+        expr = self._call(node)  # children first, so temporaries are numbered in order
+        local = f"t{self.temporaries}"
+        self.temporaries += 1
+        self.lines.append(_Line(local, expr))
+        return local
+
+
+def _constructor(key: str, class_name: str, kwargs: dict) -> list[str]:
+    """`self.blocks[key] = Class(...)`, one keyword per line when it would not fit in 100."""
+    head = f"self.blocks[{_literal(key)}] = {class_name}("
+    args = [f"{k}={_literal(v)}" for k, v in kwargs.items()]
+    if len(head) + len(", ".join(args)) + 9 <= 100:
+        return [head + ", ".join(args) + ")"]
+    return [head, *(f"    {a}," for a in args), ")"]
 
 
 def emit_python(program: ir.Program, spec_name: str = "") -> str:
     writer = _Writer()
-    lets = [_Line(f"l_{let.name}", writer.expr(let.value)) for let in program.energy.lets]
-    result = writer.expr(program.energy.result)
+    for let in program.energy.lets:
+        writer.let(let.name, let.value)
+    result = writer.result(program.energy.result)
     modules = []
     for node in energy_runtime.parametric_ops(program.energy):
         class_name, kwargs = energy_runtime.module_spec(node)
-        args = ", ".join(f"{k}={_literal(v)}" for k, v in kwargs.items())
-        modules.append({"key": node.module, "cls": class_name, "args": args})
+        modules.extend(_constructor(node.module, class_name, kwargs))
     template = environment().get_template("model.py.jinja")
     return template.render(
         version=ebmspec.__version__,
@@ -94,6 +121,6 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         ],
         modules=modules,
         inputs=sorted(writer.inputs.items()),
-        lets=lets,
+        lets=writer.lines,
         result=result,
     )

@@ -1,9 +1,10 @@
 """Check the energy block: names, building blocks, arguments and shapes.
 
 In: `ast.EnergyBlock` and the declared variables. Out: `ir.Energy`, a let-list of typed
-`ENode`s with per-example shapes, where every parametric block is named after its binding (`h = cnn(...)` owns
-parameters `h`; blocks in the return expression belong to `return`; several blocks in one binding
-get `h_mlp`, `h_mlp_2`, ...). Shape errors say what was expected and what was found (E3xx).
+`ENode`s with per-example shapes, where every parametric block is named after its binding
+(`h = cnn(...)` owns parameters `h`; blocks in the return expression belong to `return`; several
+blocks in one binding get `h_mlp`, `h_mlp_2`, ...). Shape errors say what was expected and what
+was found (E3xx).
 """
 
 from __future__ import annotations

@@ -1,0 +1,60 @@
+"""Shared test fixtures: golden files (refreshed only with `--update-goldens`) and a CLI runner.
+
+`golden(path, actual)` compares text with `tests/golden/...`; with `pytest --update-goldens` it
+rewrites the file instead, so every change to a dump or a diagnostic shows up as a reviewed diff.
+`cli(*args)` runs `ebmspec` in-process through the same `main()` as the console script and returns
+(exit status, stdout, stderr).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted((ROOT / "specs").glob("*.ebm"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-goldens",
+        action="store_true",
+        default=False,
+        help="rewrite golden files under tests/ from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    update = request.config.getoption("--update-goldens")
+
+    def check(path: Path, actual: str) -> None:
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        assert path.exists(), f"missing golden file {path}; run pytest --update-goldens"
+        expected = path.read_text(encoding="utf-8")
+        assert actual == expected, f"output differs from golden {path} (--update-goldens)"
+
+    return check
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    from ebmspec.cli import main
+
+    def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            main(list(args))
+            status = 0
+        except SystemExit as done:
+            status = done.code if isinstance(done.code, int) else 1
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run

@@ -88,7 +88,7 @@ def compile_command(
         sys.stdout.write(text)
         return
     _write_atomically(output, text)
-    Console(stderr=True, highlight=False).print(f"wrote {output} ({emit.value})")
+    Console(stderr=True, highlight=False, markup=False).print(f"wrote {output} ({emit.value})")
 
 
 def _with_profile(program, profile: str | None, spec: Path):

@@ -2,12 +2,14 @@
 
 Shows the variables and their domains, every energy component with its exact PyTorch architecture
 and parameter count (and the total), the per-example shape of every binding, the sampler schedule,
-the training objective, the evaluation and the profiles.
+the training objective, the evaluation and the profiles. Spec text (the doc, string arguments, the
+path) is escaped, so brackets in it print as written instead of being read as Rich markup.
 """
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ebmspec import ir
@@ -16,7 +18,7 @@ from ebmspec.runtime.energy import lower_energy, parametric_ops
 
 def _call(call: ir.Call) -> str:
     args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in call.args if v is not None)
-    return f"{call.name}({args})"
+    return escape(f"{call.name}({args})")
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -24,8 +26,8 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 
 def print_summary(console: Console, program: ir.Program, path: str, profile: str | None) -> None:
-    title = f"[bold]{program.name}[/bold]" + (f" — {program.doc}" if program.doc else "")
-    console.print(f"{path}: ok  {title}" + (f"  (profile {profile})" if profile else ""))
+    title = f"[bold]{program.name}[/bold]" + (f" — {escape(program.doc)}" if program.doc else "")
+    console.print(f"{escape(path)}: ok  {title}" + (f"  (profile {profile})" if profile else ""))
     if program.data is not None:
         transforms = "; ".join(
             f"{t.variable}: " + " |> ".join(_call(s) for s in t.steps)
@@ -103,5 +105,5 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
         for r in program.evaluate.reports:
             console.print(f"evaluate: {r.kind} {_call(r.call)}")
     for p in program.profiles:
-        overrides = "; ".join(f"{o.key} = {ir.format_value(o.value)}" for o in p.overrides)
+        overrides = escape("; ".join(f"{o.key} = {ir.format_value(o.value)}" for o in p.overrides))
         console.print(f"profile {p.name}: {overrides or '(empty)'}")

@@ -40,6 +40,14 @@ class Blocks(nn.ModuleDict):
     def __setitem__(self, key: str, module: nn.Module) -> None:
         self._modules[key] = module
 
+    def __setattr__(self, name: str, value) -> None:
+        # nn.Module refuses a plain value for an attribute named like a child module, so a block
+        # named `training` would break `.train()` / `.eval()`; plain values go to the instance.
+        if not isinstance(value, nn.Module) and name in self.__dict__.get("_modules", ()):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
 
 class MLP(nn.Module):
     """Linear layers with an activation between them; `out=None` gives one squeezed output."""

@@ -266,12 +266,12 @@ class Program:
 
 
 def format_value(value: Value) -> str:
+    """One-line text of a setting value; strings that are not plain names are quoted."""
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
-    if isinstance(value, float):
-        return repr(value)
     if isinstance(value, str):
-        return value
+        plain = value and all(part.isidentifier() for part in value.split("."))
+        return value if plain else repr(value)
     return repr(value)
 
 

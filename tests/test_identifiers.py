@@ -92,7 +92,7 @@ def test_keyword_names_compile_run_and_match(tmp_path):
 
     result = compare_emitted(program, tmp_path / "run", spec_name=spec.name, batch=3)
     assert_exact(result)
-    assert "MODEL_NAME = 'lambda'" in result.source
+    assert 'MODEL_NAME = "lambda"' in result.source
 
 
 def test_keyword_names_through_the_cli(cli, tmp_path):

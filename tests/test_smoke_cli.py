@@ -1,4 +1,4 @@
-"""The CLI contract on the shipped specs: `check` exits 0, prints the summary; usage errors exit 1."""
+"""The CLI contract on the shipped specs: `check` exits 0 with a summary; usage errors exit 1."""
 
 from __future__ import annotations
 

@@ -28,17 +28,42 @@ def environment() -> jinja2.Environment:
     )
     # Every spec-derived literal goes through repr(): the only way spec text enters the output.
     env.filters["pyrepr"] = _literal
+    env.globals["assignment"] = _assignment
     return env
 
 
 def _literal(value) -> str:
+    """Python source for a constant, quoted the way `ruff format` would write it."""
     if isinstance(value, tuple):
-        return "(" + "".join(f"{_literal(v)}, " for v in value).rstrip(" ") + ")"
+        items = [_literal(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
-    if value is None or isinstance(value, bool | int | float | str):
+    if isinstance(value, str):
+        # ruff format's rule: double quotes unless the text holds more " than '.
+        quote = "'" if value.count('"') > value.count("'") else '"'
+        body = value.encode("unicode_escape").decode("ascii").replace(quote, "\\" + quote)
+        return quote + body + quote
+    if value is None or isinstance(value, bool | int | float):
         return repr(value)
     raise TypeError(f"cannot emit a literal of type {type(value).__name__}")
+
+
+def _assignment(name: str, value) -> str:
+    """`NAME = <literal>`; a long string becomes a parenthesised implicit concatenation so the
+    emitted module stays within 100 columns whatever the spec's doc string or file names hold."""
+    line = f"{name} = {_literal(value)}"
+    if len(line) <= 100 or not isinstance(value, str):
+        return line
+    pieces, current = [], ""
+    for char in value:
+        if current and len(_literal(current + char)) > 90:
+            pieces.append(current)
+            current = ""
+        current += char
+    pieces.append(current)
+    body = "\n".join(f"    {_literal(piece)}" for piece in pieces)
+    return f"{name} = (\n{body}\n)"
 
 
 def standalone_layers() -> str:

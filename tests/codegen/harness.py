@@ -91,16 +91,23 @@ def ruff_command() -> list[str]:
 
 
 def ruff_check(path: Path) -> None:
-    """Lint one file with ruff's defaults, isolated and with config discovery from its folder."""
-    for extra in (["--isolated"], []):
+    """Lint one file with ruff's defaults (isolated, and with config discovery from its folder)
+    and with this repository's own configuration, and check it is `ruff format`-clean."""
+    project = ["--config", str(Path(__file__).resolve().parents[2] / "pyproject.toml")]
+    for command in (
+        ["check", "--no-cache", "--isolated"],
+        ["check", "--no-cache"],
+        ["check", "--no-cache", *project],
+        ["format", "--check", "--no-cache", *project],
+    ):
         done = subprocess.run(
-            [*ruff_command(), "check", "--no-cache", *extra, str(path)],
+            [*ruff_command(), *command, str(path)],
             cwd=path.parent,
             capture_output=True,
             text=True,
             timeout=60,
         )
-        assert done.returncode == 0, f"ruff check {' '.join(extra)} failed:\n{done.stdout}"
+        assert done.returncode == 0, f"ruff {' '.join(command)} failed:\n{done.stdout}"
 
 
 def run_fresh(code: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:

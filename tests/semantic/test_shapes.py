@@ -38,6 +38,7 @@ CASES = [
     ("return bilinear(v, onehot(a))", {}, ()),
     ("return quadratic(b) + ising(onehot(a))", {}, ()),
     ("return gaussian(v, mean = linear(onehot(y), out = 5), std = 0.5)", {}, ()),
+    ("return gaussian(v)", {}, ()),  # default mean 0, std 1
     ("return logsumexp(mlp(v, out = 3)) - 0.5 * mean(silu(v))", {}, ()),
     ("h = 2 * v + tanh(v) / 3\nreturn sum(-h)", {"h": (5,)}, ()),
     ("return mlp(v, out = 1)", {}, (1,)),

@@ -2,8 +2,8 @@
 
 In: a Lark `UnexpectedInput` and the source. Out: one `Diagnostic`. The table below is documentation
 and test data at once: `tests/frontend/test_syntax_errors.py` asserts that every snippet yields its
-own entry. Lexer-level errors (bad numbers, unterminated strings, stray characters) and unexpected
-end of file (unclosed braces) are recognised before the table is consulted.
+own entry. Lexer-level errors (bad numbers, unterminated strings, stray characters), unclosed or
+unmatched brackets, and a setting left without a value are recognised before the table is consulted.
 """
 
 from __future__ import annotations
@@ -173,30 +173,45 @@ def _describe(token) -> str:
 
 
 _NUMBER_START = re.compile(r"(\d|\.\d)")
-_BAD_NUMBER = re.compile(r"[0-9.][0-9A-Za-z_.]*([eE][+-][0-9A-Za-z_.]*)?")
+_BAD_NUMBER = re.compile(r"[0-9.](?:[eE][+-]|[0-9A-Za-z_.])*")
 _BRACKETS = {"{": "}", "(": ")", "[": "]"}
 
 
 def _unclosed_bracket(text: str) -> tuple[int, str] | None:
     """Offset and character of the first bracket never closed, skipping comments and strings."""
+    stack = _open_brackets(text, len(text))
+    return stack[0] if stack else None
+
+
+def _open_brackets(text: str, end: int) -> list[tuple[int, str]]:
+    """Brackets still open at offset `end`, outermost first, skipping comments and strings."""
     stack: list[tuple[int, str]] = []
     i = 0
-    while i < len(text):
+    while i < end:
         ch = text[i]
         if ch == "#":
             newline = text.find("\n", i)
             i = len(text) if newline < 0 else newline
             continue
         if ch == '"':
-            end = re.match(r'"([^"\\\n]|\\.)*"?', text[i:])
-            i += end.end() if end else 1
+            string = re.match(r'"([^"\\\n]|\\.)*"?', text[i:])
+            i += string.end() if string else 1
             continue
         if ch in _BRACKETS:
             stack.append((i, ch))
         elif ch in _BRACKETS.values() and stack and _BRACKETS[stack[-1][1]] == ch:
             stack.pop()
         i += 1
-    return stack[0] if stack else None
+    return stack
+
+
+_TOP_KEYWORD = re.compile(r"[ \t]*(data|variables|energy|sampler|train|evaluate|profile)\b")
+# `key =` with nothing after it on the line, then the next statement's first name (read as value).
+_NO_VALUE = re.compile(r"([A-Za-z_][\w.]*)[ \t]*(=)[ \t]*(#[^\n]*)?\n\s*([A-Za-z_]\w*)[ \t]*$")
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
 
 
 def _block_name(text: str, offset: int) -> str:
@@ -236,22 +251,70 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput, parser: Lark) -> D
     at_end = isinstance(error, UnexpectedEOF) or (
         isinstance(error, UnexpectedToken) and error.token.type == "$END"
     )
-    if at_end:
+    token = getattr(error, "token", None)
+    pos = token.start_pos if token is not None and token.type != "$END" else len(text)
+    # A block left open before a later top-level keyword: the parser only trips over that
+    # keyword, but the mistake is the missing `}` of the block above it.
+    next_block = not at_end and _TOP_KEYWORD.match(text, _line_start(text, pos))
+    unclosed, where, line = None, "", source.position(pos)[0]
+    if at_end or next_block:
         unclosed = _unclosed_bracket(text)
-        if unclosed is not None:
-            offset, opener = unclosed
-            closer = _BRACKETS[opener]
-            what = f"`{_block_name(text, offset)}` block" if opener == "{" else f"`{opener}`"
+        where = "" if at_end else f" before line {line}"
+    if token is not None and str(token) in _BRACKETS.values():
+        closer = str(token)
+        stack = _open_brackets(text, pos)
+        if not any(_BRACKETS[opener] == closer for _, opener in stack):
             return Diagnostic(
-                "E004",
-                f"unterminated {what}: `{opener}` is never closed",
-                source.span(offset, offset + 1),
-                f"add the matching `{closer}`",
+                "E005",
+                f"unmatched `{closer}`: no bracket is open for it to close",
+                source.span(pos, pos + 1),
+                "remove it, or add the opening bracket it was meant to close",
+            )
+        if _BRACKETS[stack[-1][1]] != closer:
+            # The closer belongs to an outer bracket: the innermost one was left open.
+            unclosed, where = stack[-1], f" before the `{closer}` at line {line}"
+    before = text[:pos].rstrip()
+    if (
+        token is not None
+        and token.type == "COMMA"
+        and before.endswith(")")
+        and not any(o in "([" for _, o in _open_brackets(text, pos))
+    ):
+        # `f(a)), b)`: a `,` outside every bracket right after `)`: that `)` closed the call.
+        close = len(before) - 1
+        opener = _open_brackets(text, close)[-1:]
+        callee = re.findall(r"[A-Za-z_]\w*\s*$", text[: opener[0][0]]) if opener else []
+        what = f"`{callee[0].strip()}(`" if callee else "the call"
+        return Diagnostic(
+            "E005",
+            f"this `)` closes {what}, so the `,` after it is outside the call",
+            source.span(close, close + 1),
+            "remove this `)` if the arguments after it belong to the call",
+        )
+    if unclosed is not None and unclosed[0] < pos:
+        offset, opener = unclosed
+        what = f"`{_block_name(text, offset)}` block" if opener == "{" else f"`{opener}`"
+        return Diagnostic(
+            "E004",
+            f"unterminated {what}: `{opener}` is never closed",
+            source.span(offset, offset + 1),
+            f"add the matching `{_BRACKETS[opener]}`{where}",
+        )
+
+    if token is not None and token.type in ("EQUAL", "DOT"):
+        missing = _NO_VALUE.search(text, 0, pos)
+        if missing is not None:
+            key = missing.group(1)
+            return Diagnostic(
+                "E015",
+                f"expected an expression after `{key} =`, found the end of the line",
+                source.span(missing.start(2), missing.end(2)),
+                f"give `{key}` a value on this line; statements may span lines, so "
+                f"`{missing.group(4)}` on the next line was read as its value",
             )
 
     assert isinstance(error, UnexpectedToken | UnexpectedEOF)
     case = match_example(parser, error)
-    token = getattr(error, "token", None)
     if token is None or token.type == "$END":
         span = source.end_span
         found = "the end of the file"

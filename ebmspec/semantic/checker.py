@@ -144,6 +144,8 @@ class Checker:
                 )
             elif variable is not None:
                 result[name] = variable
+            else:
+                self.scope.broken.add(name)
         return tuple(result.values())
 
     def _positive(self, number: ast.Number, what: str, minimum: int = 1) -> int | None:
@@ -177,7 +179,7 @@ class Checker:
                 "E201",
                 f"`{kind}` takes no `(...)` argument",
                 domain.arg.span,
-                f"write `{kind}[n]`; only categorical takes `(K)`",
+                f"write `{kind}[{domain.arg.text}]`; only categorical takes `(K)`",
             )
             return None
         if domain.shape is None and kind != "categorical":
@@ -223,7 +225,9 @@ class Checker:
     def _names(self, names: ast.NameList, context: str) -> tuple[str, ...] | None:
         ok, seen = True, []
         for ident in names.names:
-            if ident.text not in self.scope.variables:
+            if ident.text in self.scope.broken:
+                ok = False  # its declaration is already reported
+            elif ident.text not in self.scope.variables:
                 self.sink.error(
                     "E101",
                     f"unknown variable `{ident.text}` in {context}"
@@ -473,9 +477,13 @@ class Checker:
             if variable is None or not variable.discrete:
                 self.sink.error(
                     "E503",
-                    "`jem` marginalises a discrete label, and none is named",
+                    f"`jem` marginalises a discrete label, and `{label}` is {variable.describe()}"
+                    if variable is not None
+                    else "`jem` marginalises a discrete label, and none is named",
                     call.span,
-                    "add `label = y` naming a categorical variable",
+                    "name it: " + " or ".join(f"`label = {v.name}`" for v in discrete)
+                    if discrete
+                    else "declare a categorical label, e.g. `y : categorical(10)`",
                 )
                 return None
             if variable.cardinality > reg.MAX_ENUMERABLE:
@@ -528,11 +536,14 @@ class Checker:
             for key in ("rows", "cols"):
                 name = bound.get(key)
                 if name is not None and not self.scope.variables[name].discrete:
+                    discrete = [v.name for v in self.scope.variables.values() if v.discrete]
                     self.sink.error(
                         "E705",
                         f"grid {key} must be a discrete variable; `{name}` is real",
-                        stmt.func.span,
-                        "pick a categorical variable",
+                        _keyword_span(stmt.func, key),
+                        f"pick a discrete variable: {', '.join(discrete)}"
+                        if discrete
+                        else "the model has no discrete variable to lay out a grid by",
                     )
             if stmt.kind.text == "density":
                 variable = self.scope.variables[bound["variable"]]
@@ -591,15 +602,25 @@ class Checker:
             if signature.name == "energy":
                 total = math.prod(self.scope.variables[t].cardinality for t in targets)
                 if total > reg.MAX_ENUMERABLE:
+                    described = ", ".join(
+                        f"`{t}` ({self.scope.variables[t].describe()})" for t in targets
+                    )
                     self.sink.error(
                         "E703",
-                        f"energy-based prediction enumerates {total} configurations",
+                        f"energy-based prediction of {described} enumerates {total} configurations",
                         func.span,
                         f"use `samples(...)`: at most {reg.MAX_ENUMERABLE} can be enumerated",
                     )
                     continue
             methods.append(_call(signature.name, bound, func.span))
         return ir.Prediction(targets, given, tuple(methods), stmt.span)
+
+
+def _keyword_span(func: ast.Func, key: str) -> Span:
+    """The value of keyword argument `key` of a call (the whole call if it is not given)."""
+    items = func.args.items if func.args is not None else ()
+    spans = [a.value.span for a in items if isinstance(a, ast.KeywordArg) and a.name.text == key]
+    return spans[0] if spans else func.span
 
 
 def _replace_profiles(program: ir.Program, profiles: tuple[ir.Profile, ...]) -> ir.Program:

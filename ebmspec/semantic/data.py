@@ -78,8 +78,10 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
                 "E601",
                 f"dataset `{signature.name}` does not provide `{variable.name}`",
                 variable.span,
-                f"it provides {', '.join(fields)}; mark `{variable.name}` "
-                "`latent` if it is not observed",
+                "it provides "
+                + ", ".join(f"`{n} : {_describe(f)}`" for n, f in fields.items())
+                + f"; rename `{variable.name}` to the field it holds, or mark it `latent` "
+                "if it is not observed",
             )
             continue
         kind, shape, categories = field
@@ -95,6 +97,8 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     for clause in decl.transforms:
         name = clause.variable.text
         variable = scope.variables.get(name)
+        if name in scope.broken:
+            continue  # its declaration is already reported
         if variable is None or variable.kind != "real" or not variable.observed:
             what = (
                 "not a declared variable"

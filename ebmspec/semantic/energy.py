@@ -48,6 +48,8 @@ class EnergyChecker:
         self.lets: dict[str, ir.Let] = {}
         self._prefix = ""
         self._names: list[str] = []
+        # Bindings already reported as wrong: later uses stay silent instead of cascading E101s.
+        self._failed: set[str] = set()
 
     # ---- statements ----
     def check(self, block: ast.EnergyBlock) -> ir.Energy | None:
@@ -67,6 +69,12 @@ class EnergyChecker:
                 extra.span,
                 "keep one `return`; add energies with `+`",
             )
+        if returns:
+            self._failed.update(
+                s.name.text
+                for s in block.stmts
+                if isinstance(s, ast.Binding) and s.span.start > returns[0].span.start
+            )
         ok = True
         for stmt in block.stmts:
             if isinstance(stmt, ast.ReturnStmt) and stmt is not returns[0]:
@@ -85,7 +93,10 @@ class EnergyChecker:
                 ok = False
                 continue
             if isinstance(stmt, ast.Binding):
-                ok &= self._binding(stmt)
+                bound = self._binding(stmt)
+                if not bound:
+                    self._failed.add(stmt.name.text)
+                ok &= bound
             else:
                 result = self._return(stmt)
         if result is None or not ok:
@@ -163,17 +174,24 @@ class EnergyChecker:
             return self._index(e)
         if isinstance(e, ast.Call):
             return self._call(e)
-        kind = "a string" if isinstance(e, ast.String) else "a list"
+        string = isinstance(e, ast.String)
         self.sink.error(
             "E307",
-            f"expected a tensor expression, found {kind}",
+            f"expected a tensor expression, found {'a string' if string else 'a list'}",
             e.span,
-            "energy expressions are variables, bindings, numbers and block calls",
+            (
+                'strings are for settings such as `file = "..."`'
+                if string
+                else "lists only configure blocks, as in `hidden = [256]`"
+            )
+            + "; tensors are variables, bindings, numbers (they broadcast) and block calls",
         )
         return None
 
     def _name(self, e: ast.Name) -> ir.ENode | None:
         name = e.ident.text
+        if name in self._failed or name in self.scope.broken:
+            return None  # already reported where it was bound or declared
         if name in self.lets:
             return ir.Ref(self.lets[name].value.shape, e.span, name)
         variable = self.scope.variables.get(name)
@@ -268,25 +286,28 @@ class EnergyChecker:
             )
             return None
         module = self._names.pop() if name in PARAMETRIC_BLOCKS else None
-        bound = bind_args(signature, e.args, e.span, self.scope, self._argument)
+        bound = bind_args(
+            signature, e.args, e.span, self.scope, lambda p, x: self._argument(p, x, name)
+        )
         if bound is None:
             return None
         return _SHAPES.get(name, _elementwise)(self, e, name, bound, module)
 
-    def _argument(self, param: Param, expr: ast.Expr):
+    def _argument(self, param: Param, expr: ast.Expr, callee: str):
         if param.type == "discrete":
-            variable = (
-                self.scope.variables.get(expr.ident.text) if isinstance(expr, ast.Name) else None
-            )
+            name = expr.ident.text if isinstance(expr, ast.Name) else None
+            variable = self.scope.variables.get(name) if name else None
+            if name is not None and variable is None and name not in self.lets:
+                self._name(expr)  # unknown name: E101 with suggestions (or already reported)
+                return INVALID
             if variable is None or variable.kind != "categorical":
+                if variable is not None:
+                    found = f"{variable.kind} variable `{name}` ({variable.describe()})"
+                else:
+                    found = f"binding `{name}`" if name else "an expression"
                 self.sink.error(
                     "E201",
-                    f"`{param.name}` must be a categorical variable, found "
-                    + (
-                        f"{variable.kind} variable `{variable.name}`"
-                        if variable
-                        else "an expression"
-                    ),
+                    f"`{callee}` needs a categorical variable, found {found}",
                     expr.span,
                     "binary variables are already 0/1 vectors: use them directly"
                     if variable is not None and variable.kind == "binary"
@@ -351,10 +372,13 @@ def _cnn(chk, e, name, bound, module):
     paddings = bound["paddings"] or tuple((k - 1) // 2 for k in kernels)
     for key, values in (("kernels", kernels), ("strides", strides), ("paddings", paddings)):
         if len(values) != len(channels):
+            given = [
+                a for a in e.args.items if isinstance(a, ast.KeywordArg) and a.name.text == key
+            ]
             chk.sink.error(
                 "E202",
                 f"`cnn` has {len(channels)} channels but {len(values)} {key}",
-                e.span,
+                given[0].value.span if given else e.span,
                 f"give one entry of `{key}` per entry of `channels`",
             )
             return None

@@ -10,6 +10,7 @@ energy checker) so this module stays free of shapes.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ class Scope:
     sink: DiagnosticSink
     variables: dict[str, ir.Variable] = field(default_factory=dict)
     samplers: dict[str, Span] = field(default_factory=dict)
+    # Variables whose declaration was reported as wrong; uses of them are not reported again.
+    broken: set[str] = field(default_factory=set)
 
 
 def suggest(name: str, candidates) -> str:
@@ -70,6 +73,7 @@ def _found(expr: ast.Expr) -> str:
     return f"`{number:g}`" if number is not None else "an expression"
 
 
+_NUMBER = re.compile(r"-?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?")
 _NUMERIC = {
     "int": (True, None, "an integer"),
     "nonneg_int": (True, 0, "a non-negative integer"),
@@ -85,11 +89,14 @@ def check_number(kind: str, expr: ast.Expr, scope: Scope, what: str) -> int | fl
     integral, low, label = _NUMERIC[kind]
     value = fold_number(expr)
     if value is None or (integral and not isinstance(value, int)):
+        quoted = isinstance(expr, ast.String) and _NUMBER.fullmatch(expr.value.strip())
         scope.sink.error(
             "E201",
             f"expected {label} for {what}, found {_found(expr)}",
             expr.span,
-            f"write {label}, e.g. `{'10' if integral else '0.1'}`",
+            f"drop the quotes: `{expr.value.strip()}`"
+            if quoted
+            else f"write {label}, e.g. `{'10' if integral else '0.1'}`",
         )
         return _INVALID
     bad = (low == "pos" and value <= 0) or (isinstance(low, int) and value < low)
@@ -112,11 +119,12 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
     if ptype in ("posints", "nonneg_ints", "floats"):
         element = {"posints": "posint", "nonneg_ints": "nonneg_int", "floats": "float"}[ptype]
         if not isinstance(expr, ast.List):
+            example = f"[{expr.text}]" if isinstance(expr, ast.Number) else "[256, 256]"
             sink.error(
                 "E201",
                 f"expected a list for {what}, found {_found(expr)}",
                 expr.span,
-                "write a list in square brackets, e.g. `[256, 256]`",
+                f"write a list in square brackets, e.g. `{example}`",
             )
             return _INVALID
         values = tuple(
@@ -162,14 +170,20 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
         else:
             known, noun = tuple(scope.samplers), "sampler"
         if not isinstance(expr, ast.Name):
+            article = "an" if noun[0] in "aeiou" else "a"
+            quoted = isinstance(expr, ast.String) and expr.value in known
             sink.error(
                 "E201",
-                f"expected a {noun} name for {what}, found {_found(expr)}",
+                f"expected {article} {noun} name for {what}, found {_found(expr)}",
                 expr.span,
-                f"write one of: {', '.join(known) or '(none declared)'}",
+                f"drop the quotes: `{expr.value}` is a name, not a string"
+                if quoted
+                else f"write one of: {', '.join(known) or '(none declared)'}",
             )
             return _INVALID
         name = expr.ident.text
+        if ptype == "variable" and name in scope.broken:
+            return _INVALID  # its declaration is already reported
         if name not in known:
             code = "E101" if ptype in ("variable", "sampler") else "E203"
             sink.error(
@@ -205,6 +219,7 @@ def bind_args(
     ok = True
     seen_keyword = False
     positional_count = 0
+    misspelled: set[str] = set()  # parameters an unknown keyword probably meant (no E105 then)
     for item in items:
         if isinstance(item, ast.KeywordArg):
             seen_keyword = True
@@ -219,6 +234,7 @@ def bind_args(
                     item.name.span,
                     f"{title} takes: {listing}",
                 )
+                misspelled.update(difflib.get_close_matches(name, names, n=1, cutoff=0.6))
                 ok = False
                 continue
             if name in given:
@@ -239,15 +255,14 @@ def bind_args(
                 item.span,
                 "put positional arguments first",
             )
-            ok = False
-            continue
+            ok = False  # still bound below, so the parameter is not also reported missing
         if positional_count < len(positional_params):
             param = positional_params[positional_count]
             positional_count += 1
             given[param.name] = (param, item, item.span)
         elif signature.variadic is not None:
             variadic.append(item)
-        else:
+        elif not seen_keyword:  # after a keyword it is already reported above
             count = len(positional_params)
             keywords = [p.name for p in signature.params if not p.positional]
             hint = (
@@ -265,7 +280,9 @@ def bind_args(
     bound: dict = {}
     for param in signature.params:
         if param.name not in given:
-            if param.default is REQUIRED:
+            if param.name in misspelled:
+                ok = False
+            elif param.default is REQUIRED:
                 sink.error(
                     "E105",
                     f"{title} needs the argument `{param.name}`",

@@ -481,6 +481,8 @@ def _quadratic(chk, e, name, bound, module):
 
 def _gaussian(chk, e, name, bound, module):
     node, mean = bound["input"], bound["mean"]
+    if not isinstance(mean, ir.ENode):  # the default `mean = 0`, a plain number
+        mean = ir.Const((), e.span, float(mean))
     if mean.shape not in ((), node.shape):
         chk.error_shape(
             mean.span,

@@ -9,18 +9,14 @@ was found (E3xx).
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, PARAMETRIC_BLOCKS, Param
+from ebmspec.semantic.shapes import SHAPE_RULES, elementwise, fmt_shape
 from ebmspec.semantic.values import INVALID, Scope, bind_args, suggest
 from ebmspec.source import Span
-
-
-def _fmt(shape: tuple[int, ...]) -> str:
-    return "[" + ", ".join(map(str, shape)) + "]"
 
 
 def _parametric_calls(expr: ast.Node) -> list[str]:
@@ -136,7 +132,7 @@ class EnergyChecker:
         if node.shape not in ((), (1,)):
             self.sink.error(
                 "E302",
-                f"the energy must be a scalar per example, found shape {_fmt(node.shape)}",
+                f"the energy must be a scalar per example, found shape {fmt_shape(node.shape)}",
                 stmt.value.span,
                 "index it with a categorical (`logits[y]`), or reduce it with "
                 "`sum(...)` or `logsumexp(...)`",
@@ -224,7 +220,7 @@ class EnergyChecker:
         if op == "div" and right.shape != ():
             self.sink.error(
                 "E301",
-                f"can only divide by a scalar, found shape {_fmt(right.shape)}",
+                f"can only divide by a scalar, found shape {fmt_shape(right.shape)}",
                 e.right.span,
                 "divide by a number or a scalar expression",
             )
@@ -232,8 +228,8 @@ class EnergyChecker:
         if left.shape != right.shape and () not in (left.shape, right.shape):
             self.sink.error(
                 "E301",
-                f"`{e.symbol}` needs equal shapes, found {_fmt(left.shape)} "
-                f"and {_fmt(right.shape)}",
+                f"`{e.symbol}` needs equal shapes, found {fmt_shape(left.shape)} "
+                f"and {fmt_shape(right.shape)}",
                 e.span,
                 "reduce both sides to scalars (`sum`, `mlp`) or make the shapes match",
             )
@@ -261,8 +257,8 @@ class EnergyChecker:
             self.sink.error(
                 "E305",
                 f"indexing by `{variable.name}` ({variable.describe()}) needs "
-                f"scores of shape {_fmt(variable.tensor_shape)}, found "
-                f"{_fmt(base.shape)}",
+                f"scores of shape {fmt_shape(variable.tensor_shape)}, found "
+                f"{fmt_shape(base.shape)}",
                 e.span,
                 f"produce {variable.categories} scores, e.g. "
                 f"`mlp(..., out = {variable.categories})`",
@@ -291,7 +287,7 @@ class EnergyChecker:
         )
         if bound is None:
             return None
-        return _SHAPES.get(name, _elementwise)(self, e, name, bound, module)
+        return SHAPE_RULES.get(name, elementwise)(self, e, name, bound, module)
 
     def _argument(self, param: Param, expr: ast.Expr, callee: str):
         if param.type == "discrete":
@@ -322,201 +318,3 @@ class EnergyChecker:
 
     def error_shape(self, span: Span, message: str, help: str) -> None:
         self.sink.error("E301", message, span, help)
-
-
-# ---- shape rules, one per block ----------------------------------------------------------------
-def _attrs(bound: dict, *keys: str) -> tuple:
-    return tuple((k, bound[k]) for k in keys)
-
-
-def _vector(chk: EnergyChecker, e: ast.Call, name: str, node: ir.ENode, arg: str = "input") -> bool:
-    if len(node.shape) != 1:
-        chk.error_shape(
-            node.span,
-            f"`{name}` needs a vector {arg}, found shape {_fmt(node.shape)}",
-            "flatten it first: `flatten(...)`"
-            if len(node.shape) > 1
-            else "wrap scalars in a vector with `concat(...)`",
-        )
-        return False
-    return True
-
-
-def _mlp(chk, e, name, bound, module):
-    node = bound["input"]
-    if not _vector(chk, e, name, node):
-        return None
-    hidden = bound.get("hidden", ())
-    out = bound["out"]
-    attrs = (
-        ("in_features", node.shape[0]),
-        ("hidden", hidden),
-        ("out", out),
-        ("act", bound.get("act", "identity")),
-        ("bias", bound["bias"]),
-    )
-    return ir.Op((out,) if out else (), e.span, "mlp", (node,), attrs, module)
-
-
-def _cnn(chk, e, name, bound, module):
-    node = bound["input"]
-    if len(node.shape) != 3:
-        chk.error_shape(
-            node.span,
-            f"`cnn` needs an image of shape [C, H, W], found {_fmt(node.shape)}",
-            "declare images as `real[1, 32, 32]`",
-        )
-        return None
-    channels, kernels = bound["channels"], bound["kernels"]
-    strides = bound["strides"] or (1,) * len(channels)
-    paddings = bound["paddings"] or tuple((k - 1) // 2 for k in kernels)
-    for key, values in (("kernels", kernels), ("strides", strides), ("paddings", paddings)):
-        if len(values) != len(channels):
-            given = [
-                a for a in e.args.items if isinstance(a, ast.KeywordArg) and a.name.text == key
-            ]
-            chk.sink.error(
-                "E202",
-                f"`cnn` has {len(channels)} channels but {len(values)} {key}",
-                given[0].value.span if given else e.span,
-                f"give one entry of `{key}` per entry of `channels`",
-            )
-            return None
-    c, h, w = node.shape
-    for k, s, p in zip(kernels, strides, paddings, strict=True):
-        h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        if h < 1 or w < 1:
-            chk.error_shape(
-                e.span,
-                f"`cnn` shrinks the {node.shape[1]}x{node.shape[2]} image to nothing",
-                "use fewer stride-2 layers or smaller kernels",
-            )
-            return None
-    out_channels = bound["head"] or channels[-1]
-    attrs = (
-        ("in_channels", c),
-        ("channels", channels),
-        ("kernels", kernels),
-        ("strides", strides),
-        ("paddings", paddings),
-        ("head", bound["head"]),
-        ("act", bound["act"]),
-    )
-    return ir.Op((out_channels, h, w), e.span, "cnn", (node,), attrs, module)
-
-
-def _embedding(chk, e, name, bound, module):
-    node = bound["input"]
-    variable = chk.scope.variables[node.variable]
-    count = math.prod(variable.shape)
-    attrs = (("categories", variable.categories), ("dim", bound["dim"]), ("count", count))
-    return ir.Op((count * bound["dim"],), e.span, "embedding", (node,), attrs, module)
-
-
-def _onehot(chk, e, name, bound, module):
-    node = bound["input"]
-    return ir.Op((math.prod(node.shape),), e.span, "onehot", (node,), (), None)
-
-
-def _concat(chk, e, name, bound, module):
-    parts = bound["*"]
-    if not parts:
-        chk.sink.error(
-            "E105", "`concat` needs at least one input", e.span, "write `concat(a, b, ...)`"
-        )
-        return None
-    if not all(_vector(chk, e, name, p) for p in parts):
-        return None
-    return ir.Op((sum(p.shape[0] for p in parts),), e.span, "concat", parts, (), None)
-
-
-def _flatten(chk, e, name, bound, module):
-    node = bound["input"]
-    return ir.Op((math.prod(node.shape),), e.span, "flatten", (node,), (), None)
-
-
-def _reshape(chk, e, name, bound, module):
-    node, shape = bound["input"], bound["shape"]
-    if math.prod(shape) != math.prod(node.shape):
-        chk.error_shape(
-            e.span,
-            f"cannot reshape {_fmt(node.shape)} ({math.prod(node.shape)} "
-            f"elements) to {_fmt(shape)} ({math.prod(shape)} elements)",
-            "the element counts must match",
-        )
-        return None
-    return ir.Op(tuple(shape), e.span, "reshape", (node,), (("shape", tuple(shape)),), None)
-
-
-def _reduce(chk, e, name, bound, module):
-    return ir.Op((), e.span, name, (bound["input"],), (), None)
-
-
-def _pair(chk, e, name, bound, module):
-    left, right = bound["left"], bound["right"]
-    if not (
-        _vector(chk, e, name, left, "left input") and _vector(chk, e, name, right, "right input")
-    ):
-        return None
-    if name == "dot" and left.shape != right.shape:
-        chk.error_shape(
-            e.span,
-            f"`dot` needs vectors of equal length, found {_fmt(left.shape)} "
-            f"and {_fmt(right.shape)}",
-            "give both sides the same output size "
-            "(`out = ...`), or use `bilinear` for different sizes",
-        )
-        return None
-    attrs = (("left", left.shape[0]), ("right", right.shape[0])) if name == "bilinear" else ()
-    return ir.Op((), e.span, name, (left, right), attrs, module)
-
-
-def _quadratic(chk, e, name, bound, module):
-    node = bound["input"]
-    if not _vector(chk, e, name, node):
-        return None
-    attrs = (("dim", node.shape[0]), ("bias", bound["bias"]))
-    return ir.Op((), e.span, "quadratic", (node,), attrs, module)
-
-
-def _gaussian(chk, e, name, bound, module):
-    node, mean = bound["input"], bound["mean"]
-    if not isinstance(mean, ir.ENode):  # the default `mean = 0`, a plain number
-        mean = ir.Const((), e.span, float(mean))
-    if mean.shape not in ((), node.shape):
-        chk.error_shape(
-            mean.span,
-            f"the mean of `gaussian` must have the input's shape "
-            f"{_fmt(node.shape)}, found {_fmt(mean.shape)}",
-            "predict it with a matching output size, e.g. `linear(..., out = 2)`",
-        )
-        return None
-    return ir.Op((), e.span, "gaussian", (node, mean), (("std", bound["std"]),), None)
-
-
-def _elementwise(chk, e, name, bound, module):
-    node = bound["input"]
-    op = "silu" if name == "swish" else name
-    return ir.Op(node.shape, e.span, op, (node,), (), None)
-
-
-_SHAPES = {
-    "mlp": _mlp,
-    "linear": lambda chk, e, name, bound, module: _mlp(
-        chk, e, "linear", {**bound, "hidden": ()}, module
-    ),
-    "cnn": _cnn,
-    "embedding": _embedding,
-    "onehot": _onehot,
-    "concat": _concat,
-    "flatten": _flatten,
-    "reshape": _reshape,
-    "sum": _reduce,
-    "mean": _reduce,
-    "logsumexp": _reduce,
-    "dot": _pair,
-    "bilinear": _pair,
-    "quadratic": _quadratic,
-    "ising": _quadratic,
-    "gaussian": _gaussian,
-}

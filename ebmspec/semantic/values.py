@@ -312,4 +312,22 @@ def bind_args(
     return bound if ok else None
 
 
+def make_call(name: str, bound: dict, span: Span) -> ir.Call:
+    """The IR call of a bound signature (variadic tensors, key `*`, are not settings)."""
+    return ir.Call(name, tuple((k, v) for k, v in bound.items() if k != "*"), span)
+
+
+def resolve(sink: DiagnosticSink, table: dict, func: ast.Func, noun: str) -> Signature | None:
+    """The signature `func` names in `table`, or None after an E103 with a suggestion."""
+    signature = table.get(func.name.text)
+    if signature is None:
+        sink.error(
+            "E103",
+            f"unknown {noun} `{func.name.text}`{suggest(func.name.text, table)}",
+            func.name.span,
+            f"{noun}s: {', '.join(table)}",
+        )
+    return signature
+
+
 INVALID = _INVALID

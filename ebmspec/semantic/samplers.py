@@ -1,0 +1,164 @@
+"""Sampler blocks: `init VARS ~ DIST`, `update VARS with KERNEL [repeat n]`, `sweeps = n`.
+
+In: `ast.SamplerBlock`s and the declared variables. Out: `ir.Sampler`s whose kernels and init
+distributions fit every variable's domain (E402), whose blocks do not mix continuous and discrete
+variables (E403) and whose inits are well-founded (E405-E407). Mixed into `checker.Checker`.
+"""
+
+from __future__ import annotations
+
+from ebmspec import ir
+from ebmspec.frontend import ast
+from ebmspec.semantic import registry as reg
+from ebmspec.semantic.values import INVALID, bind_args, check_value, make_call, resolve, suggest
+from ebmspec.source import Span
+
+
+class SamplerChecks:
+    """`Checker` methods for sampler blocks (`self.sink`, `self.scope`, `self._positive`)."""
+
+    def _names(self, names: ast.NameList, context: str) -> tuple[str, ...] | None:
+        ok, seen = True, []
+        for ident in names.names:
+            if ident.text in self.scope.broken:
+                ok = False  # its declaration is already reported
+            elif ident.text not in self.scope.variables:
+                self.sink.error(
+                    "E101",
+                    f"unknown variable `{ident.text}` in {context}"
+                    f"{suggest(ident.text, self.scope.variables)}",
+                    ident.span,
+                    f"declared variables: {', '.join(self.scope.variables)}",
+                )
+                ok = False
+            elif ident.text in seen:
+                self.sink.error(
+                    "E106",
+                    f"variable `{ident.text}` is listed twice",
+                    ident.span,
+                    "list each variable once",
+                )
+                ok = False
+            seen.append(ident.text)
+        return tuple(seen) if ok else None
+
+    def _check_domains(self, signature: reg.Signature, names, spans, what: str, help: str) -> bool:
+        ok = True
+        for name, span in zip(names, spans, strict=True):
+            variable = self.scope.variables[name]
+            if variable.kind not in signature.domains:
+                noun = "continuous" if variable.kind == "real" else variable.kind
+                self.sink.error(
+                    "E402",
+                    f"{signature.name} cannot {what} {noun} variable "
+                    f"`{name}` ({variable.describe()})",
+                    span,
+                    help,
+                )
+                ok = False
+        return ok
+
+    def _sampler(self, block: ast.SamplerBlock, data: ir.Dataset | None) -> ir.Sampler | None:
+        inits: list[ir.Init] = []
+        blocks: list[ir.Block] = []
+        sweeps = 1
+        initialised: dict[str, Span] = {}
+        for stmt in block.stmts:
+            if isinstance(stmt, ast.Setting):
+                param = reg.SAMPLER_SETTINGS.get(stmt.name.text)
+                if param is None:
+                    self.sink.error(
+                        "E104",
+                        f"unknown sampler setting `{stmt.name.text}`"
+                        f"{suggest(stmt.name.text, reg.SAMPLER_SETTINGS)}",
+                        stmt.name.span,
+                        "sampler settings: sweeps",
+                    )
+                    continue
+                value = check_value(param.type, stmt.value, self.scope, f"`{param.name}`")
+                sweeps = sweeps if value is INVALID else value
+                continue
+            names = self._names(stmt.names, f"sampler `{block.name.text}`")
+            func = stmt.dist if isinstance(stmt, ast.InitStmt) else stmt.kernel
+            table = reg.INIT_DISTS if isinstance(stmt, ast.InitStmt) else reg.KERNELS
+            noun = "init distribution" if isinstance(stmt, ast.InitStmt) else "kernel"
+            signature = resolve(self.sink, table, func, noun)
+            if names is None or signature is None:
+                continue
+            bound = bind_args(signature, func.args, func.span, self.scope)
+            spans = [i.span for i in stmt.names.names]
+            if isinstance(stmt, ast.InitStmt):
+                init = self._init(stmt, signature, names, spans, bound, data, initialised)
+                if init is not None:
+                    inits.append(init)
+            else:
+                repeats = 1
+                if stmt.repeat is not None:
+                    repeats = self._positive(stmt.repeat, "`repeat`") or 1
+                kinds = {self.scope.variables[n].kind == "real" for n in names}
+                help = (
+                    "use langevin, mala, hmc or metropolis for real variables"
+                    if signature.name in ("gwg", "gibbs")
+                    else "use gwg, gibbs or metropolis for discrete variables"
+                )
+                ok = self._check_domains(signature, names, spans, "update", help)
+                if ok and len(kinds) > 1:
+                    self.sink.error(
+                        "E403",
+                        "one block cannot mix continuous and discrete variables",
+                        stmt.names.span,
+                        "split it: update the discrete variables first, then the "
+                        "continuous ones (paper 004, Algorithm 1)",
+                    )
+                    ok = False
+                if ok and bound is not None:
+                    blocks.append(
+                        ir.Block(
+                            make_call(signature.name, bound, func.span),
+                            names,
+                            repeats,
+                            False,
+                            stmt.span,
+                        )
+                    )
+        return ir.Sampler(block.name.text, tuple(inits), tuple(blocks), sweeps, block.span)
+
+    def _init(self, stmt, signature, names, spans, bound, data, initialised) -> ir.Init | None:
+        help = (
+            "use uniform_data_range, normal or normal_data for real variables"
+            if "real" not in signature.domains
+            else "use uniform or data_frequency for discrete variables"
+        )
+        ok = self._check_domains(signature, names, spans, "initialise", help)
+        for name, span in zip(names, spans, strict=True):
+            variable = self.scope.variables[name]
+            if name in initialised:
+                self.sink.error(
+                    "E406",
+                    f"`{name}` already has an init distribution (line {initialised[name].line})",
+                    span,
+                    "keep one `init` per variable",
+                )
+                ok = False
+            initialised[name] = span
+            if signature.extra.get("needs_data") and (not variable.observed or data is None):
+                reason = "is latent" if not variable.observed else "has no data (no `data` line)"
+                self.sink.error(
+                    "E405",
+                    f"{signature.name} reads a data batch but `{name}` {reason}",
+                    span,
+                    "use `uniform` (bounded) or `normal` instead",
+                )
+                ok = False
+            if signature.name == "uniform" and variable.kind == "real" and variable.low is None:
+                self.sink.error(
+                    "E407",
+                    f"`uniform` needs bounds, and `{name}` is unbounded",
+                    span,
+                    f"declare `{name} : {variable.describe()} in [a, b]` or use "
+                    "uniform_data_range / normal",
+                )
+                ok = False
+        if not ok or bound is None:
+            return None
+        return ir.Init(names, make_call(signature.name, bound, stmt.dist.span), False, stmt.span)

@@ -1,0 +1,276 @@
+"""Train and evaluate blocks: objective, optimizer, settings, predictions and reports.
+
+In: `ast.TrainBlock` / `ast.EvaluateBlock` and the declared variables and samplers. Out:
+`ir.Train` and `ir.Evaluate`, with objective-specific checks (E501-E505: a sampler to use, a label
+JEM can enumerate, tractable NLL) and evaluation checks (E701-E705). Mixed into `checker.Checker`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ebmspec import ir
+from ebmspec.frontend import ast
+from ebmspec.semantic import registry as reg
+from ebmspec.semantic.values import INVALID, bind_args, check_value, make_call, resolve, suggest
+from ebmspec.source import Span
+
+
+class TrainingChecks:
+    """Methods of `Checker` for train and evaluate blocks (uses `self.sink`, `self.scope`)."""
+
+    # ---- training ----
+    def _train(self, block: ast.TrainBlock | None, data) -> ir.Train | None:
+        if block is None:
+            return None
+        values: dict = {}
+        objective = optimizer = None
+        for setting in block.settings:
+            key = setting.name.text
+            param = reg.TRAIN_SETTINGS.get(key)
+            if param is None:
+                self.sink.error(
+                    "E104",
+                    f"unknown train setting `{key}`{suggest(key, reg.TRAIN_SETTINGS)}",
+                    setting.name.span,
+                    f"train settings: {', '.join(reg.TRAIN_SETTINGS)}",
+                )
+                continue
+            if (
+                key in values
+                or (key == "objective" and objective)
+                or (key == "optimizer" and optimizer)
+            ):
+                self.sink.error(
+                    "E106", f"`{key}` is set twice", setting.name.span, "keep one assignment"
+                )
+                continue
+            if key in ("objective", "optimizer"):
+                table = reg.OBJECTIVES if key == "objective" else reg.OPTIMIZERS
+                call = self._config_call(setting.value, table, key)
+                if key == "objective":
+                    objective = call or False
+                else:
+                    optimizer = call or False
+                continue
+            value = check_value(param.type, setting.value, self.scope, f"`{key}`")
+            if value is not INVALID:
+                values[key] = value
+        if objective is None:
+            self.sink.error(
+                "E501",
+                "the train block has no `objective`",
+                block.span,
+                "add e.g. `objective = pcd(steps = 20)`",
+            )
+            return None
+        if not objective:
+            return None
+        objective = self._objective(objective)
+        if optimizer is None:
+            optimizer = ir.Call(
+                "adam",
+                tuple((p.name, p.default) for p in reg.OPTIMIZERS["adam"].params),
+                block.span,
+            )
+        settings = tuple(
+            (k, values.get(k, p.default))
+            for k, p in reg.TRAIN_SETTINGS.items()
+            if k not in ("objective", "optimizer")
+        )
+        if objective is None or not optimizer:
+            return None
+        return ir.Train(objective, optimizer, settings, block.span)
+
+    def _config_call(self, expr: ast.Expr, table: dict, key: str) -> ir.Call | None:
+        if isinstance(expr, ast.Name):
+            func = ast.Func(expr.span, expr.ident, None)
+        elif isinstance(expr, ast.Call):
+            func = ast.Func(expr.span, expr.func, expr.args)
+        else:
+            self.sink.error(
+                "E201",
+                f"`{key}` must be a call such as `{next(iter(table))}(...)`",
+                expr.span,
+                f"{key}s: {', '.join(table)}",
+            )
+            return None
+        signature = resolve(self.sink, table, func, key)
+        if signature is None:
+            return None
+        bound = bind_args(signature, func.args, func.span, self.scope)
+        return None if bound is None else make_call(signature.name, bound, func.span)
+
+    def _objective(self, call: ir.Call) -> ir.Call | None:
+        names = dict(call.args)
+        if "sampler" in names:
+            sampler = names["sampler"]
+            if sampler is None:
+                if len(self.scope.samplers) > 1:
+                    self.sink.error(
+                        "E505",
+                        f"the spec has {len(self.scope.samplers)} samplers; "
+                        f"say which one `{call.name}` uses",
+                        call.span,
+                        f"add `sampler = {next(iter(self.scope.samplers))}`",
+                    )
+                    return None
+                sampler = next(iter(self.scope.samplers), "default")
+                call = call.with_arg("sampler", sampler)
+        variables = self.scope.variables.values()
+        if call.name == "jem":
+            label = names["label"]
+            discrete = [v for v in variables if v.discrete]
+            if label is None and len(discrete) == 1:
+                label = discrete[0].name
+                call = call.with_arg("label", label)
+            variable = self.scope.variables.get(label) if label else None
+            if variable is None or not variable.discrete:
+                self.sink.error(
+                    "E503",
+                    f"`jem` marginalises a discrete label, and `{label}` is {variable.describe()}"
+                    if variable is not None
+                    else "`jem` marginalises a discrete label, and none is named",
+                    call.span,
+                    "name it: " + " or ".join(f"`label = {v.name}`" for v in discrete)
+                    if discrete
+                    else "declare a categorical label, e.g. `y : categorical(10)`",
+                )
+                return None
+            if variable.cardinality > reg.MAX_ENUMERABLE:
+                self.sink.error(
+                    "E503",
+                    f"`jem` enumerates `{label}`, which has {variable.cardinality} values",
+                    call.span,
+                    f"use `pcd`: exact marginalisation needs <= {reg.MAX_ENUMERABLE}",
+                )
+                return None
+        if call.name == "nll":
+            total = math.prod(v.cardinality or 0 for v in variables)
+            if any(not v.discrete for v in variables) or total > reg.MAX_ENUMERABLE:
+                self.sink.error(
+                    "E504",
+                    "`nll` needs every variable discrete with at most "
+                    f"{reg.MAX_ENUMERABLE} joint values",
+                    call.span,
+                    "use `pcd` or `cd` for models with continuous variables",
+                )
+                return None
+        if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):
+            self.sink.error(
+                "E502",
+                f"`{call.name}` trains continuous variables, and this model has none",
+                call.span,
+                "use `pcd`, `cd` or `nll`",
+            )
+            return None
+        return call
+
+    # ---- evaluation ----
+    def _evaluate(self, block: ast.EvaluateBlock | None) -> ir.Evaluate | None:
+        if block is None:
+            return None
+        predictions, reports = [], []
+        for stmt in block.stmts:
+            if isinstance(stmt, ast.PredictStmt):
+                prediction = self._prediction(stmt)
+                if prediction is not None:
+                    predictions.append(prediction)
+                continue
+            table = reg.REPORTS[stmt.kind.text]
+            signature = resolve(self.sink, table, stmt.func, f"{stmt.kind.text} report")
+            if signature is None:
+                continue
+            bound = bind_args(signature, stmt.func.args, stmt.func.span, self.scope)
+            if bound is None:
+                continue
+            for key in ("rows", "cols"):
+                name = bound.get(key)
+                if name is not None and not self.scope.variables[name].discrete:
+                    discrete = [v.name for v in self.scope.variables.values() if v.discrete]
+                    self.sink.error(
+                        "E705",
+                        f"grid {key} must be a discrete variable; `{name}` is real",
+                        _keyword_span(stmt.func, key),
+                        f"pick a discrete variable: {', '.join(discrete)}"
+                        if discrete
+                        else "the model has no discrete variable to lay out a grid by",
+                    )
+            if stmt.kind.text == "density":
+                variable = self.scope.variables[bound["variable"]]
+                if variable.kind != "real" or variable.shape != (2,):
+                    self.sink.error(
+                        "E705",
+                        f"density plots need a real[2] variable; "
+                        f"`{variable.name}` is {variable.describe()}",
+                        stmt.func.span,
+                        "plot a 2-D real variable",
+                    )
+            if stmt.kind.text == "calibration" and not any(
+                isinstance(s, ast.PredictStmt) for s in block.stmts
+            ):
+                self.sink.error(
+                    "E704",
+                    "calibration needs a `predict` statement",
+                    stmt.span,
+                    "add `predict y from x by energy`",
+                )
+            reports.append(
+                ir.Report(
+                    stmt.kind.text, make_call(signature.name, bound, stmt.func.span), stmt.span
+                )
+            )
+        return ir.Evaluate(tuple(predictions), tuple(reports), block.span)
+
+    def _prediction(self, stmt: ast.PredictStmt) -> ir.Prediction | None:
+        targets = self._names(stmt.targets, "predict")
+        given = self._names(stmt.given, "predict")
+        if targets is None or given is None:
+            return None
+        for ident in stmt.targets.names:
+            if not self.scope.variables[ident.text].discrete:
+                self.sink.error(
+                    "E701",
+                    f"only discrete variables can be predicted; `{ident.text}` is real",
+                    ident.span,
+                    "predict categorical or binary variables",
+                )
+                return None
+            if ident.text in given:
+                self.sink.error(
+                    "E702",
+                    f"`{ident.text}` is both predicted and given",
+                    ident.span,
+                    "a variable is either a target or an input",
+                )
+                return None
+        methods = []
+        for func in stmt.methods:
+            signature = resolve(self.sink, reg.PREDICT_METHODS, func, "prediction method")
+            if signature is None:
+                continue
+            bound = bind_args(signature, func.args, func.span, self.scope)
+            if bound is None:
+                continue
+            if signature.name == "energy":
+                total = math.prod(self.scope.variables[t].cardinality for t in targets)
+                if total > reg.MAX_ENUMERABLE:
+                    described = ", ".join(
+                        f"`{t}` ({self.scope.variables[t].describe()})" for t in targets
+                    )
+                    self.sink.error(
+                        "E703",
+                        f"energy-based prediction of {described} enumerates {total} configurations",
+                        func.span,
+                        f"use `samples(...)`: at most {reg.MAX_ENUMERABLE} can be enumerated",
+                    )
+                    continue
+            methods.append(make_call(signature.name, bound, func.span))
+        return ir.Prediction(targets, given, tuple(methods), stmt.span)
+
+
+def _keyword_span(func: ast.Func, key: str) -> Span:
+    """The value of keyword argument `key` of a call (the whole call if it is not given)."""
+    items = func.args.items if func.args is not None else ()
+    spans = [a.value.span for a in items if isinstance(a, ast.KeywordArg) and a.name.text == key]
+    return spans[0] if spans else func.span

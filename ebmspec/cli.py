@@ -44,16 +44,19 @@ SpecArg = Annotated[Path, typer.Argument(help="the .ebm spec file")]
 ProfileOpt = Annotated[
     str | None, typer.Option("--profile", "-p", help="apply this profile of the spec first")
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="override one setting, e.g. --set train.iterations=500"),
+]
 
 
 @app.command()
-def check(spec: SpecArg, profile: ProfileOpt = None) -> None:
+def check(spec: SpecArg, profile: ProfileOpt = None, settings: SetOpt = None) -> None:
     """Parse and check SPEC; print its variables, energy, samplers, objective and profiles."""
     from ebmspec.api import compile_file
     from ebmspec.summary import print_summary
 
-    program = compile_file(spec)
-    program = _with_profile(program, profile, spec)
+    program = _configure(compile_file(spec), profile, settings, spec)
     print_summary(_console(), program, str(spec), profile)
 
 
@@ -65,6 +68,7 @@ def compile_command(
     ] = None,
     emit: Annotated[Stage, typer.Option("--emit", help="which stage to print")] = Stage.python,
     profile: ProfileOpt = None,
+    settings: SetOpt = None,
 ) -> None:
     """Emit SPEC as standalone Python (needs only torch), or dump one pipeline stage."""
     from ebmspec import api
@@ -77,7 +81,7 @@ def compile_command(
 
         text = dump_ast(parse_source(source))
     else:
-        program = _with_profile(api.compile_spec(source), profile, spec)
+        program = _configure(api.compile_spec(source), profile, settings, spec)
         if emit is Stage.ir:
             text = dump_ir(program)
         elif emit is Stage.schedule:
@@ -91,11 +95,19 @@ def compile_command(
     Console(stderr=True, highlight=False, markup=False).print(f"wrote {output} ({emit.value})")
 
 
-def _with_profile(program, profile: str | None, spec: Path):
-    if profile is None:
-        return program
-    from ebmspec.passes.profiles import apply_profile
+def _configure(program, profile: str | None, settings: list[str] | None, spec: Path):
+    """Apply `--profile` first, then each `--set key=value` in order (each checked, located)."""
+    from ebmspec.passes.profiles import apply_overrides, apply_profile
+    from ebmspec.semantic.profiles import check_setting
+    from ebmspec.source import Source
 
+    if profile is not None:
+        program = _with_profile(program, profile, spec, apply_profile)
+    overrides = [check_setting(program, Source("--set", text)) for text in settings or ()]
+    return apply_overrides(program, overrides)
+
+
+def _with_profile(program, profile: str, spec: Path, apply_profile):
     names = [p.name for p in program.profiles]
     if profile not in names:
         raise typer.BadParameter(

@@ -1,5 +1,5 @@
 """Frontend: `.ebm` text in, AST (frozen dataclasses with spans) out. Lark stays in here."""
 
-from ebmspec.frontend.parser import parse_source
+from ebmspec.frontend.parser import parse_assignment, parse_source
 
-__all__ = ["parse_source"]
+__all__ = ["parse_assignment", "parse_source"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
 from ebmspec.diagnostics import UserError
 from ebmspec.frontend import ast
@@ -24,7 +24,7 @@ def grammar_parser() -> Lark:
     text = (resource_dir("grammars") / "ebm.lark").read_text(encoding="utf-8")
     return Lark(
         text,
-        start="program",
+        start=["program", "assignment"],
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
@@ -36,7 +36,7 @@ def parse_source(source: Source) -> ast.Program:
     """Parse a whole spec; raise `UserError` with one located diagnostic on a syntax error."""
     parser = grammar_parser()
     try:
-        tree = parser.parse(source.text)
+        tree = parser.parse(source.text, start="program")
     except UnexpectedInput as error:
         raise UserError(source, [syntax_diagnostic(source, error, parser)]) from None
     try:
@@ -45,6 +45,16 @@ def parse_source(source: Source) -> ast.Program:
         if isinstance(error.orig_exc, UserError):
             raise error.orig_exc from None
         raise
+
+
+def parse_assignment(source: Source) -> ast.Assignment:
+    """Parse one `key.path = value` (a `--set` argument); `UserError` on a syntax error."""
+    parser = grammar_parser()
+    try:
+        tree = parser.parse(source.text, start="assignment")
+    except UnexpectedInput as error:
+        raise UserError(source, [syntax_diagnostic(source, error, parser)]) from None
+    return _ToAst(source).transform(tree)
 
 
 def _children(items: list) -> list:
@@ -239,4 +249,4 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
-__all__ = ["UnexpectedCharacters", "UnexpectedToken", "grammar_parser", "parse_source"]
+__all__ = ["grammar_parser", "parse_assignment", "parse_source"]

@@ -82,6 +82,7 @@ SYNTAX_EXAMPLES: dict[SyntaxCase, tuple[str, ...]] = {
         "model m\nenergy { return mlp(x) + }",
         "model m\nenergy { return mlp(x, hidden = ) }",
         "model m\ntrain { batch = }",
+        "model m\nprofile p { train.batch = }",
         "model m\nenergy { return mlp(,) }",
     ),
     SyntaxCase(
@@ -325,7 +326,9 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput, parser: Lark) -> D
         expected = ", ".join(sorted(_pretty_terminal(parser, t) for t in error.expected))
         return Diagnostic(
             "E009",
-            f"unexpected {found}",
+            "unexpected end of input"
+            if token is None or token.type == "$END"
+            else f"unexpected {found}",
             span,
             f"expected one of: {expected}",
         )
@@ -349,7 +352,7 @@ def match_example(parser: Lark, error: UnexpectedInput) -> SyntaxCase | None:
     for case, snippets in SYNTAX_EXAMPLES.items():
         for snippet in snippets:
             try:
-                parser.parse(snippet)
+                parser.parse(snippet, start="program")
             except UnexpectedInput as other:
                 if _state_of(other) != state:
                     continue

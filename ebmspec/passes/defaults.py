@@ -5,7 +5,8 @@ every variable. Missing inits: observed real -> uniform_data_range, bounded late
 other real -> normal, discrete -> uniform. Variables no block updates get `gwg` (discrete, one joint
 block placed first) and `mala(step = 0.01)` (real, placed last) - the discrete-then-continuous order
 of paper 004, Algorithm 1. A spec without any sampler gets one named `default`. Added items are
-marked `default=True` so dumps and summaries can say so.
+marked `default=True` so dumps and summaries can say so. Evaluation methods and reports that name
+no sampler get the one training uses (or the first declared).
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ def _complete(sampler: ir.Sampler, program: ir.Program) -> ir.Sampler:
     return replace(sampler, inits=tuple(inits), blocks=tuple(blocks))
 
 
+def _resolve_sampler(call: ir.Call, name: str) -> ir.Call:
+    """`sampler = None` in an evaluation method or report means the training sampler."""
+    args = dict(call.args)
+    return call.with_arg("sampler", name) if "sampler" in args and args["sampler"] is None else call
+
+
 def fill_sampler_defaults(program: ir.Program) -> ir.Program:
     samplers = program.samplers or (ir.Sampler("default", (), (), 1, program.span),)
-    return replace(program, samplers=tuple(_complete(s, program) for s in samplers))
+    program = replace(program, samplers=tuple(_complete(s, program) for s in samplers))
+    if program.evaluate is None:
+        return program
+    # Evaluation samples with the sampler training uses, else the first one declared.
+    objective = program.train.objective if program.train is not None else None
+    name = dict(objective.args).get("sampler") if objective is not None else None
+    name = name or program.samplers[0].name
+    evaluate = program.evaluate
+    predictions = tuple(
+        replace(p, methods=tuple(_resolve_sampler(m, name) for m in p.methods))
+        for p in evaluate.predictions
+    )
+    reports = tuple(replace(r, call=_resolve_sampler(r.call, name)) for r in evaluate.reports)
+    return replace(program, evaluate=replace(evaluate, predictions=predictions, reports=reports))

@@ -2,15 +2,18 @@
 
 In: the profile AST blocks and the checked program. Out: `ir.Profile`s whose keys all exist
 (E801 otherwise, with a suggestion) and whose values have the right type. The same key table
-(`setting_keys`) validates `--set key=value` on the command line; `passes.profiles` applies them.
+(`setting_keys`) validates `--set key=value` on the command line (`check_setting`);
+`passes.profiles` applies both.
 """
 
 from __future__ import annotations
 
 from ebmspec import ir
-from ebmspec.frontend import ast
+from ebmspec.diagnostics import DiagnosticSink
+from ebmspec.frontend import ast, parse_assignment
 from ebmspec.semantic import registry as reg
 from ebmspec.semantic.values import INVALID, Scope, check_value, suggest
+from ebmspec.source import Source
 
 
 def block_for(sampler: ir.Sampler, variable: str) -> ir.Block | None:
@@ -95,3 +98,27 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
                 overrides.append(ir.Override(key, value, assignment.span))
         profiles.append(ir.Profile(name, tuple(overrides), block.span))
     return tuple(profiles)
+
+
+def check_setting(program: ir.Program, source: Source) -> ir.Override:
+    """Check one `--set key=value` against the program's keys; `UserError` located in its text."""
+    assignment = parse_assignment(source)
+    sink = DiagnosticSink(source)
+    scope = Scope(
+        sink, {v.name: v for v in program.variables}, {s.name: s.span for s in program.samplers}
+    )
+    keys = setting_keys(program)
+    key = assignment.key.text
+    param = keys.get(key)
+    if param is None:
+        nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
+        sink.error(
+            "E801",
+            f"unknown setting `{key}`{suggest(key, keys)}",
+            assignment.key.span,
+            "settings here include: " + ", ".join(nearby or sorted(keys)[:6]),
+        )
+        sink.raise_if_any()
+    value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
+    sink.raise_if_any()
+    return ir.Override(key, value, assignment.span)

@@ -64,3 +64,12 @@ def test_profile_can_set_kernel_parameters_and_sweeps():
     assert sampler.sweeps == 10
     langevin = next(b for b in sampler.blocks if b.variables == ("x",))
     assert langevin.kernel.arg("step") == 5.0 and langevin.kernel.arg("noise") == 0.003
+
+
+def test_evaluation_samples_with_the_training_sampler():
+    text = (ROOT / "specs" / "dsprites_joint.ebm").read_text()
+    text = text.replace("sampler joint {", "sampler other { sweeps = 3 }\nsampler joint {")
+    program = compile_spec(Source("d.ebm", text))
+    method = program.evaluate.predictions[0].methods[1]
+    assert method.name == "samples" and method.arg("sampler") == "joint"
+    assert program.evaluate.reports[1].call.arg("sampler") == "joint"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import DATASETS, TRANSFORMS
-from ebmspec.semantic.values import Scope, bind_args, suggest
+from ebmspec.semantic.values import Scope, bind_args, resolve, suggest
 
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
 
@@ -48,14 +48,8 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     if decl is None:
         return None
     sink = scope.sink
-    signature = DATASETS.get(decl.name.text)
+    signature = resolve(sink, DATASETS, ast.Func(decl.span, decl.name, decl.args), "dataset")
     if signature is None:
-        sink.error(
-            "E103",
-            f"unknown dataset `{decl.name.text}`{suggest(decl.name.text, DATASETS)}",
-            decl.name.span,
-            f"datasets: {', '.join(DATASETS)}",
-        )
         return None
     bound = bind_args(signature, decl.args, decl.span, scope, what=f"dataset `{signature.name}`")
     if bound is None:

@@ -56,6 +56,17 @@ def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
     return keys
 
 
+def _unknown_key(sink: DiagnosticSink, keys: dict, key: str, span, noun: str, listed: str) -> None:
+    """E801 with a did-you-mean and the valid keys of the same section."""
+    nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
+    sink.error(
+        "E801",
+        f"unknown {noun} `{key}`{suggest(key, keys)}",
+        span,
+        f"{listed} here include: " + ", ".join(nearby or sorted(keys)[:6]),
+    )
+
+
 def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBlock]):
     keys = setting_keys(program)
     seen: dict[str, int] = {}
@@ -76,13 +87,7 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
             key = assignment.key.text
             param = keys.get(key)
             if param is None:
-                nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
-                scope.sink.error(
-                    "E801",
-                    f"unknown profile key `{key}`{suggest(key, keys)}",
-                    assignment.key.span,
-                    "keys here include: " + ", ".join(nearby or sorted(keys)[:6]),
-                )
+                _unknown_key(scope.sink, keys, key, assignment.key.span, "profile key", "keys")
                 continue
             if key in assigned:
                 scope.sink.error(
@@ -111,13 +116,7 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
     key = assignment.key.text
     param = keys.get(key)
     if param is None:
-        nearby = sorted(k for k in keys if k.split(".")[0] == key.split(".")[0])[:6]
-        sink.error(
-            "E801",
-            f"unknown setting `{key}`{suggest(key, keys)}",
-            assignment.key.span,
-            "settings here include: " + ", ".join(nearby or sorted(keys)[:6]),
-        )
+        _unknown_key(sink, keys, key, assignment.key.span, "setting", "settings")
         sink.raise_if_any()
     value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
     sink.raise_if_any()

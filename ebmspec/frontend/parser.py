@@ -32,11 +32,10 @@ def grammar_parser() -> Lark:
     )
 
 
-def parse_source(source: Source) -> ast.Program:
-    """Parse a whole spec; raise `UserError` with one located diagnostic on a syntax error."""
+def _parse(source: Source, start: str):
     parser = grammar_parser()
     try:
-        tree = parser.parse(source.text, start="program")
+        tree = parser.parse(source.text, start=start)
     except UnexpectedInput as error:
         raise UserError(source, [syntax_diagnostic(source, error, parser)]) from None
     try:
@@ -47,14 +46,14 @@ def parse_source(source: Source) -> ast.Program:
         raise
 
 
+def parse_source(source: Source) -> ast.Program:
+    """Parse a whole spec; raise `UserError` with one located diagnostic on a syntax error."""
+    return _parse(source, "program")
+
+
 def parse_assignment(source: Source) -> ast.Assignment:
     """Parse one `key.path = value` (a `--set` argument); `UserError` on a syntax error."""
-    parser = grammar_parser()
-    try:
-        tree = parser.parse(source.text, start="assignment")
-    except UnexpectedInput as error:
-        raise UserError(source, [syntax_diagnostic(source, error, parser)]) from None
-    return _ToAst(source).transform(tree)
+    return _parse(source, "assignment")
 
 
 def _children(items: list) -> list:

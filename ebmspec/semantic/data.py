@@ -10,7 +10,7 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import DATASETS, TRANSFORMS
-from ebmspec.semantic.values import Scope, bind_args, resolve, suggest
+from ebmspec.semantic.values import Scope, bind_args, resolve
 
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
 
@@ -108,14 +108,8 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
             continue
         steps = []
         for func in clause.funcs:
-            step = TRANSFORMS.get(func.name.text)
+            step = resolve(sink, TRANSFORMS, func, "transform")
             if step is None:
-                sink.error(
-                    "E103",
-                    f"unknown transform `{func.name.text}`{suggest(func.name.text, TRANSFORMS)}",
-                    func.name.span,
-                    f"transforms: {', '.join(TRANSFORMS)}",
-                )
                 continue
             args = bind_args(step, func.args, func.span, scope)
             if args is not None:

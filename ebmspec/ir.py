@@ -137,9 +137,6 @@ class Op(ENode):
     attrs: tuple[tuple[str, Value], ...]
     module: str | None
 
-    def attr(self, key: str) -> Value:
-        return dict(self.attrs)[key]
-
 
 @dataclass(frozen=True)
 class Let:

@@ -46,7 +46,7 @@ def _complete(sampler: ir.Sampler, program: ir.Program) -> ir.Sampler:
     continuous = [v for v in missing if not v.discrete]
     blocks = list(sampler.blocks)
     if discrete:
-        kernel, overrides = reg.DEFAULT_KERNEL["categorical"]
+        kernel, overrides = reg.DEFAULT_KERNEL["discrete"]
         blocks.insert(0, ir.Block(_default_call(kernel, overrides, span), discrete, 1, True, span))
     for variable in continuous:
         kernel, overrides = reg.DEFAULT_KERNEL["real"]

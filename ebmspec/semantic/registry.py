@@ -179,11 +179,8 @@ KERNELS = _sigs(
         domains=CONTINUOUS + DISCRETE,
     ),
 )
-DEFAULT_KERNEL = {
-    "binary": ("gwg", {}),
-    "categorical": ("gwg", {}),
-    "real": ("mala", {"step": 0.01}),
-}
+# Kernels for variables no block updates: one joint block for all discrete ones, one per real one.
+DEFAULT_KERNEL = {"discrete": ("gwg", {}), "real": ("mala", {"step": 0.01})}
 
 INIT_DISTS = _sigs(
     Signature(

@@ -1,0 +1,121 @@
+"""Gibbs-With-Gradients (Grathwohl et al. 2021) for binary and categorical variables.
+
+In: a `Point` with f and gradients (reused when the previous block left them). Out: the point after
+one Metropolis-Hastings step whose proposal flips `flips` sites chosen from
+q(i | x) = softmax(d(x) / T), where d(x) estimates f(x with site i changed) - f(x) to first order
+(binary: (1 - 2x) * grad; categorical: grad[k] - grad[current]). All the block's variables share one
+softmax. The reverse term log q(i | x') is evaluated at the proposal: leaving it out biases the
+chain (ALGORITHMS.md 1.6), and the exactness suite checks that it does.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ebmspec.runtime.kernels.base import (
+    KernelState,
+    Point,
+    Target,
+    fresh_state,
+    metropolis_accept,
+    record,
+    select,
+)
+
+# --- begin standalone ---
+
+
+class GWG:
+    """Gibbs-With-Gradients over the discrete variables `variables`.
+
+    temperature: T of the proposal softmax (2 = the locally balanced choice of the paper).
+    flips:       sites drawn i.i.d. with replacement from q(. | x) per step. Binary: their union
+                 flips; categorical: a proposal that gives one site two different values is
+                 rejected, which keeps the move an involution (so the MH ratio stays exact).
+    """
+
+    name = "gwg"
+    reads = "grad"
+    leaves = "full"
+    include_reverse = True  # tests switch this off for the negative control; never do so here
+
+    def __init__(self, variables, table: dict, temperature: float = 2.0, flips: int = 1):
+        self.variables = tuple(variables)
+        self.table = table
+        self.temperature = float(temperature)
+        self.flips = int(flips)
+
+    def init(self, point: Point) -> KernelState:
+        return fresh_state(point)
+
+    def _log_proposal(self, point: Point, target: Target):
+        """log q(. | x) over all sites and values of the block, flattened to [B, N], and for every
+        entry the index of the move that undoes it (used to read the reverse probability)."""
+        scores, undo, offset = [], [], 0
+        for name in self.variables:
+            x, grad = point.values[name], point.grads[name]
+            kind, shape, categories, _, _ = self.table[name]
+            batch = x.shape[0]
+            blocked = target.mask(name, x) == 0
+            if kind == "binary":
+                delta = (1 - 2 * x) * grad
+                size = x[0].numel()
+                back = torch.arange(size, device=x.device).expand(batch, size)
+            else:
+                delta = grad - (x * grad).sum(-1, keepdim=True)
+                blocked = blocked | (x > 0.5)  # staying put is not a move
+                sites = x[0].numel() // categories
+                current = x.reshape(batch, sites, categories).argmax(-1)
+                base = torch.arange(sites, device=x.device).unsqueeze(-1) * categories
+                back = (base + current.unsqueeze(-1)).expand(batch, sites, categories)
+                back = back.reshape(batch, -1)
+            scores.append(delta.masked_fill(blocked, -torch.inf).reshape(batch, -1))
+            undo.append(back + offset)
+            offset += scores[-1].shape[1]
+        logits = torch.cat(scores, 1) / self.temperature
+        movable = torch.isfinite(logits).any(1)
+        logits = torch.where(movable.unsqueeze(1), logits, torch.zeros_like(logits))
+        return logits.log_softmax(1), torch.cat(undo, 1), movable
+
+    def _apply(self, values: dict, chosen: torch.Tensor):
+        """Values after the chosen moves; [B] True where a categorical site got two values; [B]
+        number of sites changed."""
+        new, clash, offset = dict(values), None, 0
+        hops = torch.zeros(chosen.shape[0], device=chosen.device)
+        for name in self.variables:
+            x = values[name]
+            size = x[0].numel()
+            pick = chosen[:, offset : offset + size].reshape(x.shape)
+            offset += size
+            if self.table[name][0] == "binary":
+                new[name] = x + pick * (1 - 2 * x)
+                hops = hops + pick.reshape(x.shape[0], -1).sum(1)
+                continue
+            per_site = pick.sum(-1)
+            new[name] = torch.where(per_site.unsqueeze(-1) > 0, pick, x)
+            bad = (per_site > 1).reshape(x.shape[0], -1).any(1)
+            clash = bad if clash is None else clash | bad
+            hops = hops + (per_site > 0).reshape(x.shape[0], -1).sum(1)
+        return new, clash, hops
+
+    def step(self, point: Point, state: KernelState, target: Target, generator):
+        point = target.with_grads(point, self.variables)
+        log_q, undo, movable = self._log_proposal(point, target)
+        # `flips` i.i.d. draws by the Gumbel-max trick: one uniform per entry and draw.
+        uniform = torch.rand(
+            (self.flips, *log_q.shape), generator=generator, device=log_q.device
+        ).clamp_min(1e-20)
+        draws = (log_q - torch.log(-torch.log(uniform))).argmax(-1).t()  # [B, flips]
+        # Entries drawn twice count once: a binary site flips once, and a categorical site
+        # given two different values shows up as a clash in `_apply`.
+        chosen = torch.zeros_like(log_q).scatter_(1, draws, 1.0)
+        values, clash, hops = self._apply(point.values, chosen)
+        proposal = target.evaluate(values)
+        log_alpha = proposal.f - point.f - log_q.gather(1, draws).sum(1)
+        if self.include_reverse:
+            log_q_back, _, _ = self._log_proposal(proposal, target)
+            log_alpha = log_alpha + log_q_back.gather(1, undo.gather(1, draws)).sum(1)
+        if clash is not None:
+            log_alpha = log_alpha.masked_fill(clash, -torch.inf)
+        accept = metropolis_accept(log_alpha, generator) & movable
+        return select(accept, proposal, point), record(state, accept, hops)

@@ -1,0 +1,102 @@
+"""Random-walk Metropolis: Gaussian steps for real variables, single-site moves for discrete ones.
+
+In: a `Point` (its energy reused when known). Out: the point after one MH step. Real blocks move
+every free element by `scale` * N(0, I) and reject proposals that leave a variable's box; discrete
+blocks pick one free site uniformly (over all the block's variables) and give it a uniformly random
+different value. Both proposals are symmetric, so the test is on f alone. Keeps f, not gradients.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ebmspec.runtime.kernels.base import (
+    KernelState,
+    Point,
+    Target,
+    fresh_state,
+    metropolis_accept,
+    record,
+    select,
+    squared_norm,
+    within_bounds,
+)
+
+# --- begin standalone ---
+
+
+class Metropolis:
+    """Random-walk Metropolis with Gaussian scale `scale` (ignored for discrete variables)."""
+
+    name = "metropolis"
+    reads = "f"
+    leaves = "f"
+
+    def __init__(self, variables, table: dict, scale: float = 0.1):
+        self.variables = tuple(variables)
+        self.table = table
+        self.scale = float(scale)
+        self.discrete = table[self.variables[0]][0] != "real"
+
+    def init(self, point: Point) -> KernelState:
+        return fresh_state(point)
+
+    def step(self, point: Point, state: KernelState, target: Target, generator):
+        point = target.with_energy(point)
+        if self.discrete:
+            values, hops, movable = self._site_move(point.values, target, generator)
+        else:
+            values = dict(point.values)
+            for name in self.variables:
+                x = point.values[name]
+                xi = torch.randn(x.shape, generator=generator, device=x.device)
+                values[name] = x + self.scale * target.mask(name, x) * xi
+            hops = torch.sqrt(squared_norm([values[n] - point.values[n] for n in self.variables]))
+            movable = within_bounds(values, self.variables, self.table)
+        proposal = Point(values, target.energy_only(values), None)
+        log_alpha = (proposal.f - point.f).masked_fill(~movable, -torch.inf)
+        accept = metropolis_accept(log_alpha, generator)
+        return select(accept, proposal, Point(point.values, point.f, None)), record(
+            state, accept, hops
+        )
+
+    def _site_move(self, values: dict, target: Target, generator):
+        some = values[self.variables[0]]
+        batch = some.shape[0]
+        masks, sizes = [], []
+        for name in self.variables:
+            kind, shape, _, _, _ = self.table[name]
+            free = target.free[name]
+            sites = 1
+            for size in shape:
+                sites *= size
+            masks.append(
+                torch.ones(batch, sites, device=some.device)
+                if free is None
+                else free.reshape(batch, sites).to(some.dtype)
+            )
+            sizes.append(sites)
+        allowed = torch.cat(masks, 1)
+        uniform = torch.rand(allowed.shape, generator=generator, device=some.device)
+        gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
+        site = (torch.log(allowed) + gumbel).argmax(1)  # uniform over the free sites
+        shift = torch.rand(batch, generator=generator, device=some.device)
+        new = dict(values)
+        offset = 0
+        for name, sites in zip(self.variables, sizes, strict=True):
+            kind, _, categories, _, _ = self.table[name]
+            x = values[name]
+            hit = (site.unsqueeze(1) - offset == torch.arange(sites, device=x.device)).to(x.dtype)
+            offset += sites
+            if kind == "binary":
+                new[name] = x + hit.reshape(x.shape) * (1 - 2 * x)
+                continue
+            flat = x.reshape(batch, sites, categories)
+            # A uniformly random value other than the current one: current + 1 + U{0..K-2}.
+            step = 1 + (shift * (categories - 1)).long().clamp(max=categories - 2)
+            moved = (flat.argmax(-1) + step.unsqueeze(1)) % categories
+            moved = F.one_hot(moved, categories).to(x.dtype)
+            new[name] = torch.where(hit.unsqueeze(-1) > 0, moved, flat).reshape(x.shape)
+        movable = allowed.sum(1) > 0
+        return new, torch.ones(batch, device=some.device), movable

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ebmspec import ir
+from ebmspec.passes.plan_sweep import plan_sweeps
 from ebmspec.runtime.energy import lower_energy, parametric_ops
 
 
@@ -23,6 +24,13 @@ def _call(call: ir.Call) -> str:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
+
+
+def _evaluations(step) -> str:
+    text = f"{step.passes} fwd+bwd" + (f", {step.forwards} fwd" if step.forwards else "")
+    if step.entry == "reuse":
+        text += f" (reuses block {step.source})"
+    return text
 
 
 def print_summary(console: Console, program: ir.Program, path: str, profile: str | None) -> None:
@@ -66,12 +74,12 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
         f"bindings: {shapes or '(none)'}; f: {_shape(program.energy.result.shape)} per example"
     )
 
-    for sampler in program.samplers:
+    for sampler, plan in zip(program.samplers, plan_sweeps(program), strict=True):
         table = Table(
             title=f"sampler {sampler.name} ({sampler.sweeps} sweep(s) by default)",
             title_justify="left",
         )
-        for column in ("step", "variables", "kernel", "repeats"):
+        for column in ("step", "variables", "kernel", "repeats", "energy evaluations"):
             table.add_column(column)
         for init in sampler.inits:
             table.add_row(
@@ -79,15 +87,22 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
                 ", ".join(init.variables),
                 _call(init.dist) + (" (default)" if init.default else ""),
                 "",
+                "",
             )
-        for index, block in enumerate(sampler.blocks):
+        for index, (block, step) in enumerate(zip(sampler.blocks, plan.blocks, strict=True)):
             table.add_row(
                 f"block {index}",
                 ", ".join(block.variables),
                 _call(block.kernel) + (" (default)" if block.default else ""),
                 str(block.repeats),
+                _evaluations(step),
             )
         console.print(table)
+        console.print(
+            f"per sweep: {plan.fused_passes} forward+backward passes with gradient reuse"
+            f" ({plan.naive_passes} without)"
+            + (f", {plan.fused_forwards} forward-only" if plan.fused_forwards else "")
+        )
 
     if program.train is not None:
         train = program.train

@@ -141,42 +141,51 @@ PARAMETRIC_BLOCKS = ("mlp", "linear", "cnn", "embedding", "bilinear", "quadratic
 # ---- samplers ----------------------------------------------------------------------------------
 CONTINUOUS = ("real",)
 DISCRETE = ("binary", "categorical")
+# Kernel traits for the sweep planner (`passes.plan_sweep`): what a kernel `reads` at its entry
+# point (`grad` = f and gradients, `f`, or `none`) and what it `leaves` known about the new point
+# (`full`, `f`, `none`). tests/passes/test_plan_sweep.py checks them against the runtime classes.
 KERNELS = _sigs(
     Signature(
         "langevin",
         (P("step", "posfloat"), P("noise", "nonneg_float?", None)),
         "x <- x + step * grad f + noise * N(0, I); noise defaults to sqrt(2 step)",
         domains=CONTINUOUS,
+        extra={"reads": "grad", "leaves": "none"},
     ),
     Signature(
         "mala",
         (P("step", "posfloat"),),
         "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step)",
         domains=CONTINUOUS,
+        extra={"reads": "grad", "leaves": "full"},
     ),
     Signature(
         "hmc",
         (P("step", "posfloat"), P("leapfrog", "posint", 10)),
         "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`",
         domains=CONTINUOUS,
+        extra={"reads": "grad", "leaves": "full"},
     ),
     Signature(
         "gwg",
         (P("temperature", "posfloat", 2.0), P("flips", "posint", 1)),
         "Gibbs-With-Gradients (locally balanced proposal, reverse term included)",
         domains=DISCRETE,
+        extra={"reads": "grad", "leaves": "full"},
     ),
     Signature(
         "gibbs",
         (),
-        "exact single-site Gibbs (enumerates the K values of one site)",
+        "exact Gibbs: one systematic scan over the sites, each drawn from its K values",
         domains=DISCRETE,
+        extra={"reads": "none", "leaves": "none"},
     ),
     Signature(
         "metropolis",
         (P("scale", "posfloat", 0.1),),
         "random-walk Metropolis (Gaussian for real, uniform single-site for discrete)",
         domains=CONTINUOUS + DISCRETE,
+        extra={"reads": "f", "leaves": "f"},
     ),
 )
 # Kernels for variables no block updates: one joint block for all discrete ones, one per real one.

@@ -1,4 +1,7 @@
-"""Command-line interface: thin Typer commands over the library, Rich for the summary.
+"""Command-line interface: thin Typer commands over the library, Rich for the summaries.
+
+`check` and `compile` turn a spec into a summary, a stage dump or standalone Python; `sample` runs
+the spec's sampler with `--condition`s clamped and prints a summary or writes a PNG grid / .npz.
 
 Exit status: 0 success; 1 a user mistake (located diagnostics on stderr, no traceback);
 2 an internal error, reported as a bug with its traceback.
@@ -10,6 +13,7 @@ import os
 import sys
 import tempfile
 import traceback
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -95,6 +99,344 @@ def compile_command(
     Console(stderr=True, highlight=False, markup=False).print(f"wrote {output} ({emit.value})")
 
 
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@app.command()
+def sample(
+    spec_or_run: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SPEC_OR_RUN",
+            help="a .ebm spec (samples its freshly initialised model) or a run directory",
+        ),
+    ],
+    condition: Annotated[
+        list[str] | None,
+        typer.Option("--condition", "-c", help="clamp a variable, e.g. --condition x_pos=3"),
+    ] = None,
+    chains: Annotated[
+        int, typer.Option("-n", "--chains", min=1, help="number of samples (one chain each)")
+    ] = 16,
+    steps: Annotated[
+        int | None, typer.Option("--steps", min=0, help="sweeps (default: the sampler's own)")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the chains")] = 0,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="a .png grid of the images, or .npz of everything"),
+    ] = None,
+    sampler: Annotated[
+        str | None, typer.Option("--sampler", help="default: the sampler training uses")
+    ] = None,
+    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
+        Device.auto
+    ),
+    profile: ProfileOpt = None,
+    settings: SetOpt = None,
+) -> None:
+    """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
+    from ebmspec.conditions import check_conditions
+    from ebmspec.runtime.sampling import sample as run_chains
+
+    program, model, stats, origin = _load_for_sampling(spec_or_run, profile, settings)
+    sampler = _check_sampler_name(program, sampler)
+    conditions = check_conditions(program, condition or ())
+    _check_output(program, output)
+    where = _device(device)
+    sweeps = program.sampler(sampler).sweeps if steps is None else steps
+    for note in _init_fallbacks(program, sampler, conditions, stats):
+        sys.stderr.write(f"note: {note}\n")
+    with _sweep_progress(sweeps) as callback:
+        state, _ = run_chains(
+            program,
+            model.to(where),
+            chains,
+            sweeps=sweeps,
+            seed=seed,
+            condition={name: c.value for name, c in conditions.items()},
+            sampler=sampler,
+            stats=stats,
+            device=where,
+            callback=callback,
+        )
+    values = {name: value.detach().cpu() for name, value in state.point.values.items()}
+    blocks = _block_report(program, sampler, conditions, state)
+    if output is None:
+        run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+        _print_samples(_console(), program, origin, run, conditions, values, blocks)
+        return
+    if output.suffix.lower() == ".png":
+        from ebmspec.runtime.images import grid_png, image_variable
+
+        image = image_variable(program)
+        content = grid_png(program, image, values[image.name])
+        what = f"a grid of {chains} samples of `{image.name}`"
+    else:
+        content = _npz_bytes(program, values, blocks)
+        what = f"{chains} samples of {len(values)} variables and the acceptance rates"
+    try:
+        _write_atomically(output, content)
+    except OSError as error:
+        text = str(output)
+        raise _cli_error(
+            "--output",
+            text,
+            "E914",
+            f"cannot write `{text}`: {error.strerror or error}",
+            0,
+            len(text),
+            "choose a path in a folder you can write to",
+        ) from None
+    sys.stderr.write(f"wrote {output} ({what})\n")
+
+
+def _cli_error(name: str, text: str, code: str, message: str, start: int, end: int, help: str):
+    """A located user error in one command-line argument, quoted as its own one-line source."""
+    from ebmspec.diagnostics import Diagnostic
+    from ebmspec.source import Source
+
+    source = Source(name, text)
+    return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])
+
+
+def _load_for_sampling(path: Path, profile: str | None, settings: list[str] | None):
+    """SPEC_OR_RUN -> (program, energy model, data statistics or None, what was loaded).
+
+    A spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
+    starts them) and no data statistics. Run directories are written by `ebmspec train`; their
+    loader slots in here and returns the run's program, checkpointed model and data statistics.
+    """
+    from ebmspec.api import compile_file
+    from ebmspec.runtime.energy import lower_energy
+
+    if path.is_dir():
+        text = str(path)
+        raise _cli_error(
+            "SPEC_OR_RUN",
+            text,
+            "E911",
+            f"`{text}` is a directory: run directories are written by `ebmspec train`, "
+            "which this version of ebmspec does not have yet",
+            0,
+            len(text),
+            "sample a spec file instead (its freshly initialised model), e.g. "
+            "`ebmspec sample specs/dsprites_joint.ebm`",
+        )
+    program = _configure(compile_file(path), profile, settings, path)
+    seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
+    model = lower_energy(program, seed=seed)
+    return program, model, None, f"{path}: freshly initialised model (parameter seed {seed})"
+
+
+def _check_sampler_name(program, name: str | None) -> str:
+    from ebmspec.runtime.sampling import default_sampler
+    from ebmspec.semantic.values import suggest
+
+    if name is None:
+        return default_sampler(program)
+    known = [s.name for s in program.samplers]
+    if name not in known:
+        raise _cli_error(
+            "--sampler",
+            name,
+            "E913",
+            f"unknown sampler `{name}`{suggest(name, known)}",
+            0,
+            len(name),
+            f"the samplers of `{program.name}` are: {', '.join(known)}",
+        )
+    return name
+
+
+def _check_output(program, output: Path | None) -> None:
+    """-o must end in .png (and the program have an image variable) or .npz."""
+    from ebmspec.runtime.images import image_variable
+
+    if output is None:
+        return
+    text, suffix = str(output), output.suffix.lower()
+    start = len(text) - len(output.suffix)
+    if suffix not in (".png", ".npz"):
+        found = f"`{output.suffix}` files" if suffix else "a file without a suffix"
+        raise _cli_error(
+            "--output",
+            text,
+            "E910",
+            f"cannot write {found}: samples are saved as .png (an image grid) or .npz",
+            start,
+            len(text),
+            "end the file name in .png or .npz, e.g. `-o samples.png`",
+        )
+    if suffix == ".png" and image_variable(program) is None:
+        raise _cli_error(
+            "--output",
+            text,
+            "E912",
+            f"`{program.name}` has no image variable to draw (a real variable of shape "
+            "[1, H, W] or [3, H, W])",
+            start,
+            len(text),
+            f"save every variable instead: `-o {text[:start]}.npz`",
+        )
+
+
+def _device(choice: Device) -> str:
+    import torch
+
+    if choice is Device.auto:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice is Device.cuda and not torch.cuda.is_available():
+        raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
+    return choice.value
+
+
+def _init_fallbacks(program, sampler: str, conditions: dict, stats: dict | None) -> list[str]:
+    """The data-based inits that fall back (no training run means no data statistics)."""
+    from ebmspec.semantic.registry import INIT_DISTS
+
+    notes = []
+    variables = {v.name: v for v in program.variables}
+    for init in program.sampler(sampler).inits:
+        if not INIT_DISTS[init.dist.name].extra.get("needs_data"):
+            continue
+        for name in init.variables:
+            if name in conditions or name in (stats or {}):
+                continue
+            v = variables[name]
+            instead = (
+                "uniform over its values"
+                if v.discrete
+                else f"U({v.low:g}, {v.high:g})"
+                if v.low is not None
+                else "N(0, 1)"
+            )
+            notes.append(
+                f"`init {name} ~ {init.dist.name}` needs the data statistics of a training run; "
+                f"without one `{name}` starts from {instead}"
+            )
+    return notes
+
+
+@contextmanager
+def _sweep_progress(total: int):
+    """A Rich progress bar over sweeps on a terminal (the sampler's callback), else nothing."""
+    if total == 0 or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("sweeps"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweeps", total=total)
+        yield lambda state: bar.advance(task)
+
+
+def _block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
+    """(label, kernel, variables, acceptance, moves per step) per block that ran, in order."""
+    import torch
+
+    from ebmspec.runtime.schedule import acceptance
+
+    running = []
+    for index, block in enumerate(program.sampler(sampler).blocks):
+        free = [n for n in block.variables if n not in conditions]
+        if free:
+            running.append((f"block {index}", block.kernel.name, ", ".join(free)))
+    if not running:
+        return []
+    rates = torch.stack([acceptance(k) for k in state.kernels]).tolist()
+    moves = torch.stack([k.hops.mean() / max(k.steps, 1) for k in state.kernels]).tolist()
+    return [(*row, rate, move) for row, rate, move in zip(running, rates, moves, strict=True)]
+
+
+def _codes(variable, value):
+    """Categoricals as integer codes, binaries as 0/1 integers, reals as they are."""
+    if variable.kind == "categorical":
+        return value.argmax(-1)
+    return value.round().long() if variable.kind == "binary" else value
+
+
+def _npz_bytes(program, values: dict, blocks: list[tuple]) -> bytes:
+    import io
+
+    import numpy as np
+
+    arrays = {v.name: _codes(v, values[v.name]).numpy() for v in program.variables}
+    # Variable names are identifiers, so dotted keys cannot collide with them.
+    arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
+    arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
+    arrays["sampler.moves"] = np.array([b[4] for b in blocks], dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _describe_samples(variable, value) -> str:
+    import torch
+
+    value = _codes(variable, value)
+    if variable.kind == "real":
+        flat = value.reshape(value.shape[0], -1).double()
+        if flat.shape[1] <= 4:
+            mean = ", ".join(f"{m:.3g}" for m in flat.mean(0).tolist())
+            std = ", ".join(f"{s:.3g}" for s in flat.std(0, correction=0).tolist())
+            return f"mean [{mean}]  std [{std}]"
+        return (
+            f"mean {flat.mean():.3g}  std {flat.std(correction=0):.3g}  "
+            f"range [{flat.min():.3g}, {flat.max():.3g}]"
+        )
+    levels = variable.categories if variable.kind == "categorical" else 2
+    sites = value.reshape(value.shape[0], -1)
+    parts = []
+    for site in range(min(sites.shape[1], 4)):
+        counts = torch.bincount(sites[:, site], minlength=levels).tolist()
+        ranked = sorted(range(levels), key=lambda c: -counts[c])
+        listed = ", ".join(f"{c}: {counts[c]}" for c in ranked[:5] if counts[c])
+        more = " ..." if sum(1 for c in counts if c) > 5 else ""
+        where = f"[{site}] " if variable.shape else ""
+        parts.append(f"{where}mode {ranked[0]} ({listed}{more})")
+    if sites.shape[1] > 4:
+        parts.append(f"... {sites.shape[1] - 4} more sites")
+    return "; ".join(parts)
+
+
+def _print_samples(console, program, origin, run, conditions, values, blocks) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    clamped = ", ".join(c.text for c in conditions.values()) or "nothing (unconditional)"
+    console.print(f"{escape(origin)}\n{escape(run)}; clamped: {escape(clamped)}")
+    table = Table(title="samples", title_justify="left")
+    for column in ("variable", "domain", "samples"):
+        table.add_column(column, overflow="fold")
+    for v in program.variables:
+        text = "clamped" if v.name in conditions else _describe_samples(v, values[v.name])
+        table.add_row(v.name, escape(v.describe()), escape(text))
+    console.print(table)
+    report = Table(title="blocks", title_justify="left")
+    for column in ("block", "kernel", "variables", "acceptance", "moves / step"):
+        report.add_column(column)
+    for label, kernel, names, rate, moves in blocks:
+        report.add_row(label, kernel, names, f"{rate:.3f}", f"{moves:.3g}")
+    if blocks:
+        console.print(report)
+        console.print(
+            "moves / step: sites changed (discrete) or distance moved (real) per chain and step"
+        )
+    else:
+        console.print("every variable is clamped: no block ran")
+
+
 def _configure(program, profile: str | None, settings: list[str] | None, spec: Path):
     """Apply `--profile` first, then each `--set key=value` in order (each checked, located)."""
     from ebmspec.passes.profiles import apply_overrides, apply_profile
@@ -117,13 +459,17 @@ def _with_profile(program, profile: str, spec: Path, apply_profile):
     return apply_profile(program, profile)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, content: str | bytes) -> None:
     """Write via a temp file in the same folder and rename, so a crash leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        if isinstance(content, bytes):
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content)
+        else:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(content)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -1,0 +1,121 @@
+"""Image variables as pictures: model values -> pixels -> a grid -> PNG bytes (no Pillow).
+
+In: a checked program and a batch of values of one of its image variables (a real variable of
+shape [C, H, W] with C = 1 or 3), as the model sees them. Out: pixels in [0, 1] obtained by
+inverting the dataset's transforms where each step is invertible (`logit` -> sigmoid,
+`dequantize` -> the level whose bin is centred there, `noise` -> itself), else by mapping the
+variable's bounds, else by min-max normalising the batch; then a padded grid with
+ceil(sqrt(n)) columns and the bytes of an 8-bit grey or RGB PNG written with zlib alone.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+
+import torch
+
+from ebmspec import ir
+
+# Datasets whose raw image values are pixel intensities in [0, 1].
+PIXEL_DATASETS = frozenset({"dsprites", "mnist"})
+PAD = 2
+PAD_VALUE = 0.5
+
+
+def image_variable(program: ir.Program) -> ir.Variable | None:
+    """The first real variable shaped like an image, [1, H, W] or [3, H, W]."""
+    return next(
+        (
+            v
+            for v in program.variables
+            if v.kind == "real" and len(v.shape) == 3 and v.shape[0] in (1, 3)
+        ),
+        None,
+    )
+
+
+def _invert_step(step: ir.Call, x: torch.Tensor) -> torch.Tensor | None:
+    args = dict(step.args)
+    if step.name == "logit":
+        eps = float(args.get("eps", 1e-6))
+        return (torch.sigmoid(x) - eps) / (1 - 2 * eps)
+    if step.name == "dequantize":
+        # (k + u) / levels for level k: the centre of bin k maps back to k / (levels - 1).
+        levels = int(args.get("levels", 256))
+        return (x * levels - 0.5) / max(levels - 1, 1)
+    if step.name == "noise":
+        return x
+    return None  # standardize needs the training statistics
+
+
+def to_pixels(program: ir.Program, variable: ir.Variable, values: torch.Tensor) -> torch.Tensor:
+    """Values [N, C, H, W] of `variable` -> float pixels in [0, 1], on the CPU."""
+    x = values.detach().to("cpu", torch.float32)
+    data = program.data
+    steps = [
+        step
+        for transform in (data.transforms if data is not None else ())
+        if transform.variable == variable.name
+        for step in transform.steps
+    ]
+    inverted: torch.Tensor | None = x
+    for step in reversed(steps):
+        inverted = _invert_step(step, inverted)
+        if inverted is None:
+            break
+    pixel_data = data is not None and data.source.name in PIXEL_DATASETS
+    if inverted is not None and (steps or pixel_data):
+        return inverted.clamp(0, 1)
+    if variable.low is not None and variable.high > variable.low:
+        return ((x - variable.low) / (variable.high - variable.low)).clamp(0, 1)
+    x = torch.nan_to_num(x)
+    low, high = x.min(), x.max()
+    return (x - low) / (high - low) if high > low else torch.full_like(x, 0.5)
+
+
+def grid_size(count: int, height: int, width: int) -> tuple[int, int]:
+    """Pixel (height, width) of the grid of `count` tiles of height x width, padding included."""
+    columns = max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / columns))
+    return rows * height + (rows + 1) * PAD, columns * width + (columns + 1) * PAD
+
+
+def image_grid(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels [N, C, H, W] in [0, 1] -> one uint8 image [H', W', C] with ceil(sqrt(N)) columns
+    and PAD grey pixels around every tile; tiles fill the rows left to right."""
+    count, channels, height, width = pixels.shape
+    columns = max(1, math.ceil(math.sqrt(count)))
+    grid_height, grid_width = grid_size(count, height, width)
+    grid = torch.full((channels, grid_height, grid_width), PAD_VALUE)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = PAD + row * (height + PAD), PAD + column * (width + PAD)
+        grid[:, top : top + height, left : left + width] = pixels[index]
+    return (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def png_bytes(image: torch.Tensor) -> bytes:
+    """An 8-bit PNG of a uint8 image [H, W, C] (C = 1 grey, C = 3 RGB), filter 0 on every row."""
+    height, width, channels = image.shape
+    color_type = {1: 0, 3: 2}[channels]
+    rows = image.reshape(height, width * channels).numpy()
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(raw, 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def grid_png(program: ir.Program, variable: ir.Variable, values: torch.Tensor) -> bytes:
+    """The PNG of a grid of every chain's value of `variable`."""
+    return png_bytes(image_grid(to_pixels(program, variable, values)))

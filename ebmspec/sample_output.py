@@ -1,0 +1,132 @@
+"""Presenting sampled chains: the Rich summary, the .npz payload and per-block diagnostics.
+
+In: a program, the sampled values (`{name: tensor}` on the CPU), the final `ChainState` and the
+conditions. Out: Rich tables on a console, .npz bytes (categoricals as integer codes, binaries as
+0/1, reals as they are, plus the per-block acceptance rates), and notes about inits that fell back
+for want of data statistics. Used by `ebmspec sample`.
+"""
+
+from __future__ import annotations
+
+
+def init_fallbacks(program, sampler: str, conditions: dict, stats: dict | None) -> list[str]:
+    """The data-based inits that fall back (no training run means no data statistics)."""
+    from ebmspec.semantic.registry import INIT_DISTS
+
+    notes = []
+    variables = {v.name: v for v in program.variables}
+    for init in program.sampler(sampler).inits:
+        if not INIT_DISTS[init.dist.name].extra.get("needs_data"):
+            continue
+        for name in init.variables:
+            if name in conditions or name in (stats or {}):
+                continue
+            v = variables[name]
+            instead = (
+                "uniform over its values"
+                if v.discrete
+                else f"U({v.low:g}, {v.high:g})"
+                if v.low is not None
+                else "N(0, 1)"
+            )
+            notes.append(
+                f"`init {name} ~ {init.dist.name}` needs the data statistics of a training run; "
+                f"without one `{name}` starts from {instead}"
+            )
+    return notes
+
+
+def block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
+    """(label, kernel, variables, acceptance, moves per step) per block that ran, in order."""
+    import torch
+
+    from ebmspec.runtime.schedule import acceptance
+
+    running = []
+    for index, block in enumerate(program.sampler(sampler).blocks):
+        free = [n for n in block.variables if n not in conditions]
+        if free:
+            running.append((f"block {index}", block.kernel.name, ", ".join(free)))
+    if not running:
+        return []
+    rates = torch.stack([acceptance(k) for k in state.kernels]).tolist()
+    moves = torch.stack([k.hops.mean() / max(k.steps, 1) for k in state.kernels]).tolist()
+    return [(*row, rate, move) for row, rate, move in zip(running, rates, moves, strict=True)]
+
+
+def _codes(variable, value):
+    """Categoricals as integer codes, binaries as 0/1 integers, reals as they are."""
+    if variable.kind == "categorical":
+        return value.argmax(-1)
+    return value.round().long() if variable.kind == "binary" else value
+
+
+def npz_bytes(program, values: dict, blocks: list[tuple]) -> bytes:
+    import io
+
+    import numpy as np
+
+    arrays = {v.name: _codes(v, values[v.name]).numpy() for v in program.variables}
+    # Variable names are identifiers, so dotted keys cannot collide with them.
+    arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
+    arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
+    arrays["sampler.moves"] = np.array([b[4] for b in blocks], dtype=np.float64)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _describe_samples(variable, value) -> str:
+    import torch
+
+    value = _codes(variable, value)
+    if variable.kind == "real":
+        flat = value.reshape(value.shape[0], -1).double()
+        if flat.shape[1] <= 4:
+            mean = ", ".join(f"{m:.3g}" for m in flat.mean(0).tolist())
+            std = ", ".join(f"{s:.3g}" for s in flat.std(0, correction=0).tolist())
+            return f"mean [{mean}]  std [{std}]"
+        return (
+            f"mean {flat.mean():.3g}  std {flat.std(correction=0):.3g}  "
+            f"range [{flat.min():.3g}, {flat.max():.3g}]"
+        )
+    levels = variable.categories if variable.kind == "categorical" else 2
+    sites = value.reshape(value.shape[0], -1)
+    parts = []
+    for site in range(min(sites.shape[1], 4)):
+        counts = torch.bincount(sites[:, site], minlength=levels).tolist()
+        ranked = sorted(range(levels), key=lambda c: -counts[c])
+        listed = ", ".join(f"{c}: {counts[c]}" for c in ranked[:5] if counts[c])
+        more = " ..." if sum(1 for c in counts if c) > 5 else ""
+        where = f"[{site}] " if variable.shape else ""
+        parts.append(f"{where}mode {ranked[0]} ({listed}{more})")
+    if sites.shape[1] > 4:
+        parts.append(f"... {sites.shape[1] - 4} more sites")
+    return "; ".join(parts)
+
+
+def print_samples(console, program, origin, run, conditions, values, blocks) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    clamped = ", ".join(c.text for c in conditions.values()) or "nothing (unconditional)"
+    console.print(f"{escape(origin)}\n{escape(run)}; clamped: {escape(clamped)}")
+    table = Table(title="samples", title_justify="left")
+    for column in ("variable", "domain", "samples"):
+        table.add_column(column, overflow="fold")
+    for v in program.variables:
+        text = "clamped" if v.name in conditions else _describe_samples(v, values[v.name])
+        table.add_row(v.name, escape(v.describe()), escape(text))
+    console.print(table)
+    report = Table(title="blocks", title_justify="left")
+    for column in ("block", "kernel", "variables", "acceptance", "moves / step"):
+        report.add_column(column)
+    for label, kernel, names, rate, moves in blocks:
+        report.add_row(label, kernel, names, f"{rate:.3f}", f"{moves:.3g}")
+    if blocks:
+        console.print(report)
+        console.print(
+            "moves / step: sites changed (discrete) or distance moved (real) per chain and step"
+        )
+    else:
+        console.print("every variable is clamped: no block ran")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import ebmspec
 from ebmspec import ir
 from ebmspec.resources import resource_dir
 from ebmspec.runtime import energy as energy_runtime
+from ebmspec.runtime import sampling
+from ebmspec.runtime.kernels import KERNEL_FILES
 
 _MARKER = "# --- begin standalone ---\n"
 
@@ -39,6 +42,8 @@ def _literal(value) -> str:
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"
     if isinstance(value, list):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         # ruff format's rule: double quotes unless the text holds more " than '.
         quote = "'" if value.count('"') > value.count("'") else '"'
@@ -66,10 +71,49 @@ def _assignment(name: str, value) -> str:
     return f"{name} = (\n{body}\n)"
 
 
+def _layout(value, indent: int = 0, head: str = "", tail: str = "", explode: int = 0) -> list[str]:
+    """Lines of `head + literal + tail` indented by `indent`, split the way `ruff format` splits
+    a collection: kept on one line when it fits in 100 columns, else one item a line with a
+    trailing comma. The outer `explode` levels are split even when they fit (their trailing
+    commas keep `ruff format` from joining them again)."""
+    pad = " " * indent
+    flat = f"{pad}{head}{_literal(value)}{tail}"
+    collection = isinstance(value, tuple | list | dict) and len(value) > 0
+    if not collection or (explode <= 0 and len(flat) <= 100):
+        return [flat]
+    opening, closing = {tuple: "()", list: "[]", dict: "{}"}[type(value)]
+    lines = [f"{pad}{head}{opening}"]
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+        label = f"{_literal(key)}: " if isinstance(value, dict) else ""
+        lines.extend(_layout(item, indent + 4, label, ",", explode - 1))
+    lines.append(f"{pad}{closing}{tail}")
+    return lines
+
+
+def _standalone(module) -> str:
+    """The torch-only body of a runtime module: everything below its standalone marker."""
+    text = Path(module.__file__).read_text(encoding="utf-8")
+    return text.split(_MARKER, 1)[1].strip("\n")
+
+
 def standalone_layers() -> str:
     """The torch-only body of runtime/layers.py, copied into every emitted module."""
-    text = Path(energy_runtime.layers.__file__).read_text(encoding="utf-8")
-    return text.split(_MARKER, 1)[1].strip("\n")
+    return _standalone(energy_runtime.layers)
+
+
+def standalone_sampling() -> str:
+    """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses)
+    and of runtime/schedule.py, copied into every emitted module so that it samples with the very
+    code `ebmspec sample` runs."""
+    modules = [importlib.import_module(f"ebmspec.runtime.kernels.{n}") for n in KERNEL_FILES]
+    modules.append(importlib.import_module("ebmspec.runtime.schedule"))
+    return "\n\n\n".join(_standalone(module) for module in modules)
+
+
+def samplers_assignment(program: ir.Program) -> str:
+    """`SAMPLERS = {name: sampler_table}` for every sampler of the program, ruff-formatted."""
+    tables = {s.name: sampling.sampler_table(s) for s in program.samplers}
+    return "\n".join(_layout(tables, head="SAMPLERS = ", explode=3))
 
 
 @dataclass(frozen=True)
@@ -141,6 +185,9 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         doc=program.doc,
         spec_name=spec_name,
         layers=standalone_layers(),
+        sampling=standalone_sampling(),
+        samplers=samplers_assignment(program),
+        default_sampler=sampling.default_sampler(program),
         variables=[
             (v.name, energy_runtime.variable_table(program)[v.name]) for v in program.variables
         ],

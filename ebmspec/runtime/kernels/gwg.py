@@ -54,7 +54,7 @@ class GWG:
         scores, undo, offset = [], [], 0
         for name in self.variables:
             x, grad = point.values[name], point.grads[name]
-            kind, shape, categories, _, _ = self.table[name]
+            kind, _, categories, _, _ = self.table[name]
             batch = x.shape[0]
             blocked = target.mask(name, x) == 0
             if kind == "binary":

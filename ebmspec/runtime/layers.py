@@ -159,12 +159,17 @@ def op_neg(a):
     return -a
 
 
+def _rows(x):
+    """[B, ...] -> [B, n]; a per-example scalar [B] becomes [B, 1] (flatten(1) would fail)."""
+    return x.reshape(x.shape[0], -1)
+
+
 def op_onehot(code):
-    return code.flatten(1)
+    return _rows(code)
 
 
 def op_flatten(x):
-    return x.flatten(1)
+    return _rows(x)
 
 
 def op_concat(*xs):
@@ -176,15 +181,15 @@ def op_reshape(x, shape):
 
 
 def op_sum(x):
-    return x.flatten(1).sum(1)
+    return _rows(x).sum(1)
 
 
 def op_mean(x):
-    return x.flatten(1).mean(1)
+    return _rows(x).mean(1)
 
 
 def op_logsumexp(x):
-    return torch.logsumexp(x.flatten(1), dim=1)
+    return torch.logsumexp(_rows(x), dim=1)
 
 
 def op_dot(a, b):
@@ -199,7 +204,7 @@ def op_index(scores, code):
 def op_gaussian(x, m, std):
     z = op_sub(x, m) / std
     count = z[0].numel()
-    return -0.5 * z.pow(2).flatten(1).sum(1) - count * (math.log(std) + 0.5 * math.log(2 * math.pi))
+    return -0.5 * _rows(z.pow(2)).sum(1) - count * (math.log(std) + 0.5 * math.log(2 * math.pi))
 
 
 def op_relu(x):

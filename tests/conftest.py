@@ -3,7 +3,7 @@
 `golden(path, actual)` compares text with `tests/golden/...`; with `pytest --update-goldens` it
 rewrites the file instead, so every change to a dump or a diagnostic shows up as a reviewed diff.
 `cli(*args)` runs `ebmspec` in-process through the same `main()` as the console script and returns
-(exit status, stdout, stderr).
+(exit status, stdout, stderr). `slow` tests run only with `-m slow`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.ebm"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`slow` tests are out of the default run (CI's budget) unless `-m` names them; a slow case
+    parametrised on a CUDA device stays in, since the GPU makes it cheap."""
+    if "slow" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow")
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_gpu = callspec is not None and callspec.params.get("device") == "cuda"
+        if item.get_closest_marker("slow") and not on_gpu:
+            item.add_marker(skip)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -61,16 +61,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def slow_on_request(request):
-    """`slow` cases run on the CPU only when asked for (`-m slow`); on a GPU they are cheap."""
-    callspec = getattr(request.node, "callspec", None)
-    on_cpu = callspec is None or callspec.params.get("device", "cpu") == "cpu"
-    wanted = "slow" in (request.config.option.markexpr or "")
-    if request.node.get_closest_marker("slow") and on_cpu and not wanted:
-        pytest.skip("slow case: run with -m slow")
-
-
 def _hot(index: int, size: int) -> torch.Tensor:
     return F.one_hot(torch.tensor(index), size).float()
 

@@ -240,8 +240,8 @@ def check_same_chain(batch: int, seed: int, sweeps: int) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=100, help="chains per sweep (paper: 100)")
-    parser.add_argument("--sweeps", type=int, default=2, help="sweeps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=25, help="timed repeats per variant")
+    parser.add_argument("--sweeps", type=int, default=1, help="sweeps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=50, help="timed repeats per variant")
     parser.add_argument("--warmup", type=int, default=3, help="untimed sweeps per variant first")
     parser.add_argument("--check", type=int, default=10, help="sweeps of the same-chain check")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")

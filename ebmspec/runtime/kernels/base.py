@@ -109,6 +109,8 @@ def select(accept: torch.Tensor, new: Point, old: Point) -> Point:
     over when both points know them, so the next block can reuse them without evaluating."""
 
     def pick(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        if a is b:  # a variable the kernel did not move
+            return a
         return torch.where(accept.reshape(accept.shape + (1,) * (a.dim() - 1)), a, b)
 
     values = {

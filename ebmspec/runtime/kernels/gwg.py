@@ -48,38 +48,45 @@ class GWG:
     def init(self, point: Point) -> KernelState:
         return fresh_state(point)
 
-    def _log_proposal(self, point: Point, target: Target):
-        """log q(. | x) over all sites and values of the block, flattened to [B, N], and for every
-        entry the index of the move that undoes it (used to read the reverse probability)."""
-        scores, undo, offset = [], [], 0
+    def _log_proposal(self, point: Point, target: Target, undo: bool = True):
+        """log q(. | x) over all sites and values of the block, flattened to [B, N], and (with
+        `undo`) for every entry the index of the move that undoes it (to read the reverse
+        probability; the reverse proposal itself needs no such table)."""
+        scores, backs = [], []
+        offset = 0
         for name in self.variables:
             x, grad = point.values[name], point.grads[name]
             kind, _, categories, _, _ = self.table[name]
             batch = x.shape[0]
-            blocked = target.mask(name, x) == 0
+            # Clamped elements cannot move; with nothing clamped there is nothing to mask.
+            blocked = None if target.free[name] is None else target.mask(name, x) == 0
             if kind == "binary":
                 delta = (1 - 2 * x) * grad
-                size = x[0].numel()
-                back = torch.arange(size, device=x.device).expand(batch, size)
             else:
                 delta = grad - (x * grad).sum(-1, keepdim=True)
-                blocked = blocked | (x > 0.5)  # staying put is not a move
-                sites = x[0].numel() // categories
+                stay = x > 0.5  # staying put is not a move
+                blocked = stay if blocked is None else blocked | stay
+            if blocked is not None:
+                delta = delta.masked_fill(blocked, -torch.inf)
+            scores.append(delta.reshape(batch, -1))
+            size = scores[-1].shape[1]
+            if undo and kind == "binary":
+                backs.append(torch.arange(offset, offset + size, device=x.device).expand(batch, -1))
+            elif undo:
+                sites = size // categories
                 current = x.reshape(batch, sites, categories).argmax(-1)
                 base = torch.arange(sites, device=x.device).unsqueeze(-1) * categories
                 back = (base + current.unsqueeze(-1)).expand(batch, sites, categories)
-                back = back.reshape(batch, -1)
-            scores.append(delta.masked_fill(blocked, -torch.inf).reshape(batch, -1))
-            undo.append(back + offset)
-            offset += scores[-1].shape[1]
+                backs.append(back.reshape(batch, -1) + offset)
+            offset += size
         logits = torch.cat(scores, 1) / self.temperature
         movable = torch.isfinite(logits).any(1)
         logits = torch.where(movable.unsqueeze(1), logits, torch.zeros_like(logits))
-        return logits.log_softmax(1), torch.cat(undo, 1), movable
+        return logits.log_softmax(1), torch.cat(backs, 1) if undo else None, movable
 
     def _apply(self, values: dict, chosen: torch.Tensor):
-        """Values after the chosen moves; [B] True where a categorical site got two values; [B]
-        number of sites changed."""
+        """Values after the chosen moves; [B] True where a categorical site got two values (None
+        when no site can); [B] number of sites changed."""
         new, clash, offset = dict(values), None, 0
         hops = torch.zeros(chosen.shape[0], device=chosen.device)
         for name in self.variables:
@@ -93,8 +100,9 @@ class GWG:
                 continue
             per_site = pick.sum(-1)
             new[name] = torch.where(per_site.unsqueeze(-1) > 0, pick, x)
-            bad = (per_site > 1).reshape(x.shape[0], -1).any(1)
-            clash = bad if clash is None else clash | bad
+            if self.flips > 1:  # a single draw cannot give a site two values
+                bad = (per_site > 1).reshape(x.shape[0], -1).any(1)
+                clash = bad if clash is None else clash | bad
             hops = hops + (per_site > 0).reshape(x.shape[0], -1).sum(1)
         return new, clash, hops
 
@@ -113,7 +121,7 @@ class GWG:
         proposal = target.evaluate(values)
         log_alpha = proposal.f - point.f - log_q.gather(1, draws).sum(1)
         if self.include_reverse:
-            log_q_back, _, _ = self._log_proposal(proposal, target)
+            log_q_back, _, _ = self._log_proposal(proposal, target, undo=False)
             log_alpha = log_alpha + log_q_back.gather(1, undo.gather(1, draws)).sum(1)
         if clash is not None:
             log_alpha = log_alpha.masked_fill(clash, -torch.inf)

@@ -40,13 +40,15 @@ class Langevin:
         moved = 0
         for name in self.variables:
             x = point.values[name]
-            free = target.mask(name, x)
             xi = torch.randn(x.shape, generator=generator, device=x.device)
-            new = x + free * (self.step_size * point.grads[name] + self.noise * xi)
+            move = self.step_size * point.grads[name] + self.noise * xi
+            if target.free[name] is not None:  # with nothing clamped the mask is all ones
+                move = target.mask(name, x) * move
+            new = x + move
             _, _, _, low, high = self.table[name]
             if low is not None:
                 new = new.clamp(low, high)
             values[name] = new
-            moved = moved + (new - x).pow(2).reshape(x.shape[0], -1).sum(1)
+            moved = moved + (new - x).pow_(2).reshape(x.shape[0], -1).sum(1)
         accept = torch.ones_like(point.f, dtype=torch.bool)
         return Point(values, None, None), record(state, accept, torch.sqrt(moved))

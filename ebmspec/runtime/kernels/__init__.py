@@ -1,6 +1,6 @@
 """MCMC kernels, one per file, all behind the protocol of `base` (init / step, own generator)."""
 
-from ebmspec.runtime.kernels.base import KernelState, Point, Target
+from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target
 from ebmspec.runtime.kernels.gibbs import Gibbs
 from ebmspec.runtime.kernels.gwg import GWG
 from ebmspec.runtime.kernels.hmc import HMC
@@ -16,6 +16,7 @@ __all__ = [
     "KERNEL_FILES",
     "MALA",
     "Gibbs",
+    "Kernel",
     "KernelState",
     "Langevin",
     "Metropolis",

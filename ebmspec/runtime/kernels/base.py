@@ -49,6 +49,35 @@ class KernelState(NamedTuple):
     hops: torch.Tensor
 
 
+class Kernel:
+    """The protocol every kernel follows, and what each one keeps.
+
+    variables: the names this block updates (wholly clamped ones already removed).
+    table:     the variable table, name -> (kind, shape, categories, low, high).
+    reads:     what `step` needs known at its entry point: "grad" (f and gradients), "f", "none".
+    leaves:    what is known at the point it returns: "full", "f" or "none". Both are mirrored
+               in the registry for the sweep planner (a test keeps them equal).
+    """
+
+    name = ""
+    reads = "none"
+    leaves = "none"
+
+    def __init__(self, variables, table: dict):
+        self.variables = tuple(variables)
+        self.table = table
+
+    def init(self, point: Point) -> KernelState:
+        """Zero diagnostics for the chains of `point`."""
+        reference = next(iter(point.values.values()))
+        zeros = torch.zeros(reference.shape[0], device=reference.device)
+        return KernelState(0, zeros, zeros.clone())
+
+    def step(self, point: Point, state: KernelState, target, generator):
+        """One update of `variables`: returns the new point and the updated diagnostics."""
+        raise NotImplementedError
+
+
 class Target:
     """The energy f together with the conditioning of one sampling run.
 
@@ -129,12 +158,6 @@ def metropolis_accept(log_alpha: torch.Tensor, generator: torch.Generator) -> to
     """accept with probability min(1, exp(log_alpha)); NaN (an invalid proposal) rejects."""
     u = torch.rand(log_alpha.shape, generator=generator, device=log_alpha.device)
     return torch.log(u) < torch.nan_to_num(log_alpha, nan=-torch.inf)
-
-
-def fresh_state(point: Point) -> KernelState:
-    reference = next(iter(point.values.values()))
-    zeros = torch.zeros(reference.shape[0], device=reference.device)
-    return KernelState(0, zeros, zeros.clone())
 
 
 def record(state: KernelState, accept: torch.Tensor, hops: torch.Tensor) -> KernelState:

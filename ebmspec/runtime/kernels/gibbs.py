@@ -11,24 +11,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels.base import KernelState, Point, Target, fresh_state, record
+from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, record
 
 # --- begin standalone ---
 
 
-class Gibbs:
+class Gibbs(Kernel):
     """Systematic-scan Gibbs sampler (exact conditionals, no rejections)."""
 
     name = "gibbs"
     reads = "none"
     leaves = "none"
-
-    def __init__(self, variables, table: dict):
-        self.variables = tuple(variables)
-        self.table = table
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         values = dict(point.values)

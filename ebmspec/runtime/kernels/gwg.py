@@ -13,10 +13,10 @@ from __future__ import annotations
 import torch
 
 from ebmspec.runtime.kernels.base import (
+    Kernel,
     KernelState,
     Point,
     Target,
-    fresh_state,
     metropolis_accept,
     record,
     select,
@@ -25,7 +25,7 @@ from ebmspec.runtime.kernels.base import (
 # --- begin standalone ---
 
 
-class GWG:
+class GWG(Kernel):
     """Gibbs-With-Gradients over the discrete variables `variables`.
 
     temperature: T of the proposal softmax (2 = the locally balanced choice of the paper).
@@ -40,13 +40,9 @@ class GWG:
     include_reverse = True  # tests switch this off for the negative control; never do so here
 
     def __init__(self, variables, table: dict, temperature: float = 2.0, flips: int = 1):
-        self.variables = tuple(variables)
-        self.table = table
+        super().__init__(variables, table)
         self.temperature = float(temperature)
         self.flips = int(flips)
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def _log_proposal(self, point: Point, target: Target, undo: bool = True):
         """log q(. | x) over all sites and values of the block, flattened to [B, N], and (with

@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 
 from ebmspec.runtime.kernels.base import (
+    Kernel,
     KernelState,
     Point,
     Target,
-    fresh_state,
     metropolis_accept,
     record,
     select,
@@ -25,7 +25,7 @@ from ebmspec.runtime.kernels.base import (
 # --- begin standalone ---
 
 
-class HMC:
+class HMC(Kernel):
     """HMC with identity mass matrix."""
 
     name = "hmc"
@@ -33,13 +33,9 @@ class HMC:
     leaves = "full"
 
     def __init__(self, variables, table: dict, step: float, leapfrog: int = 10):
-        self.variables = tuple(variables)
-        self.table = table
+        super().__init__(variables, table)
         self.step_size = float(step)
         self.leapfrog = int(leapfrog)
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)

@@ -13,12 +13,12 @@ import math
 
 import torch
 
-from ebmspec.runtime.kernels.base import KernelState, Point, Target, fresh_state, record
+from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, record
 
 # --- begin standalone ---
 
 
-class Langevin:
+class Langevin(Kernel):
     """x <- x + step * grad + noise * xi; `noise=None` means sqrt(2 * step)."""
 
     name = "langevin"
@@ -26,13 +26,9 @@ class Langevin:
     leaves = "none"
 
     def __init__(self, variables, table: dict, step: float, noise: float | None = None):
-        self.variables = tuple(variables)
-        self.table = table
+        super().__init__(variables, table)
         self.step_size = float(step)
         self.noise = math.sqrt(2 * self.step_size) if noise is None else float(noise)
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)

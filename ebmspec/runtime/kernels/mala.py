@@ -13,10 +13,10 @@ import math
 import torch
 
 from ebmspec.runtime.kernels.base import (
+    Kernel,
     KernelState,
     Point,
     Target,
-    fresh_state,
     metropolis_accept,
     record,
     select,
@@ -27,7 +27,7 @@ from ebmspec.runtime.kernels.base import (
 # --- begin standalone ---
 
 
-class MALA:
+class MALA(Kernel):
     """MALA with drift `step` and noise sqrt(2 step)."""
 
     name = "mala"
@@ -35,12 +35,8 @@ class MALA:
     leaves = "full"
 
     def __init__(self, variables, table: dict, step: float):
-        self.variables = tuple(variables)
-        self.table = table
+        super().__init__(variables, table)
         self.step_size = float(step)
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def _drift(self, point: Point, target: Target) -> dict:
         return {

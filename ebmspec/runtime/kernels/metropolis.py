@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.runtime.kernels.base import (
+    Kernel,
     KernelState,
     Point,
     Target,
-    fresh_state,
     metropolis_accept,
     record,
     select,
@@ -26,7 +26,7 @@ from ebmspec.runtime.kernels.base import (
 # --- begin standalone ---
 
 
-class Metropolis:
+class Metropolis(Kernel):
     """Random-walk Metropolis with Gaussian scale `scale` (ignored for discrete variables)."""
 
     name = "metropolis"
@@ -34,13 +34,9 @@ class Metropolis:
     leaves = "f"
 
     def __init__(self, variables, table: dict, scale: float = 0.1):
-        self.variables = tuple(variables)
-        self.table = table
+        super().__init__(variables, table)
         self.scale = float(scale)
         self.discrete = table[self.variables[0]][0] != "real"
-
-    def init(self, point: Point) -> KernelState:
-        return fresh_state(point)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_energy(point)

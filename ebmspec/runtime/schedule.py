@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.runtime.kernels import GWG, HMC, MALA, Gibbs, Langevin, Metropolis
-from ebmspec.runtime.kernels.base import KernelState, Point, Target
+from ebmspec.runtime.kernels.base import KernelState, Point, Target, gumbel
 
 # --- begin standalone ---
 
@@ -89,18 +89,10 @@ def build_schedule(blocks: list, variables: dict, fixed=(), fuse: bool = True) -
     return Schedule(built, fuse=fuse)
 
 
-def _sites(shape) -> int:
-    count = 1
-    for size in shape:
-        count *= size
-    return count
-
-
 def _categorical(probs: torch.Tensor, batch: int, generator, device) -> torch.Tensor:
     """One-hot draws [batch, *probs.shape] from per-site probabilities on the last axis."""
     logits = torch.log(probs.to(device)).expand(batch, *probs.shape)
-    uniform = torch.rand(logits.shape, generator=generator, device=device).clamp_min(1e-20)
-    choice = (logits - torch.log(-torch.log(uniform))).argmax(-1)
+    choice = (logits + gumbel(logits.shape, generator, device)).argmax(-1)
     return F.one_hot(choice, probs.shape[-1]).float()
 
 

@@ -154,6 +154,12 @@ def select(accept: torch.Tensor, new: Point, old: Point) -> Point:
     return Point(values, f, grads)
 
 
+def gumbel(shape, generator: torch.Generator, device) -> torch.Tensor:
+    """Standard Gumbel noise: argmax(logits + gumbel) is a draw from softmax(logits)."""
+    uniform = torch.rand(shape, generator=generator, device=device).clamp_min(1e-20)
+    return -torch.log(-torch.log(uniform))
+
+
 def metropolis_accept(log_alpha: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """accept with probability min(1, exp(log_alpha)); NaN (an invalid proposal) rejects."""
     u = torch.rand(log_alpha.shape, generator=generator, device=log_alpha.device)

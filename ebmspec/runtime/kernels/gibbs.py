@@ -8,10 +8,12 @@ value. The loop runs over sites, never over chains; cost per step = sites forwar
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, record
+from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, gumbel, record
 
 # --- begin standalone ---
 
@@ -31,9 +33,7 @@ class Gibbs(Kernel):
         for name in self.variables:
             kind, shape, categories, _, _ = self.table[name]
             count = 2 if kind == "binary" else categories
-            sites = 1
-            for size in shape:
-                sites *= size
+            sites = math.prod(shape)
             free = target.free[name]
             for site in range(sites):
                 x = values[name]
@@ -53,9 +53,7 @@ class Gibbs(Kernel):
                 }
                 trial[name] = options.reshape(count * batch, *x.shape[1:])
                 logits = target.energy_only(trial).reshape(count, batch).t()
-                uniform = torch.rand(logits.shape, generator=generator, device=x.device)
-                gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
-                choice = (logits + gumbel).argmax(1)
+                choice = (logits + gumbel(logits.shape, generator, x.device)).argmax(1)
                 if kind == "binary":
                     new_site = choice.to(x.dtype).unsqueeze(-1)
                 else:

@@ -17,6 +17,7 @@ from ebmspec.runtime.kernels.base import (
     KernelState,
     Point,
     Target,
+    gumbel,
     metropolis_accept,
     record,
     select,
@@ -106,10 +107,8 @@ class GWG(Kernel):
         point = target.with_grads(point, self.variables)
         log_q, undo, movable = self._log_proposal(point, target)
         # `flips` i.i.d. draws by the Gumbel-max trick: one uniform per entry and draw.
-        uniform = torch.rand(
-            (self.flips, *log_q.shape), generator=generator, device=log_q.device
-        ).clamp_min(1e-20)
-        draws = (log_q - torch.log(-torch.log(uniform))).argmax(-1).t()  # [B, flips]
+        noise = gumbel((self.flips, *log_q.shape), generator, log_q.device)
+        draws = (log_q + noise).argmax(-1).t()  # [B, flips]
         # Entries drawn twice count once: a binary site flips once, and a categorical site
         # given two different values shows up as a clash in `_apply`.
         chosen = torch.zeros_like(log_q).scatter_(1, draws, 1.0)

@@ -8,6 +8,8 @@ different value. Both proposals are symmetric, so the test is on f alone. Keeps 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -16,6 +18,7 @@ from ebmspec.runtime.kernels.base import (
     KernelState,
     Point,
     Target,
+    gumbel,
     metropolis_accept,
     record,
     select,
@@ -64,9 +67,7 @@ class Metropolis(Kernel):
         for name in self.variables:
             kind, shape, _, _, _ = self.table[name]
             free = target.free[name]
-            sites = 1
-            for size in shape:
-                sites *= size
+            sites = math.prod(shape)
             masks.append(
                 torch.ones(batch, sites, device=some.device)
                 if free is None
@@ -74,9 +75,8 @@ class Metropolis(Kernel):
             )
             sizes.append(sites)
         allowed = torch.cat(masks, 1)
-        uniform = torch.rand(allowed.shape, generator=generator, device=some.device)
-        gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
-        site = (torch.log(allowed) + gumbel).argmax(1)  # uniform over the free sites
+        noise = gumbel(allowed.shape, generator, some.device)
+        site = (torch.log(allowed) + noise).argmax(1)  # uniform over the free sites
         shift = torch.rand(batch, generator=generator, device=some.device)
         new = dict(values)
         offset = 0

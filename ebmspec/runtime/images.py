@@ -2,9 +2,10 @@
 
 In: a checked program and a batch of values of one of its image variables (a real variable of
 shape [C, H, W] with C = 1 or 3), as the model sees them. Out: pixels in [0, 1] obtained by
-inverting the dataset's transforms where each step is invertible (`logit` -> sigmoid,
-`dequantize` -> the level whose bin is centred there, `noise` -> itself), else by mapping the
-variable's bounds, else by min-max normalising the batch; then a padded grid with
+inverting the dataset's transforms with `runtime.transforms.Pipeline.inverse` (`logit` ->
+sigmoid, `dequantize` -> the level whose bin is centred there, `noise` -> itself, `standardize`
+-> its fitted statistics when they are passed in), else by mapping the variable's bounds, else by
+min-max normalising the batch; then a padded grid with
 ceil(sqrt(n)) columns and the bytes of an 8-bit grey or RGB PNG written with zlib alone.
 """
 
@@ -17,6 +18,7 @@ import zlib
 import torch
 
 from ebmspec import ir
+from ebmspec.runtime.transforms import Pipeline, transform_steps
 
 # Datasets whose raw image values are pixel intensities in [0, 1].
 PIXEL_DATASETS = frozenset({"dsprites", "mnist"})
@@ -36,38 +38,39 @@ def image_variable(program: ir.Program) -> ir.Variable | None:
     )
 
 
-def _invert_step(step: ir.Call, x: torch.Tensor) -> torch.Tensor | None:
-    args = dict(step.args)
-    if step.name == "logit":
-        eps = float(args.get("eps", 1e-6))
-        return (torch.sigmoid(x) - eps) / (1 - 2 * eps)
-    if step.name == "dequantize":
-        # (k + u) / levels for level k: the centre of bin k maps back to k / (levels - 1).
-        levels = int(args.get("levels", 256))
-        return (x * levels - 0.5) / max(levels - 1, 1)
-    if step.name == "noise":
-        return x
-    return None  # standardize needs the training statistics
+def _pipeline(
+    data: ir.Dataset | None, variable: ir.Variable, transforms: dict | None
+) -> Pipeline | None:
+    """The variable's transform pipeline: the fitted one passed in (a `Pipeline` or its
+    `state()`), else an unfitted one built from the `data` line (None without transforms)."""
+    given = (transforms or {}).get(variable.name)
+    if isinstance(given, Pipeline):
+        return given
+    steps = transform_steps(data, variable.name) if data is not None else ()
+    if not steps:
+        return None
+    return Pipeline(steps, state=given) if given is not None else Pipeline(steps)
 
 
-def to_pixels(program: ir.Program, variable: ir.Variable, values: torch.Tensor) -> torch.Tensor:
-    """Values [N, C, H, W] of `variable` -> float pixels in [0, 1], on the CPU."""
+def to_pixels(
+    program: ir.Program,
+    variable: ir.Variable,
+    values: torch.Tensor,
+    transforms: dict | None = None,
+) -> torch.Tensor:
+    """Values [N, C, H, W] of `variable` -> float pixels in [0, 1], on the CPU.
+
+    `transforms` maps variable names to their fitted `Pipeline` (or its `state()`), which
+    `standardize` needs to be inverted; without it such a pipeline falls back to the bounds or
+    the batch's range."""
     x = values.detach().to("cpu", torch.float32)
     data = program.data
-    steps = [
-        step
-        for transform in (data.transforms if data is not None else ())
-        if transform.variable == variable.name
-        for step in transform.steps
-    ]
-    inverted: torch.Tensor | None = x
-    for step in reversed(steps):
-        inverted = _invert_step(step, inverted)
-        if inverted is None:
-            break
+    pipeline = _pipeline(data, variable, transforms)
     pixel_data = data is not None and data.source.name in PIXEL_DATASETS
-    if inverted is not None and (steps or pixel_data):
-        return inverted.clamp(0, 1)
+    if pipeline is not None and pipeline.fitted:
+        return pipeline.inverse(x).clamp(0, 1)
+    if pipeline is None and pixel_data:
+        return x.clamp(0, 1)
     if variable.low is not None and variable.high > variable.low:
         return ((x - variable.low) / (variable.high - variable.low)).clamp(0, 1)
     x = torch.nan_to_num(x)
@@ -116,6 +119,11 @@ def png_bytes(image: torch.Tensor) -> bytes:
     )
 
 
-def grid_png(program: ir.Program, variable: ir.Variable, values: torch.Tensor) -> bytes:
-    """The PNG of a grid of every chain's value of `variable`."""
-    return png_bytes(image_grid(to_pixels(program, variable, values)))
+def grid_png(
+    program: ir.Program,
+    variable: ir.Variable,
+    values: torch.Tensor,
+    transforms: dict | None = None,
+) -> bytes:
+    """The PNG of a grid of every chain's value of `variable` (`transforms` as in `to_pixels`)."""
+    return png_bytes(image_grid(to_pixels(program, variable, values, transforms)))

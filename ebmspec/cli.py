@@ -108,12 +108,13 @@ class Device(StrEnum):
 @app.command()
 def sample(
     spec_or_run: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
-            metavar="SPEC_OR_RUN",
-            help="a .ebm spec (samples its freshly initialised model) or a run directory",
+            metavar="[SPEC_OR_RUN]",
+            help="a run folder (default: the latest run) or a .ebm spec (samples its freshly "
+            "initialised model)",
         ),
-    ],
+    ] = None,
     condition: Annotated[
         list[str] | None,
         typer.Option("--condition", "-c", help="clamp a variable, e.g. --condition x_pos=3"),
@@ -143,6 +144,7 @@ def sample(
     from ebmspec.conditions import check_conditions
     from ebmspec.runtime.sampling import sample as run_chains
 
+    _tune_allocator()
     program, model, stats, origin = _load_for_sampling(spec_or_run, profile, settings)
     sampler = _check_sampler_name(program, sampler)
     conditions = check_conditions(program, condition or ())
@@ -195,6 +197,213 @@ def sample(
     sys.stderr.write(f"wrote {output} ({what})\n")
 
 
+@app.command()
+def train(
+    spec: SpecArg,
+    profile: ProfileOpt = None,
+    settings: SetOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="run folder (default: runs/MODEL-DATE-TIME)"),
+    ] = None,
+    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
+        Device.auto
+    ),
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="continue the run in --out (default: the latest run)"),
+    ] = False,
+) -> None:
+    """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
+    from ebmspec import runs
+    from ebmspec.api import read_source
+    from ebmspec.runtime import evaluation
+    from ebmspec.runtime.datasets import load_dataset
+    from ebmspec.runtime.trainer import Trainer, TrainingDiverged
+    from ebmspec.train_display import LiveDisplay
+
+    _tune_allocator()
+    where = _device(device)
+    source = read_source(spec)
+    run_dir = out
+    if resume:
+        run_dir = _resume_target(out)
+        info = runs.read_run_info(run_dir)
+        stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
+        if (
+            stored != source.text
+            or info.get("profile") != profile
+            or (info.get("settings") or []) != list(settings or ())
+        ):
+            sys.stderr.write(
+                f"note: resuming {run_dir} with the spec, profile and settings it was started "
+                "with (they differ from this command's)\n"
+            )
+        program = runs.load_run(run_dir, _configure, where).program
+    else:
+        from ebmspec.api import compile_spec
+
+        program = _configure(compile_spec(source), profile, settings, spec)
+        _require_training(program, spec)
+        run_dir = out or runs.default_run_dir(program)
+        if (run_dir / "checkpoint.safetensors").exists():
+            text = str(run_dir)
+            raise _cli_error(
+                "--out",
+                text,
+                "E920",
+                f"`{text}` already holds a run",
+                0,
+                len(text),
+                "continue it with --resume, or choose another --out",
+            )
+        runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
+    dataset = load_dataset(program, spec_dir=spec.parent, seed=_train_seed(program))
+    display = LiveDisplay(title=program.name)
+    trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
+    console = _console()
+    console.print(
+        f"[bold]{program.name}[/]: {dataset.description}; run folder {run_dir} ({where})",
+        highlight=False,
+    )
+    trainer.start(resume=resume)
+    runs.mark_latest(run_dir)
+    try:
+        summary = trainer.run()
+    except TrainingDiverged as error:
+        display.stop()
+        sys.stderr.write(
+            f"error: training stopped: {error}\n  = help: lower train.optimizer.lr, add "
+            "train.energy_l2 = 0.1, or raise train.objective.steps; the last good checkpoint "
+            f"is in {run_dir}\n"
+        )
+        raise typer.Exit(1) from None
+    finally:
+        display.stop()
+    _print_training_summary(console, run_dir, summary)
+
+
+def _train_seed(program) -> int:
+    return int(dict(program.train.settings).get("seed", 0))
+
+
+def _require_training(program, spec: Path) -> None:
+    if program.train is None or program.data is None:
+        from ebmspec.diagnostics import Diagnostic
+        from ebmspec.source import NO_SPAN, Source
+
+        missing = "train" if program.train is None else "data"
+        raise UserError(
+            Source(str(spec), ""),
+            [
+                Diagnostic(
+                    "E924",
+                    f"`{program.name}` has no `{missing}` block, so there is nothing to train",
+                    NO_SPAN,
+                    "add a `data` line and a `train { objective = pcd(...) }` block",
+                )
+            ],
+        )
+
+
+def _resume_target(out: Path | None) -> Path:
+    from ebmspec import runs
+
+    try:
+        target = out if out is not None else runs.latest_run()
+    except runs.RunError as error:
+        raise _cli_error(
+            "--resume", "runs/latest", error.code, error.message, 0, 11, error.help
+        ) from None
+    if not (target / "checkpoint.safetensors").exists():
+        text = str(target)
+        raise _cli_error(
+            "--out",
+            text,
+            "E923",
+            f"`{text}` has no checkpoint to resume from",
+            0,
+            len(text),
+            "start a new run without --resume",
+        )
+    return target
+
+
+def _print_training_summary(console, run_dir: Path, summary: dict) -> None:
+    state = "finished" if summary["complete"] else "stopped (resume with --resume)"
+    console.print(
+        f"{state} at iteration {summary['iteration']} after {summary['train_seconds']:.1f} s "
+        f"of training; {summary['rollbacks']} rollbacks",
+        highlight=False,
+    )
+    result = summary.get("last_eval")
+    if result:
+        parts = [
+            f"{key} {100 * result[key]:.2f}%"
+            for key in ("accuracy_energy", "accuracy_samples")
+            if key in result
+        ]
+        if "ece" in result:
+            parts.append(f"ece {result['ece']:.4f}")
+        console.print(
+            f"evaluation on {result.get('examples', '?')} test examples: " + ", ".join(parts),
+            highlight=False,
+        )
+    console.print(f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)")
+
+
+@app.command(name="eval")
+def eval_command(
+    run: Annotated[
+        Path | None, typer.Argument(help="a run folder (default: the latest run)")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="evaluate the first N test examples")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the chains")] = 0,
+    images: Annotated[
+        bool, typer.Option("--images/--no-images", help="write the sample grid / density PNGs")
+    ] = True,
+    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
+        Device.auto
+    ),
+) -> None:
+    """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
+    import json
+
+    from ebmspec.eval_output import evaluate_run
+
+    _tune_allocator()
+    where = _device(device)
+    loaded = _load_run(run, "RUN", where)
+    result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
+    _write_atomically(loaded.path / "eval.json", json.dumps(result, indent=2) + "\n")
+    if json_output:
+        print(json.dumps(result))
+        return
+    from ebmspec.eval_output import print_evaluation
+
+    print_evaluation(_console(), loaded, result)
+
+
+def _tune_allocator() -> None:
+    """Keep freed tensor memory in the process (glibc): the sampling loop allocates and frees
+    the same large blocks every step, and returning them to the OS each time costs ~40 %."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+    libc.mallopt(m_mmap_threshold, 1 << 30)
+    libc.mallopt(m_trim_threshold, 1 << 36 if sys.maxsize > 2**32 else 1 << 30)
+    libc.mallopt(m_top_pad, 1 << 30)
+
+
 def _cli_error(name: str, text: str, code: str, message: str, start: int, end: int, help: str):
     """A located user error in one command-line argument, quoted as its own one-line source."""
     from ebmspec.diagnostics import Diagnostic
@@ -204,33 +413,42 @@ def _cli_error(name: str, text: str, code: str, message: str, start: int, end: i
     return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])
 
 
-def _load_for_sampling(path: Path, profile: str | None, settings: list[str] | None):
+def _load_for_sampling(path: Path | None, profile: str | None, settings: list[str] | None):
     """SPEC_OR_RUN -> (program, energy model, data statistics or None, what was loaded).
 
-    A spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
-    starts them) and no data statistics. Run directories are written by `ebmspec train`; their
-    loader slots in here and returns the run's program, checkpointed model and data statistics.
+    A run folder (default: `runs/latest`) gives its program, EMA weights and data statistics; a
+    spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
+    starts them) and no data statistics.
     """
     from ebmspec.api import compile_file
     from ebmspec.runtime.energy import lower_energy
 
-    if path.is_dir():
-        text = str(path)
-        raise _cli_error(
-            "SPEC_OR_RUN",
-            text,
-            "E911",
-            f"`{text}` is a directory: run directories are written by `ebmspec train`, "
-            "which this version of ebmspec does not have yet",
-            0,
-            len(text),
-            "sample a spec file instead (its freshly initialised model), e.g. "
-            "`ebmspec sample specs/dsprites_joint.ebm`",
+    if path is None or path.is_dir():
+        run = _load_run(path, "SPEC_OR_RUN")
+        meta = run.meta
+        origin = (
+            f"{run.path}: EMA weights at iteration {meta.get('iteration')} of "
+            f"{meta.get('iterations')}"
         )
+        return run.program, run.model, run.stats, origin
     program = _configure(compile_file(path), profile, settings, path)
     seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
     model = lower_energy(program, seed=seed)
     return program, model, None, f"{path}: freshly initialised model (parameter seed {seed})"
+
+
+def _load_run(path: Path | None, argument: str, device: str = "cpu"):
+    """A run folder (or the latest run) loaded, or a located E92x error on the argument."""
+    from ebmspec import runs
+
+    try:
+        folder = runs.latest_run() if path is None else path
+        return runs.load_run(folder, _configure, device)
+    except runs.RunError as error:
+        text = str(path) if path is not None else "runs/latest"
+        raise _cli_error(
+            argument, text, error.code, error.message, 0, len(text), error.help
+        ) from None
 
 
 def _check_sampler_name(program, name: str | None) -> str:

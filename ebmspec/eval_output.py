@@ -1,0 +1,128 @@
+"""`ebmspec eval`: run the spec's evaluate block on a trained run and present the result.
+
+In: a `runs.TrainedRun` (program, EMA model, data statistics, fitted transforms). Out: one dict
+(`accuracy_energy`, `accuracy_samples`, `ece`, per-attribute numbers, the run's iteration and the
+PNGs written: conditional sample grids and, for 2-D data, the density plot) and a Rich table.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from ebmspec.runtime.batches import encode
+
+
+def _train_seed(program) -> int:
+    return int(dict(program.train.settings).get("seed", 0)) if program.train else 0
+
+
+def test_split(program, dataset, pipelines, seed: int) -> dict:
+    """The test set in model space and its labels, transformed exactly as the trainer does."""
+    from ebmspec.runtime.energy import variable_table
+
+    table = variable_table(program)
+    generator = torch.Generator().manual_seed(seed + 4)
+    values, _ = encode(table, dataset.test, pipelines, generator)
+    labels = {n: t.long() for n, t in dataset.test.items() if table[n][0] != "real"}
+    return {**values, "labels": labels}
+
+
+@contextmanager
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("eval", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
+    from ebmspec.runtime import evaluation
+    from ebmspec.runtime.datasets import load_dataset
+
+    program = run.program
+    spec_dir = Path(run.info.get("spec", ".")).parent
+    dataset = load_dataset(program, spec_dir=spec_dir, seed=_train_seed(program))
+    split = test_split(program, dataset, run.pipelines, _train_seed(program))
+    with _progress(quiet) as progress:
+        result = evaluation.evaluate(
+            program,
+            run.model,
+            split,
+            run.stats,
+            device,
+            seed=seed,
+            limit=limit,
+            progress=progress,
+        )
+    result = {k: v for k, v in result.items() if not isinstance(v, torch.Tensor)}
+    result["run"] = str(run.path)
+    result["iteration"] = run.meta.get("iteration")
+    result["train_seconds"] = run.meta.get("train_seconds")
+    written = []
+    if images and program.evaluate is not None:
+        for report in program.evaluate.reports:
+            if report.kind == "samples":
+                content = evaluation.conditional_grid(
+                    program, run.model, report.call, run.stats, device, seed=seed
+                )
+                path = run.path / "samples_grid.png"
+            elif report.kind == "density":
+                variable = dict(report.call.args)["variable"]
+                content = evaluation.density_png(
+                    program, run.model, report.call, split[variable], run.stats, device,
+                    seed=seed,
+                )  # fmt: skip
+                path = run.path / "density.png"
+            else:
+                continue
+            path.write_bytes(content)
+            written.append(str(path))
+    result["images"] = written
+    return result
+
+
+def print_evaluation(console, run, result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{run.program.name} — {run.path} (iteration {result.get('iteration')})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in (
+        ("accuracy_energy", "accuracy, energy-based"),
+        ("accuracy_samples", "accuracy, sample-based"),
+        ("ece", "ECE (top label)"),
+    ):
+        if key in result:
+            value = result[key]
+            table.add_row(label, f"{100 * value:.2f} %" if "accuracy" in key else f"{value:.4f}")
+    per = result.get("per_attribute") or {}
+    for attribute, numbers in per.items():
+        if isinstance(numbers, dict):
+            text = ", ".join(
+                f"{k} {100 * v:.2f} %" if "accuracy" in k else f"{k} {v:.4f}"
+                for k, v in numbers.items()
+                if isinstance(v, float)
+            )
+        else:
+            text = str(numbers)
+        table.add_row(f"  {attribute}", text)
+    table.add_row("test examples", str(result.get("examples", "?")))
+    console.print(table)
+    for path in result.get("images", []):
+        console.print(f"wrote {path}")

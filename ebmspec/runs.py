@@ -1,0 +1,138 @@
+"""Run directories: what `ebmspec train` writes and `sample` / `eval` read back.
+
+In: a checked spec (its source text, profile and `--set` overrides) and an output folder. Out:
+
+    RUN/run.json               how the run was made (spec path, profile, settings, device, times)
+    RUN/spec.ebm               the spec text as trained, so the run stays self-contained
+    RUN/checkpoint.safetensors everything to resume (runtime/checkpoint.py), + checkpoint.json
+    RUN/energy.safetensors     EMA energy weights (what sampling, evaluation and emitted code use)
+    RUN/metrics.jsonl          training log and periodic evaluations
+
+and `runs/latest`, a one-line text file naming the newest run, which `ebmspec sample` and
+`ebmspec eval` use when no RUN is given. `load_run` rebuilds program, EMA model, data statistics
+and fitted transforms from a run folder alone.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ebmspec import ir
+from ebmspec.runtime import checkpoint as ckpt
+
+RUNS = Path("runs")
+LATEST = RUNS / "latest"
+
+
+class RunError(Exception):
+    """A run folder that cannot be used; `code` and `help` feed the CLI's located error."""
+
+    def __init__(self, code: str, message: str, help: str):
+        super().__init__(message)
+        self.code, self.message, self.help = code, message, help
+
+
+def default_run_dir(program: ir.Program) -> Path:
+    return RUNS / f"{program.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def is_run(path: Path) -> bool:
+    return (path / "run.json").is_file() and (path / "spec.ebm").is_file()
+
+
+def mark_latest(run_dir: Path) -> None:
+    ckpt.write_atomically(
+        LATEST, lambda temp: Path(temp).write_text(str(run_dir.resolve()) + "\n", "utf-8")
+    )
+
+
+def latest_run() -> Path:
+    if not LATEST.is_file():
+        raise RunError(
+            "E921",
+            "no run to use: `runs/latest` does not exist in this folder",
+            "train one first (`ebmspec train SPEC`), or name a run folder or a spec",
+        )
+    path = Path(LATEST.read_text(encoding="utf-8").strip())
+    if not is_run(path):
+        raise RunError(
+            "E921",
+            f"`runs/latest` names `{path}`, which is not a run folder any more",
+            "name a run folder explicitly, or train again",
+        )
+    return path
+
+
+def write_run_info(run_dir: Path, spec: Path, text: str, profile, settings, device) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.ebm").write_text(text, encoding="utf-8")
+    info = {
+        "spec": str(spec),
+        "profile": profile,
+        "settings": list(settings or ()),
+        "device": device,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    ckpt.save_json(run_dir / "run.json", info)
+
+
+def read_run_info(run_dir: Path) -> dict:
+    if not is_run(run_dir):
+        raise RunError(
+            "E922",
+            f"`{run_dir}` is not a run folder (it has no run.json and spec.ebm)",
+            "run folders are written by `ebmspec train`; pass one, or a .ebm spec",
+        )
+    try:
+        return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise RunError(
+            "E922", f"`{run_dir}/run.json` is damaged ({error})", "train the run again"
+        ) from None
+
+
+@dataclass
+class TrainedRun:
+    path: Path
+    info: dict
+    program: ir.Program
+    model: object  # EnergyModel with the EMA weights
+    stats: dict
+    pipelines: dict
+    meta: dict
+
+
+def load_run(run_dir: Path, configure, device: str = "cpu") -> TrainedRun:
+    """Program (stored spec + profile + settings, via `configure(program, profile, settings,
+    path)`), EMA model, data statistics and fitted transforms of a run."""
+    from ebmspec.api import compile_spec
+    from ebmspec.runtime.batches import unflatten_stats
+    from ebmspec.runtime.energy import lower_energy
+    from ebmspec.runtime.transforms import Pipeline
+    from ebmspec.source import Source
+
+    info = read_run_info(run_dir)
+    spec_file = run_dir / "spec.ebm"
+    source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
+    program = configure(compile_spec(source), info.get("profile"), info.get("settings"), spec_file)
+    try:
+        tensors, meta = ckpt.load_checkpoint(run_dir / "checkpoint.safetensors")
+    except ckpt.CheckpointError as error:
+        raise RunError(
+            "E923", str(error), "the run has no usable checkpoint; train it again"
+        ) from None
+    model = lower_energy(program, seed=None)
+    model.load_state_dict(ckpt.under("ema", tensors))
+    model.to(device).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    stats = unflatten_stats(ckpt.under("stats", tensors))
+    pipelines = {}
+    if program.data is not None:
+        for transform in program.data.transforms:
+            state = ckpt.under(f"transform/{transform.variable}", tensors)
+            pipelines[transform.variable] = Pipeline(transform.steps, state=state)
+    return TrainedRun(run_dir, info, program, model, stats, pipelines, meta)

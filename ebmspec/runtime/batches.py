@@ -1,0 +1,97 @@
+"""Data batches in model space, and the data statistics the init distributions read.
+
+In: a raw batch from `datasets.Dataset` (reals as stored, discrete labels as int64 indices with
+-1 = missing), the fitted transform pipelines and the variable table. Out: `{name: tensor}` as the
+energy takes it (reals transformed, categoricals one-hot `[B, *shape, K]`, binaries 0/1 floats),
+plus `{name: bool [B, *shape]}` masks of the observed label elements for variables with missing
+entries. `data_stats` summarises one such batch for `uniform_data_range`, `normal_data` and
+`data_frequency` (ALGORITHMS.md 2.3: "of one data batch").
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ebmspec.runtime.transforms import apply_transforms
+
+
+def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
+    """Raw batch -> (model-space values, observed masks of discrete variables with missing
+    labels). Missing elements get value 0 as a placeholder; the mask says which to trust."""
+    transformed = apply_transforms(pipelines, raw, generator)
+    values, observed = {}, {}
+    for name, (kind, _shape, categories, _low, _high) in variables.items():
+        if name not in transformed:
+            continue
+        value = transformed[name]
+        if kind == "real":
+            values[name] = value.to(device=device, dtype=torch.float32)
+            continue
+        value = value.to(device=device, dtype=torch.long)
+        known = value >= 0
+        if not bool(known.all()):
+            observed[name] = known
+        value = value.clamp_min(0)
+        if kind == "categorical":
+            values[name] = F.one_hot(value, categories).float()
+        else:
+            values[name] = value.float()
+    return values, observed
+
+
+def labels_of(variables: dict, values: dict) -> dict:
+    """Integer codes [B, *shape] of the discrete variables among model-space `values`."""
+    labels = {}
+    for name, value in values.items():
+        kind = variables[name][0]
+        if kind == "categorical":
+            labels[name] = value.argmax(-1)
+        elif kind == "binary":
+            labels[name] = value.round().long()
+    return labels
+
+
+def data_stats(variables: dict, values: dict, observed: dict) -> dict:
+    """Per-element min / max / mean / std of reals, label frequencies [*shape, K] of discrete
+    variables (missing labels excluded; a site with no observed label falls back to uniform)."""
+    stats = {}
+    for name, value in values.items():
+        kind, shape, categories, _, _ = variables[name]
+        if kind == "real":
+            stats[name] = {
+                "min": value.amin(0).cpu(),
+                "max": value.amax(0).cpu(),
+                "mean": value.mean(0).cpu(),
+                "std": value.std(0).clamp_min(1e-6).cpu() if value.shape[0] > 1 else None,
+            }
+            if stats[name]["std"] is None:
+                stats[name]["std"] = torch.ones(shape)
+            continue
+        one_hot = value if kind == "categorical" else torch.stack([1 - value, value], -1)
+        known = observed.get(name)
+        if known is not None:
+            one_hot = one_hot * known.unsqueeze(-1)
+        counts = one_hot.sum(0).cpu()
+        empty = counts.sum(-1, keepdim=True) == 0
+        counts = torch.where(empty, torch.ones_like(counts), counts)
+        freq = counts / counts.sum(-1, keepdim=True)
+        stats[name] = {"freq": freq}
+    return stats
+
+
+def flatten_stats(stats: dict) -> dict[str, torch.Tensor]:
+    """`{name: {key: tensor}}` -> `{"name/key": tensor}` for a checkpoint."""
+    return {
+        f"{name}/{key}": tensor.contiguous()
+        for name, entry in stats.items()
+        for key, tensor in entry.items()
+    }
+
+
+def unflatten_stats(flat: dict[str, torch.Tensor]) -> dict:
+    stats: dict = {}
+    for key, tensor in flat.items():
+        name, field = key.rsplit("/", 1)
+        stats.setdefault(name, {})[field] = tensor
+    return stats

@@ -1,0 +1,206 @@
+"""Training objectives: where negative samples come from, how missing labels are filled in, and
+the loss whose gradient is the maximum-likelihood gradient.
+
+In: the energy module, the sampler table (as `runtime.sampling.sampler_table` builds it), the
+variable table and model-space data batches. Out: `Negatives` (a replay buffer of *all*
+variables for `pcd`/`jem`, fresh short-run chains for `cd`), `impute` (paper 004, Eq. 8: missing
+attributes drawn by a clamped chain on p(y_miss | x, y_obs)) and the losses:
+
+    pcd / cd:  -(mean f(data) - mean f(negatives)) + energy_l2 (mean f+^2 + mean f-^2)
+               + grad_penalty mean(1/2 |grad_x f(data)|^2)
+    jem:       -alpha mean log p(y|x) - (mean logsumexp_y f(x, y) - mean f(x-, y-)), with y
+               enumerated exactly and (x-, y-) from the joint chain (its x-marginal is p(x)).
+
+Every random number comes from the explicit generator the trainer passes in, so a run resumed
+from a checkpoint (buffer + generator states) continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+
+from ebmspec.runtime.kernels.base import Target
+from ebmspec.runtime.schedule import acceptance, build_schedule, initial_values
+
+
+class Negatives:
+    """Negative chains of one objective.
+
+    persistent=True (pcd, jem): a buffer of `size` chains of every variable; each iteration
+    draws `batch` distinct slots, re-initialises each with probability `reinit`, runs `steps`
+    sweeps and writes x *and* y back (ALGORITHMS.md 2.3 - the reference code lost y).
+    persistent=False (cd): `batch` fresh chains from the init distributions every iteration.
+    """
+
+    def __init__(
+        self,
+        sampler: dict,
+        variables: dict,
+        steps: int,
+        persistent: bool,
+        size: int = 0,
+        reinit: float = 0.0,
+    ):
+        self.sampler = sampler
+        self.variables = variables
+        self.steps = steps
+        self.persistent = persistent
+        self.size = size
+        self.reinit = reinit
+        self.buffer: dict[str, torch.Tensor] | None = None
+        self.schedule = build_schedule(sampler["blocks"], variables)
+
+    def fresh(self, count: int, generator, stats, device) -> dict:
+        return initial_values(
+            self.sampler["inits"], self.variables, count, generator, stats, device
+        )
+
+    def start(self, generator, stats, device) -> None:
+        """Fill the buffer from the init distributions (p0 for x, q0 for y)."""
+        if self.persistent:
+            self.buffer = self.fresh(self.size, generator, stats, device)
+
+    def draw(self, model, batch: int, generator, stats, device):
+        """`batch` negative samples after `steps` sweeps, and the chain state (diagnostics)."""
+        if not self.persistent:
+            values = self.fresh(batch, generator, stats, device)
+            slots = None
+        else:
+            assert self.buffer is not None, "start() fills the buffer first"
+            slots = torch.randperm(self.size, generator=generator, device=device)[:batch]
+            values = {name: tensor[slots] for name, tensor in self.buffer.items()}
+            if self.reinit > 0:
+                renew = torch.rand(batch, generator=generator, device=device) < self.reinit
+                fresh = self.fresh(batch, generator, stats, device)
+                values = {
+                    name: torch.where(
+                        renew.reshape((batch,) + (1,) * (value.dim() - 1)), fresh[name], value
+                    )
+                    for name, value in values.items()
+                }
+        target = Target(model, self.variables)
+        state = self.schedule.run(self.schedule.init(values), target, generator, self.steps)
+        final = {name: value.detach() for name, value in state.point.values.items()}
+        if slots is not None:
+            for name, value in final.items():
+                self.buffer[name][slots] = value
+        return final, state
+
+    def rates(self, state) -> list[torch.Tensor]:
+        """Acceptance rate of each block in this draw (0-d tensors, still on the device)."""
+        return [acceptance(kernel_state) for kernel_state in state.kernels]
+
+
+def impute(
+    model,
+    sampler: dict,
+    variables: dict,
+    values: dict,
+    observed: dict,
+    steps: int,
+    generator,
+    stats,
+) -> dict:
+    """Fill missing label elements with one draw of a chain on p(y_miss | x, y_obs): observed
+    elements and complete variables clamped, missing ones started from the init distribution,
+    `steps` sweeps, not persistent (paper 004, Eq. 8; ALGORITHMS.md 2.4)."""
+    if not observed:
+        return values
+    batch = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    start = initial_values(sampler["inits"], variables, batch, generator, stats, device)
+    current, free = {}, {}
+    for name, value in values.items():
+        known = observed.get(name)
+        if known is None:
+            current[name] = value
+            continue
+        keep = known.reshape(known.shape + (1,) * (value.dim() - known.dim()))
+        current[name] = torch.where(keep, value, start[name])
+        free[name] = ~known
+    fixed = {name for name in variables if name not in free}
+    target = Target(model, variables, free, fixed)
+    schedule = build_schedule(sampler["blocks"], variables, fixed)
+    state = schedule.run(schedule.init(current), target, generator, steps)
+    return {name: value.detach() for name, value in state.point.values.items()}
+
+
+def _stack(first: dict, second: dict) -> dict:
+    return {name: torch.cat([first[name], second[name]]) for name in first}
+
+
+def contrastive_loss(
+    model, positive: dict, negative: dict, variables: dict, energy_l2=0.0, grad_penalty=0.0
+):
+    """The pcd / cd loss and its parts (f on data, f on samples) as 0-d tensors."""
+    reals = [n for n, v in variables.items() if v[0] == "real"] if grad_penalty > 0 else []
+    if reals:
+        positive = {
+            n: v.detach().requires_grad_(True) if n in reals else v for n, v in positive.items()
+        }
+    count = next(iter(positive.values())).shape[0]
+    # One pass over data and samples together: one batched matmul beats two half-size ones.
+    f = model(_stack(positive, negative))
+    f_pos, f_neg = f[:count], f[count:]
+    loss = -(f_pos.mean() - f_neg.mean())
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+    if reals:
+        grads = torch.autograd.grad(f_pos.sum(), [positive[n] for n in reals], create_graph=True)
+        norm = sum(g.pow(2).reshape(count, -1).sum(1) for g in grads)
+        loss = loss + grad_penalty * 0.5 * norm.mean()
+    return loss, f_pos.detach().mean(), f_neg.detach().mean()
+
+
+def configurations(variables: dict, name: str, device=None) -> torch.Tensor:
+    """Every value of discrete variable `name` in model space, [C, *tensor_shape]."""
+    kind, shape, categories, _, _ = variables[name]
+    width = categories if kind == "categorical" else 2
+    sites = int(torch.tensor(shape).prod()) if shape else 1
+    codes = torch.tensor(list(itertools.product(range(width), repeat=sites)), device=device)
+    codes = codes.reshape(-1, *shape)
+    return F.one_hot(codes, width).float() if kind == "categorical" else codes.float()
+
+
+def jem_loss(
+    model,
+    positive: dict,
+    negative: dict,
+    variables: dict,
+    label: str,
+    alpha: float,
+    observed: dict,
+    energy_l2=0.0,
+):
+    """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
+    log p~(x) = logsumexp_y f(x, y) over every value of `label`. Examples whose label is
+    (partly) missing contribute to the generative term only."""
+    count = next(iter(positive.values())).shape[0]
+    configs = configurations(variables, label, next(iter(positive.values())).device)
+    options = configs.shape[0]
+    expanded = {
+        name: value.repeat_interleave(options, 0)
+        for name, value in positive.items()
+        if name != label
+    }
+    expanded[label] = configs.repeat(count, *([1] * (configs.dim() - 1)))
+    f_all = model(expanded).reshape(count, options)
+    log_px = torch.logsumexp(f_all, 1)
+    true = positive[label].reshape(count, 1, -1)
+    match = (configs.reshape(1, options, -1) == true).all(-1)
+    f_true = (f_all * match).sum(1)
+    f_neg = model(negative)
+    loss = -(log_px.mean() - f_neg.mean())
+    known = observed.get(label)
+    keep = torch.ones(count, dtype=torch.bool, device=f_all.device)
+    if known is not None:
+        keep = known.reshape(count, -1).all(1)
+    if alpha > 0 and bool(keep.any()):
+        log_py = (f_true - log_px)[keep]
+        loss = loss + alpha * (-log_py.mean())
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (log_px.pow(2).mean() + f_neg.pow(2).mean())
+    return loss, log_px.detach().mean(), f_neg.detach().mean()

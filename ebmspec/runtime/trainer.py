@@ -1,0 +1,476 @@
+"""The training loop: objective, Adam with warmup from 0, clipping, EMA, evaluation, checkpoints.
+
+In: a checked program with a `train` block, its `Dataset`, a run directory and a device. Out, in
+the run directory: `checkpoint.safetensors` (everything needed to resume: weights, EMA weights,
+optimizer moments, replay buffer, generator states, data statistics, iteration), its readable
+twin `checkpoint.json`, `energy.safetensors` (the EMA weights in the format `ebmspec compile`'s
+module loads) and `metrics.jsonl` (one JSON object per logged window and per evaluation).
+
+Reproducibility: all randomness comes from two explicit generators (data batches + transforms,
+and the chains) whose states are checkpointed; evaluation uses its own generator seeded by the
+iteration. A run killed at any point and resumed from its last checkpoint therefore ends with the
+same parameters as an uninterrupted run (tests/runtime/test_resume.py).
+
+Divergence: a non-finite loss or |loss| > 1e8 (ALGORITHMS.md 2.4, JEM practice) restores the last
+checkpoint, divides the learning rate by 10 and goes on; after `MAX_ROLLBACKS` it gives up.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ebmspec import ir
+from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime.batches import data_stats, encode, flatten_stats, unflatten_stats
+from ebmspec.runtime.energy import lower_energy, variable_table
+from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_loss
+from ebmspec.runtime.params import save_parameters
+from ebmspec.runtime.sampling import sampler_table
+from ebmspec.runtime.transforms import Pipeline, fit_transforms
+
+DIVERGED = 1e8
+MAX_ROLLBACKS = 6
+ROLLBACK_LR_FACTOR = 0.1
+EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspec eval` uses all
+
+
+class TrainingDiverged(Exception):
+    """The loss kept blowing up after every rollback."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The `train` block, flattened (profile and --set overrides already applied)."""
+
+    objective: str
+    sampler: str
+    steps: int
+    buffer: int
+    reinit: float
+    alpha: float
+    label: str | None
+    optimizer: str
+    lr: float
+    warmup: int
+    betas: tuple[float, float]
+    weight_decay: float
+    momentum: float
+    batch: int
+    iterations: int
+    ema: float
+    clip_grad: float | None
+    energy_l2: float
+    grad_penalty: float
+    eval_every: int
+    checkpoint_every: int
+    seed: int
+
+    @classmethod
+    def of(cls, program: ir.Program) -> Settings:
+        train = program.train
+        objective = dict(train.objective.args)
+        optimizer = dict(train.optimizer.args) if train.optimizer is not None else {}
+        settings = dict(train.settings)
+        sampler = objective.get("sampler") or program.samplers[0].name
+        label = objective.get("label")
+        if train.objective.name == "jem" and label is None:  # the checker made sure one exists
+            label = next(v.name for v in program.variables if v.kind != "real")
+        return cls(
+            objective=train.objective.name,
+            sampler=sampler,
+            steps=int(objective.get("steps", 20)),
+            buffer=int(objective.get("buffer", 0)),
+            reinit=float(objective.get("reinit", 0.0)),
+            alpha=float(objective.get("alpha", 1.0)),
+            label=label,
+            optimizer=train.optimizer.name if train.optimizer is not None else "adam",
+            lr=float(optimizer.get("lr", 1e-4)),
+            warmup=int(optimizer.get("warmup", 0)),
+            betas=tuple(optimizer.get("betas", (0.9, 0.999))),
+            weight_decay=float(optimizer.get("weight_decay", 0.0)),
+            momentum=float(optimizer.get("momentum", 0.0)),
+            batch=int(settings["batch"]),
+            iterations=int(settings["iterations"]),
+            ema=float(settings["ema"]),
+            clip_grad=settings["clip_grad"],
+            energy_l2=float(settings["energy_l2"]),
+            grad_penalty=float(settings["grad_penalty"]),
+            eval_every=int(settings["eval_every"]),
+            checkpoint_every=int(settings["checkpoint_every"]),
+            seed=int(settings["seed"]),
+        )
+
+
+class Monitor:
+    """What the trainer reports to (the CLI's live display implements these)."""
+
+    def start(self, total: int, done: int) -> None: ...
+
+    def update(self, iteration: int, metrics: dict) -> None: ...
+
+    def evaluated(self, iteration: int, result: dict) -> None: ...
+
+    def warn(self, text: str) -> None: ...
+
+
+def warmup_factor(iteration: int, warmup: int) -> float:
+    """Linear warmup from 0: lr * (iteration + 1) / warmup for the first `warmup` steps."""
+    return 1.0 if warmup <= 0 else min(1.0, (iteration + 1) / warmup)
+
+
+class Trainer:
+    """One training run of `program` on `dataset`, persisted in `run_dir`."""
+
+    def __init__(
+        self,
+        program: ir.Program,
+        dataset,
+        run_dir: Path,
+        device: str = "cpu",
+        monitor: Monitor | None = None,
+        evaluate=None,
+    ):
+        self.program = program
+        self.dataset = dataset
+        self.run_dir = Path(run_dir)
+        self.device = device
+        self.monitor = monitor or Monitor()
+        self.evaluate_fn = evaluate  # (program, model, split, stats, device, seed, limit) -> dict
+        self.s = Settings.of(program)
+        self.table = variable_table(program)
+        self.sampler = sampler_table(program.sampler(self.s.sampler))
+        self.model = lower_energy(program, seed=self.s.seed).to(device)
+        self.ema = copy.deepcopy(self.model)
+        for parameter in self.ema.parameters():
+            parameter.requires_grad_(False)
+        self.optimizer = self._optimizer()
+        persistent = self.s.objective in ("pcd", "jem")
+        self.negatives = Negatives(
+            self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit
+        )
+        self.data_gen = torch.Generator().manual_seed(self.s.seed)
+        self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
+        self.pipelines = fit_transforms(program.data, dataset.train)
+        self.stats: dict = {}
+        self.iteration = 0
+        self.lr_scale = 1.0
+        self.rollbacks = 0
+        self.train_seconds = 0.0
+        self.last_eval: dict | None = None
+        self.best: dict = {}
+        self._test_split: dict | None = None
+        self._stop = False
+
+    # ---- files ----------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.safetensors"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        params = list(self.model.parameters())
+        if self.s.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=0.0, momentum=self.s.momentum)
+        return torch.optim.Adam(
+            params, lr=0.0, betas=self.s.betas, weight_decay=self.s.weight_decay
+        )
+
+    # ---- set-up ---------------------------------------------------------------------------
+    def start(self, resume: bool) -> None:
+        """Fresh start (data statistics, buffer from the init distributions, checkpoint 0) or
+        resume from the run's checkpoint."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and self.checkpoint_path.exists():
+            self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
+            self._truncate_metrics()
+            return
+        stats_gen = torch.Generator().manual_seed(self.s.seed + 2)
+        raw = self.dataset.batch(self.s.batch, stats_gen)
+        values, observed = encode(self.table, raw, self.pipelines, stats_gen)
+        self.stats = data_stats(self.table, values, observed)
+        self.negatives.start(self.chain_gen, self.stats, self.device)
+        self.metrics_path.write_text("", encoding="utf-8")
+        self.save()
+
+    def _truncate_metrics(self) -> None:
+        """Drop log lines past the checkpoint: the resumed run writes them again."""
+        if not self.metrics_path.exists():
+            return
+        kept = []
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("iteration", 0) <= self.iteration:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                break  # a line cut by the kill: everything after it is gone too
+        self.metrics_path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+
+    # ---- checkpoints ----------------------------------------------------------------------
+    def state(self) -> tuple[dict, dict]:
+        tensors = {}
+        tensors.update(ckpt.with_prefix("model", self.model.state_dict()))
+        tensors.update(ckpt.with_prefix("ema", self.ema.state_dict()))
+        optim_tensors, groups = ckpt.optimizer_tensors(self.optimizer)
+        tensors.update(ckpt.with_prefix("optim", optim_tensors))
+        if self.negatives.buffer is not None:
+            tensors.update(ckpt.with_prefix("buffer", self.negatives.buffer))
+        tensors["rng/data"] = self.data_gen.get_state()
+        tensors["rng/chain"] = self.chain_gen.get_state()
+        tensors.update(ckpt.with_prefix("stats", flatten_stats(self.stats)))
+        for name, pipeline in self.pipelines.items():
+            tensors.update(ckpt.with_prefix(f"transform/{name}", pipeline.state()))
+        meta = {
+            "iteration": self.iteration,
+            "iterations": self.s.iterations,
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
+            "train_seconds": self.train_seconds,
+            "optimizer_groups": groups,
+            "last_eval": self.last_eval,
+            "best": self.best,
+        }
+        return tensors, meta
+
+    def save(self) -> None:
+        tensors, meta = self.state()
+        ckpt.save_checkpoint(self.checkpoint_path, tensors, meta)
+        save_parameters(self.ema, self.run_dir / "energy.safetensors", self.program.name)
+        ckpt.save_json(self.run_dir / "checkpoint.json", meta | {"complete": self.done})
+
+    def restore(self, tensors: dict, meta: dict) -> None:
+        self.model.load_state_dict(ckpt.under("model", tensors))
+        self.ema.load_state_dict(ckpt.under("ema", tensors))
+        ckpt.restore_optimizer(
+            self.optimizer, ckpt.under("optim", tensors), meta["optimizer_groups"]
+        )
+        buffer = ckpt.under("buffer", tensors)
+        if buffer:
+            self.negatives.buffer = {k: v.to(self.device) for k, v in buffer.items()}
+        self.data_gen.set_state(tensors["rng/data"])
+        self.chain_gen.set_state(tensors["rng/chain"])
+        self.stats = unflatten_stats(ckpt.under("stats", tensors))
+        for name, pipeline in self.pipelines.items():
+            state = ckpt.under(f"transform/{name}", tensors)
+            self.pipelines[name] = Pipeline(pipeline.steps, state=state)
+        self.iteration = int(meta["iteration"])
+        self.lr_scale = float(meta["lr_scale"])
+        self.rollbacks = int(meta["rollbacks"])
+        self.train_seconds = float(meta["train_seconds"])
+        self.last_eval = meta.get("last_eval")
+        self.best = meta.get("best") or {}
+
+    # ---- one iteration --------------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.iteration >= self.s.iterations
+
+    def step(self) -> dict | None:
+        """One parameter update; returns its metrics (tensors), or None after a rollback."""
+        s = self.s
+        raw = self.dataset.batch(s.batch, self.data_gen)
+        positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
+        negative, chains = self.negatives.draw(
+            self.model, s.batch, self.chain_gen, self.stats, self.device
+        )
+        if s.objective == "jem":
+            loss, f_pos, f_neg = jem_loss(
+                self.model, positive, negative, self.table, s.label, s.alpha, observed, s.energy_l2
+            )
+        else:
+            positive = impute(
+                self.model, self.sampler, self.table, positive, observed, s.steps,
+                self.chain_gen, self.stats,
+            )  # fmt: skip
+            loss, f_pos, f_neg = contrastive_loss(
+                self.model, positive, negative, self.table, s.energy_l2, s.grad_penalty
+            )
+        value = float(loss.detach())  # one sync per iteration: the divergence check needs the number
+        if not math.isfinite(value) or abs(value) > DIVERGED:
+            self.rollback(value)
+            return None
+        lr = s.lr * self.lr_scale * warmup_factor(self.iteration, s.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if s.clip_grad is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), s.clip_grad)
+        self.optimizer.step()
+        self._update_ema()
+        self.iteration += 1
+        return {
+            "loss": value,
+            "f_data": f_pos,
+            "f_samples": f_neg,
+            "lr": lr,
+            "accept": self.negatives.rates(chains),
+        }
+
+    def _update_ema(self) -> None:
+        mu = self.s.ema
+        ema = [p for p in self.ema.parameters()]
+        live = [p.detach() for p in self.model.parameters()]
+        if mu <= 0:
+            torch._foreach_copy_(ema, live)
+            return
+        torch._foreach_mul_(ema, mu)
+        torch._foreach_add_(ema, live, alpha=1 - mu)
+
+    def rollback(self, value: float) -> None:
+        """Back to the last checkpoint with a 10x smaller learning rate."""
+        failed_at = self.iteration
+        scale, count = self.lr_scale * ROLLBACK_LR_FACTOR, self.rollbacks + 1
+        if count > MAX_ROLLBACKS:
+            raise TrainingDiverged(
+                f"the loss diverged ({value:.3g}) at iteration {failed_at} after {MAX_ROLLBACKS} "
+                f"rollbacks (learning rate now x{self.lr_scale:.0e})"
+            )
+        self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
+        self.lr_scale, self.rollbacks = scale, count
+        # A different chain seed: replaying the same random numbers tends to replay the failure.
+        self.chain_gen.manual_seed(self.s.seed + 1 + 7919 * count)
+        self._truncate_metrics()
+        self.monitor.warn(
+            f"loss {value:.3g} at iteration {failed_at} (non-finite or |loss| > {DIVERGED:.0e}): "
+            f"rolled back to the checkpoint of iteration {self.iteration} and lowered the "
+            f"learning rate to {self.s.lr * scale:.3g} (rollback {count} of {MAX_ROLLBACKS})"
+        )
+        self._log({"iteration": self.iteration, "rollback": count, "loss": value})
+        self.save()
+
+    # ---- evaluation -----------------------------------------------------------------------
+    def test_split(self) -> dict:
+        """The test set in model space (transforms drawn with a fixed generator) + labels."""
+        if self._test_split is None:
+            generator = torch.Generator().manual_seed(self.s.seed + 4)
+            values, _ = encode(self.table, self.dataset.test, self.pipelines, generator)
+            labels = {
+                n: t.long() for n, t in self.dataset.test.items() if self.table[n][0] != "real"
+            }
+            self._test_split = {**values, "labels": labels}
+        return self._test_split
+
+    def run_evaluation(self, limit: int | None = EVAL_EXAMPLES) -> dict | None:
+        if self.evaluate_fn is None or self.program.evaluate is None:
+            return None
+        self.ema.eval()
+        result = self.evaluate_fn(
+            self.program,
+            self.ema,
+            self.test_split(),
+            self.stats,
+            self.device,
+            seed=self.s.seed + 5,
+            limit=limit,
+        )
+        result = {"iteration": self.iteration, "train_seconds": round(self.train_seconds, 1)} | {
+            k: v for k, v in result.items() if not isinstance(v, torch.Tensor)
+        }
+        self.last_eval = result
+        for key in ("accuracy_energy", "accuracy_samples"):
+            if key in result and result[key] > self.best.get(key, {}).get("value", -1.0):
+                self.best[key] = {
+                    "value": result[key],
+                    "iteration": self.iteration,
+                    "train_seconds": round(self.train_seconds, 1),
+                }
+        self._log({"iteration": self.iteration, "eval": result})
+        self.monitor.evaluated(self.iteration, result)
+        return result
+
+    # ---- the loop -------------------------------------------------------------------------
+    def _log(self, entry: dict) -> None:
+        with self.metrics_path.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(entry) + "\n")
+
+    def _request_stop(self, signum, frame) -> None:
+        if self._stop:  # a second Ctrl-C: stop right now
+            raise KeyboardInterrupt
+        self._stop = True
+        self.monitor.warn("stopping after this iteration (checkpoint first); Ctrl-C again to abort")
+
+    def run(self) -> dict:
+        """Train to `iterations`, evaluating and checkpointing on schedule. Ctrl-C saves a
+        checkpoint at the next iteration boundary and returns (resume with --resume)."""
+        s = self.s
+        log_every = max(1, min(50, s.iterations // 100))
+        window: dict = {}
+        previous = (
+            signal.signal(signal.SIGINT, self._request_stop)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            else None
+        )
+        self.monitor.start(s.iterations, self.iteration)
+        try:
+            while not self.done and not self._stop:
+                began = time.perf_counter()
+                metrics = self.step()
+                self.train_seconds += time.perf_counter() - began
+                if metrics is None:
+                    window = {}
+                    continue
+                self._accumulate(window, metrics)
+                if self.iteration % log_every == 0 or self.done:
+                    entry = self._summarise(window)
+                    self._log(entry)
+                    self.monitor.update(self.iteration, entry)
+                    window = {}
+                evaluate_now = self.iteration % s.eval_every == 0 or self.done
+                if evaluate_now:
+                    self.run_evaluation()
+                if self.iteration % s.checkpoint_every == 0 or self.done or evaluate_now:
+                    self.save()
+            if self._stop:
+                self.save()
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        return {
+            "iteration": self.iteration,
+            "complete": self.done,
+            "train_seconds": self.train_seconds,
+            "rollbacks": self.rollbacks,
+            "last_eval": self.last_eval,
+            "best": self.best,
+        }
+
+    def _accumulate(self, window: dict, metrics: dict) -> None:
+        window["count"] = window.get("count", 0) + 1
+        for key in ("loss", "f_data", "f_samples"):
+            window[key] = window.get(key, 0.0) + metrics[key]
+        window["lr"] = metrics["lr"]
+        rates = metrics["accept"]
+        if "accept" not in window:
+            window["accept"] = [torch.zeros_like(r) for r in rates]
+        window["accept"] = [a + r for a, r in zip(window["accept"], rates, strict=True)]
+
+    def _summarise(self, window: dict) -> dict:
+        count = window["count"]
+        names = [
+            f"{kernel}({', '.join(n for n in names)})"
+            for kernel, names, _, _ in self.sampler["blocks"]
+        ]
+        accept = {
+            name: round(float(a) / count, 4)
+            for name, a in zip(names, window["accept"], strict=False)
+        }
+        return {
+            "iteration": self.iteration,
+            "train_seconds": round(self.train_seconds, 2),
+            "loss": float(window["loss"]) / count,
+            "f_data": float(window["f_data"]) / count,
+            "f_samples": float(window["f_samples"]) / count,
+            "lr": window["lr"],
+            "accept": accept,
+        }

@@ -295,7 +295,7 @@ class Trainer:
             loss, f_pos, f_neg = contrastive_loss(
                 self.model, positive, negative, self.table, s.energy_l2, s.grad_penalty
             )
-        value = float(loss.detach())  # one sync per iteration: the divergence check needs the number
+        value = float(loss.detach())  # one sync per iteration: the divergence check reads it
         if not math.isfinite(value) or abs(value) > DIVERGED:
             self.rollback(value)
             return None

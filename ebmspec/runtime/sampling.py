@@ -46,6 +46,7 @@ def sample(
     device="cpu",
     fuse: bool = True,
     callback=None,
+    specialize: bool = True,
 ):
     table = sampler_table(program.sampler(sampler or default_sampler(program)))
     return schedule.sample_chains(
@@ -60,4 +61,5 @@ def sample(
         device=device,
         fuse=fuse,
         callback=callback,
+        specialize=specialize,
     )

@@ -28,6 +28,8 @@ dataset is a pure function of the program, the files and the seed.
 
 from __future__ import annotations
 
+import csv
+import difflib
 import gzip
 import importlib.util
 import math
@@ -266,12 +268,15 @@ def _split(
     """A fixed random split (seeded by `seed`): `n_test` rows to test, the rest to train."""
     rows = _rows(values)
     if not 1 <= n_test < rows:
+        test = context.args["test"]
+        left = "no test examples" if n_test < 1 else "no training examples"
         raise context.fail(
             "E628",
-            f"a test split of {n_test:,} examples leaves no training data: {path} holds "
-            f"{rows:,} examples",
-            f"set `test` below {rows:,}"
-            + (" (a fraction of the rows)" if context.name == "csv" else ""),
+            f"too few examples for the test split: {path} holds {rows:,} examples, so "
+            f"test = {test:g} leaves {left}",
+            "choose a `test` fraction that keeps examples on both sides"
+            if context.name == "csv"
+            else f"set `test` below {rows:,}",
         )
     order = torch.randperm(rows, generator=_generator(context.seed, _SPLIT_STREAM))
     test, train = order[:n_test].sort().values, order[n_test:].sort().values
@@ -651,4 +656,117 @@ def _load_mnist(context: _Context):
     return description, train, test, None, None
 
 
-_LOADERS: dict[str, Callable] = {"toy": _load_toy, "dsprites": _load_dsprites, "mnist": _load_mnist}
+# ---- csv ---------------------------------------------------------------------------------------
+
+CSV_HELP = "a header row, then one example per row; features are numbers, labels integers"
+
+
+def _csv_columns(context: _Context, header: list[str], path: Path) -> tuple[list[int], int | None]:
+    """Indices of the feature columns and of the label column (None without a label)."""
+    features, label = context.args["features"], context.args["label"]
+    label_index = None
+    if label is not None:
+        if label not in header:
+            close = difflib.get_close_matches(label, header, n=1)
+            raise context.fail(
+                "E625",
+                f"`{path}` has no column `{label}` for the label",
+                (f"did you mean `{close[0]}`? " if close else "")
+                + "its columns are "
+                + ", ".join(f"`{h}`" for h in header),
+            )
+        label_index = header.index(label)
+    others = [i for i in range(len(header)) if i != label_index]
+    if len(others) < features:
+        raise context.fail(
+            "E625",
+            f"`{path}` has {len(others)} feature columns"
+            + (f" besides the label `{label}`" if label is not None else "")
+            + f", fewer than features = {features}",
+            f"set `features` to at most {len(others)}",
+        )
+    return others[:features], label_index
+
+
+def _csv_number(context: _Context, cell: str, where: str, name: str, path: Path) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise context.fail(
+            "E626",
+            f"`{path}` {where}, column `{name}`: {cell.strip()!r} is not a finite number",
+            "feature cells must be numbers; fill or drop the row",
+        )
+    return value
+
+
+def _csv_label(context: _Context, cell: str, where: str, name: str, path: Path) -> int:
+    if cell.strip() in ("", "-1"):
+        return -1  # a missing label
+    value = _csv_number(context, cell, where, name, path)
+    classes = context.args["classes"]
+    if value != int(value) or not 0 <= value < classes:
+        raise context.fail(
+            "E627",
+            f"`{path}` {where}, column `{name}`: label {cell.strip()!r} is not one of "
+            f"0..{classes - 1}",
+            "labels are integers 0..classes-1; leave the cell empty or write -1 when unknown",
+        )
+    return int(value)
+
+
+def _load_csv(context: _Context):
+    args = context.args
+    path = _resolve(context, args["file"])
+    try:
+        with path.open(newline="", encoding="utf-8") as stream:
+            rows = list(csv.reader(stream))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise _unreadable(context, path, error, CSV_HELP) from None
+    # (line, cells) of the non-blank rows; the line counts the header as line 1
+    rows = [(line, row) for line, row in enumerate(rows, start=1) if any(c.strip() for c in row)]
+    if len(rows) < 2:
+        raise context.fail(
+            "E630", f"`{path}` holds no examples (a header row and no data rows)", CSV_HELP
+        )
+    header = [cell.strip() for cell in rows[0][1]]
+    columns, label_index = _csv_columns(context, header, path)
+    features, labels = [], []
+    for number, (line, row) in enumerate(rows[1:], start=1):
+        where = f"line {line} (data row {number})"
+        if len(row) != len(header):
+            raise context.fail(
+                "E625",
+                f"`{path}` {where} has {len(row)} cells, the header has {len(header)}",
+                "every row needs one cell per header column",
+            )
+        features.append([_csv_number(context, row[i], where, header[i], path) for i in columns])
+        if label_index is not None:
+            name = header[label_index]
+            labels.append(_csv_label(context, row[label_index], where, name, path))
+    values = {"x": torch.tensor(features, dtype=torch.float32)}
+    if label_index is not None:
+        values["y"] = torch.tensor(labels, dtype=torch.int64)
+    n_test = round(args["test"] * len(features))
+    train, test = _split(context, values, n_test, path)
+    names = ", ".join(header[i] for i in columns[:4]) + (", ..." if len(columns) > 4 else "")
+    description = (
+        f"csv {path.name}: {len(features):,} rows ({_rows(train):,} train, {_rows(test):,} test), "
+        f"{len(columns)} features ({names})"
+        + (
+            f", label `{args['label']}` with {args['classes']} classes"
+            if label_index is not None
+            else ""
+        )
+    )
+    return description, train, test, None, None
+
+
+_LOADERS: dict[str, Callable] = {
+    "toy": _load_toy,
+    "dsprites": _load_dsprites,
+    "mnist": _load_mnist,
+    "csv": _load_csv,
+}

@@ -4,8 +4,12 @@ In: a checked `ir.Program` (its `data` call, every argument bound) and the spec'
 `Dataset` holding the RAW training and test values of every field `semantic.data.dataset_fields`
 promises (real -> float32 [N, *shape], images as intensities in [0, 1]; categorical -> int64
 [N, *shape], -1 = missing), and `batch(size, generator)` for training. Problems with the data
-(missing or corrupt files, wrong arrays, a missing optional dependency, bad csv cells, a test
-split as large as the data) are `UserError`s E620-E639 pointing at the `data` line.
+are `UserError`s pointing at the `data` line, whose message names the file:
+
+E620 file not found        E621 unreadable or corrupt file     E622 required arrays missing
+E623 wrong shape/dtype     E624 optional dependency missing    E625 csv columns or row width
+E626 csv cell not a number E627 label out of range             E628 too few examples for `test`
+E629 unsupported argument  E630 no examples                    E631 the spec has no `data` line
 
 * toy: 8 Gaussians with 3 binary attributes (paper 004, section 6.1), see `_toy_draw`.
 * dsprites: the official .npz if `file` is given: shape class of `shape`, orientation classes
@@ -226,6 +230,8 @@ def _load_toy(context: _Context):
     def draw(size: int, generator: torch.Generator) -> Tensors:
         return _toy_draw(size, generator, std, attributes, missing)
 
+    # `train` is one fixed draw of the nominal size, for statistics (transform fits, data
+    # ranges); training batches are fresh draws.
     train = draw(TOY_TRAIN_SIZE, _generator(context.seed, _TRAIN_STREAM))
     # Test labels are always complete: accuracy is measured on every attribute.
     test = _toy_draw(args["test"], _generator(context.seed, _TEST_STREAM), std, attributes, False)

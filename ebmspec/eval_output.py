@@ -111,17 +111,16 @@ def print_evaluation(console, run, result: dict) -> None:
         if key in result:
             value = result[key]
             table.add_row(label, f"{100 * value:.2f} %" if "accuracy" in key else f"{value:.4f}")
-    per = result.get("per_attribute") or {}
-    for attribute, numbers in per.items():
-        if isinstance(numbers, dict):
-            text = ", ".join(
-                f"{k} {100 * v:.2f} %" if "accuracy" in k else f"{k} {v:.4f}"
-                for k, v in numbers.items()
-                if isinstance(v, float)
-            )
-        else:
-            text = str(numbers)
-        table.add_row(f"  {attribute}", text)
+    labels = {"accuracy_energy": "energy", "accuracy_samples": "samples", "ece": "ECE"}
+    for metric, numbers in (result.get("per_attribute") or {}).items():
+        if not isinstance(numbers, dict):
+            continue
+        percent = metric.startswith("accuracy")
+        text = ", ".join(
+            f"{attribute} {100 * value:.2f} %" if percent else f"{attribute} {value:.4f}"
+            for attribute, value in numbers.items()
+        )
+        table.add_row(f"  per attribute, {labels.get(metric, metric)}", text)
     table.add_row("test examples", str(result.get("examples", "?")))
     console.print(table)
     for path in result.get("images", []):

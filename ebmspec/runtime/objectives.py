@@ -18,6 +18,7 @@ from a checkpoint (buffer + generator states) continues bit for bit.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -155,14 +156,23 @@ def contrastive_loss(
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
 
 
-def configurations(variables: dict, name: str, device=None) -> torch.Tensor:
-    """Every value of discrete variable `name` in model space, [C, *tensor_shape]."""
-    kind, shape, categories, _, _ = variables[name]
-    width = categories if kind == "categorical" else 2
-    sites = int(torch.tensor(shape).prod()) if shape else 1
-    codes = torch.tensor(list(itertools.product(range(width), repeat=sites)), device=device)
-    codes = codes.reshape(-1, *shape)
-    return F.one_hot(codes, width).float() if kind == "categorical" else codes.float()
+def configurations(variables: dict, names, device=None) -> dict[str, torch.Tensor]:
+    """Every joint value of the discrete variables `names` in model space: {name: [C, ...]},
+    the last variable's last element varying fastest."""
+    codes, widths = [], []
+    for name in names:
+        kind, shape, categories, _, _ = variables[name]
+        width = categories if kind == "categorical" else 2
+        sites = math.prod(shape)
+        widths.append((name, kind, shape, width, sites))
+        codes.extend([range(width)] * sites)
+    table = torch.tensor(list(itertools.product(*codes)), device=device).reshape(-1, len(codes))
+    result, column = {}, 0
+    for name, kind, shape, width, sites in widths:
+        part = table[:, column : column + sites].reshape(-1, *shape)
+        column += sites
+        result[name] = F.one_hot(part, width).float() if kind == "categorical" else part.float()
+    return result
 
 
 def jem_loss(
@@ -170,34 +180,41 @@ def jem_loss(
     positive: dict,
     negative: dict,
     variables: dict,
-    label: str,
+    labels: tuple[str, ...],
     alpha: float,
     observed: dict,
     energy_l2=0.0,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
-    log p~(x) = logsumexp_y f(x, y) over every value of `label`. Examples whose label is
-    (partly) missing contribute to the generative term only."""
+    log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
+    missing label element contribute to the generative term only."""
     count = next(iter(positive.values())).shape[0]
-    configs = configurations(variables, label, next(iter(positive.values())).device)
-    options = configs.shape[0]
-    expanded = {
-        name: value.repeat_interleave(options, 0)
-        for name, value in positive.items()
-        if name != label
+    device = next(iter(positive.values())).device
+    configs = configurations(variables, labels, device)
+    options = next(iter(configs.values())).shape[0]
+    rest = {n: v for n, v in positive.items() if n not in labels}
+    # The label-free part (dSprites: the CNN h(x)) runs once per example, with its graph, and is
+    # tiled over the configurations: row c * count + b holds example b with configuration c.
+    keep_graph = {
+        n: v.detach().requires_grad_(True) if v.is_floating_point() else v for n, v in rest.items()
     }
-    expanded[label] = configs.repeat(count, *([1] * (configs.dim() - 1)))
-    f_all = model(expanded).reshape(count, options)
+    energy = model.specialize(keep_graph) if hasattr(model, "specialize") else model
+    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
+    for name, value in configs.items():
+        expanded[name] = value.repeat_interleave(count, 0)
+    f_all = energy(expanded).reshape(options, count).t()
     log_px = torch.logsumexp(f_all, 1)
-    true = positive[label].reshape(count, 1, -1)
-    match = (configs.reshape(1, options, -1) == true).all(-1)
+    match = torch.ones(count, options, dtype=torch.bool, device=device)
+    for name in labels:
+        true = positive[name].reshape(count, 1, -1)
+        match &= (configs[name].reshape(1, options, -1) == true).all(-1)
     f_true = (f_all * match).sum(1)
     f_neg = model(negative)
     loss = -(log_px.mean() - f_neg.mean())
-    known = observed.get(label)
-    keep = torch.ones(count, dtype=torch.bool, device=f_all.device)
-    if known is not None:
-        keep = known.reshape(count, -1).all(1)
+    keep = torch.ones(count, dtype=torch.bool, device=device)
+    for name in labels:
+        if name in observed:
+            keep &= observed[name].reshape(count, -1).all(1)
     if alpha > 0 and bool(keep.any()):
         log_py = (f_true - log_px)[keep]
         loss = loss + alpha * (-log_py.mean())

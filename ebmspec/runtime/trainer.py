@@ -56,7 +56,7 @@ class Settings:
     buffer: int
     reinit: float
     alpha: float
-    label: str | None
+    labels: tuple[str, ...]
     optimizer: str
     lr: float
     warmup: int
@@ -81,8 +81,9 @@ class Settings:
         settings = dict(train.settings)
         sampler = objective.get("sampler") or program.samplers[0].name
         label = objective.get("label")
-        if train.objective.name == "jem" and label is None:  # the checker made sure one exists
-            label = next(v.name for v in program.variables if v.kind != "real")
+        # jem without `label`: the checker allowed it only when every discrete variable is an
+        # observed label, and then y is all of them, enumerated jointly.
+        labels = (label,) if label else tuple(v.name for v in program.variables if v.discrete)
         return cls(
             objective=train.objective.name,
             sampler=sampler,
@@ -90,7 +91,7 @@ class Settings:
             buffer=int(objective.get("buffer", 0)),
             reinit=float(objective.get("reinit", 0.0)),
             alpha=float(objective.get("alpha", 1.0)),
-            label=label,
+            labels=labels,
             optimizer=train.optimizer.name if train.optimizer is not None else "adam",
             lr=float(optimizer.get("lr", 1e-4)),
             warmup=int(optimizer.get("warmup", 0)),
@@ -285,7 +286,7 @@ class Trainer:
         )
         if s.objective == "jem":
             loss, f_pos, f_neg = jem_loss(
-                self.model, positive, negative, self.table, s.label, s.alpha, observed, s.energy_l2
+                self.model, positive, negative, self.table, s.labels, s.alpha, observed, s.energy_l2
             )
         else:
             positive = impute(

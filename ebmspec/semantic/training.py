@@ -124,6 +124,11 @@ class TrainingChecks:
             if label is None and len(discrete) == 1:
                 label = discrete[0].name
                 call = call.with_arg("label", label)
+            elif label is None and len(discrete) > 1 and all(v.observed for v in discrete):
+                # No latent discrete variable: y is every observed label, enumerated jointly.
+                total = math.prod(v.cardinality for v in discrete)
+                if total <= reg.MAX_ENUMERABLE:
+                    return call
             variable = self.scope.variables.get(label) if label else None
             if variable is None or not variable.discrete:
                 self.sink.error(

@@ -193,3 +193,55 @@ def test_existing_run_folder_needs_resume(tmp_path):
     again = _train(tmp_path, *SMALL, "--set", "train.iterations=5", "--out", "runs/a")
     assert again.returncode == 1
     assert "error[E920]" in again.stderr and "--resume" in again.stderr
+
+
+def _cli(cwd: Path, *args: str):
+    env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "ebmspec.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_run_folder_feeds_eval_and_sample(tmp_path):
+    trained = _train(tmp_path, *SMALL, "--set", "train.iterations=20", "--out", "runs/t")
+    assert trained.returncode == 0, trained.stderr
+    run = tmp_path / "runs" / "t"
+    assert (tmp_path / "runs" / "latest").read_text().strip() == str(run.resolve())
+    for name in ("run.json", "spec.ebm", "checkpoint.json", "energy.safetensors", "metrics.jsonl"):
+        assert (run / name).is_file(), name
+
+    evaluated = _cli(tmp_path, "eval", "--json", "--limit", "40")  # the latest run
+    assert evaluated.returncode == 0, evaluated.stderr
+    result = json.loads(evaluated.stdout)
+    for key in ("accuracy_energy", "accuracy_samples", "ece"):
+        assert 0.0 <= result[key] <= 1.0, key
+    assert result["examples"] == 40 and result["iteration"] == 20
+    assert (
+        json.loads((run / "eval.json").read_text())["accuracy_energy"] == result["accuracy_energy"]
+    )
+    assert (run / "density.png").read_bytes().startswith(b"\x89PNG")
+
+    sampled = _cli(tmp_path, "sample", "runs/t", "--condition", "y=[1, 0, 1]", "-n", "8")
+    assert sampled.returncode == 0, sampled.stderr
+    assert "EMA weights at iteration 20" in sampled.stdout
+    npz = _cli(tmp_path, "sample", "--condition", "y=[1, 0, 1]", "-n", "8", "-o", "s.npz")
+    assert npz.returncode == 0, npz.stderr
+    import numpy as np
+
+    with np.load(tmp_path / "s.npz") as saved:
+        assert (saved["y"] == np.array([1, 0, 1])).all()
+
+
+def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):
+    none = _cli(tmp_path, "eval")
+    assert none.returncode == 1 and "error[E921]" in none.stderr and "Traceback" not in none.stderr
+    (tmp_path / "plain").mkdir()
+    foreign = _cli(tmp_path, "sample", "plain")
+    assert foreign.returncode == 1 and "error[E922]" in foreign.stderr
+    resume = _cli(tmp_path, "train", str(TOY), "--resume", "--out", "plain")
+    assert resume.returncode == 1 and "error[E923]" in resume.stderr

@@ -244,7 +244,7 @@ def train(
         from ebmspec.api import compile_spec
 
         program = _configure(compile_spec(source), profile, settings, spec)
-        _require_training(program, spec)
+        _require_training(program, source)
         run_dir = out or runs.default_run_dir(program)
         if (run_dir / "checkpoint.safetensors").exists():
             text = str(run_dir)
@@ -287,14 +287,33 @@ def _train_seed(program) -> int:
     return int(dict(program.train.settings).get("seed", 0))
 
 
-def _require_training(program, spec: Path) -> None:
+TRAINABLE = ("pcd", "cd", "jem")
+
+
+def _require_training(program, source) -> None:
+    """A train block, a data line, and an objective this version can run."""
+    from ebmspec.diagnostics import Diagnostic
+
+    if program.train is not None and program.train.objective.name not in TRAINABLE:
+        objective = program.train.objective
+        raise UserError(
+            source,
+            [
+                Diagnostic(
+                    "E925",
+                    f"`ebmspec train` cannot run objective `{objective.name}` yet (it is "
+                    "checked, compiled and emitted, but has no trainer)",
+                    objective.span,
+                    "use " + ", ".join(f"`{n}`" for n in TRAINABLE),
+                )
+            ],
+        )
     if program.train is None or program.data is None:
-        from ebmspec.diagnostics import Diagnostic
-        from ebmspec.source import NO_SPAN, Source
+        from ebmspec.source import NO_SPAN
 
         missing = "train" if program.train is None else "data"
         raise UserError(
-            Source(str(spec), ""),
+            source,
             [
                 Diagnostic(
                     "E924",

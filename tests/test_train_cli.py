@@ -245,3 +245,18 @@ def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):
     assert foreign.returncode == 1 and "error[E922]" in foreign.stderr
     resume = _cli(tmp_path, "train", str(TOY), "--resume", "--out", "plain")
     assert resume.returncode == 1 and "error[E923]" in resume.stderr
+
+
+def test_objectives_without_a_trainer_are_located_errors(tmp_path):
+    spec = tmp_path / "ssm.ebm"
+    text = TOY.read_text().split("profile cpu")[0]  # its profiles set pcd-only keys
+    spec.write_text(
+        text.replace(
+            "pcd(sampler = joint, steps = 20, buffer = 10000, reinit = 0.05)",
+            "ssm(projections = 2)",
+        )
+    )
+    result = _cli(tmp_path, "train", str(spec), "--out", "runs/x")
+    assert result.returncode == 1 and "error[E925]" in result.stderr
+    assert "ssm(projections = 2)" in result.stderr  # the source line is quoted
+    assert not (tmp_path / "runs" / "x").exists()

@@ -52,6 +52,7 @@ from ebmspec.cli import _tune_allocator
 from ebmspec.diagnostics import UserError, render
 from ebmspec.eval_output import test_split
 from ebmspec.passes.profiles import apply_overrides, apply_profile
+from ebmspec.runs import write_run_info
 from ebmspec.runtime import evaluation
 from ebmspec.runtime.batches import encode
 from ebmspec.runtime.datasets import load_dataset
@@ -218,6 +219,9 @@ def run(args) -> dict:
     )
     with tempfile.TemporaryDirectory(prefix="mnist_vs_mlp.") as scratch:
         run_dir = args.out if args.out is not None else Path(scratch) / "run"
+        # a complete run folder, so `ebmspec eval` / `ebmspec sample` can read it afterwards
+        settings = [f"train.seed={args.seed}", *args.set]
+        write_run_info(run_dir, args.spec, args.spec.read_text(), args.profile, settings, "cpu")
         trainer, summary, initial = train_ebm(program, dataset, run_dir, args.device)
         budget = summary["train_seconds"]
         print(

@@ -318,12 +318,10 @@ or .npz
     (
         (".", "-o", "grid.png"),
         """\
-SPEC_OR_RUN:1:1: error[E911]: `.` is a directory: run directories are written by `ebmspec \
-train`, which this version of ebmspec does not have yet
+SPEC_OR_RUN:1:1: error[E922]: `.` is not a run folder (it has no run.json and spec.ebm)
     1 | .
       | ^
-      = help: sample a spec file instead (its freshly initialised model), e.g. `ebmspec sample \
-specs/dsprites_joint.ebm`
+      = help: run folders are written by `ebmspec train`; pass one, or a .ebm spec
 1 error in SPEC_OR_RUN
 """,
     ),

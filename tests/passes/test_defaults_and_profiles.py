@@ -47,7 +47,7 @@ def test_profile_overrides_train_objective_and_evaluation():
     program = compile_file(ROOT / "specs" / "toy_joint.ebm")
     assert program.train.setting("iterations") == 5500
     cpu = apply_profile(program, "cpu")
-    assert cpu.train.setting("iterations") == 1500
+    assert cpu.train.setting("iterations") == 600
     assert cpu.train.setting("batch") == 500
     assert cpu.evaluate.predictions[0].methods[1].arg("steps") == 100
     smoke = apply_profile(program, "smoke")

@@ -339,8 +339,9 @@ class Trainer:
                 f"the loss diverged ({value:.3g}) at iteration {failed_at} after {MAX_ROLLBACKS} "
                 f"rollbacks (learning rate now x{self.lr_scale:.0e})"
             )
+        spent = self.train_seconds  # the lost iterations took time too: keep counting it
         self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
-        self.lr_scale, self.rollbacks = scale, count
+        self.lr_scale, self.rollbacks, self.train_seconds = scale, count, spent
         # A different chain seed: replaying the same random numbers tends to replay the failure.
         self.chain_gen.manual_seed(self.s.seed + 1 + 7919 * count)
         self._truncate_metrics()

@@ -21,6 +21,9 @@ def save_parameters(model: torch.nn.Module, path: str | Path, model_name: str) -
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     handle, temp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     os.close(handle)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(temp, 0o666 & ~mask)  # mkstemp makes it private; weights are ordinary output
     try:
         save_file(state, temp, metadata={"format": "ebmspec-energy", "model": model_name})
         os.replace(temp, path)

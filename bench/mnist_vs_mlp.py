@@ -50,11 +50,10 @@ from torch import nn
 from ebmspec.api import compile_file
 from ebmspec.cli import _tune_allocator
 from ebmspec.diagnostics import UserError, render
-from ebmspec.eval_output import test_split
 from ebmspec.passes.profiles import apply_overrides, apply_profile
 from ebmspec.runs import write_run_info
 from ebmspec.runtime import evaluation
-from ebmspec.runtime.batches import encode
+from ebmspec.runtime.batches import encode, test_split
 from ebmspec.runtime.datasets import load_dataset
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.trainer import Settings, Trainer, warmup_factor
@@ -229,7 +228,7 @@ def run(args) -> dict:
             f"({summary['rollbacks']} rollbacks); evaluating",
             flush=True,
         )
-        split = test_split(program, dataset, trainer.pipelines, s.seed)
+        split = test_split(trainer.table, dataset, trainer.pipelines, s.seed)
         ebm = evaluate_ebm(program, trainer, split, args.device, args.sample_examples)
     bins = ebm.get("bins", 20)
     line = program.evaluate.predictions[0]

@@ -534,22 +534,11 @@ def _device(choice: Device) -> str:
 
 @contextmanager
 def _sweep_progress(total: int):
-    """A Rich progress bar over sweeps on a terminal (the sampler's callback), else nothing."""
-    if total == 0 or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    """A progress bar over sweeps on a terminal (the sampler's callback), else nothing."""
+    from ebmspec.progress import progress_bar
 
-    columns = (TextColumn("sweeps"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sweeps", total=total)
-        yield lambda state: bar.advance(task)
+    with progress_bar("sweeps", total) as update:
+        yield None if update is None else (lambda state: update(advance=1))
 
 
 def _configure(program, profile: str | None, settings: list[str] | None, spec: Path):

@@ -7,48 +7,25 @@ PNGs written: conditional sample grids and, for 2-D data, the density plot) and 
 
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-from ebmspec.runtime.batches import encode
+from ebmspec.runtime.batches import test_split
+from ebmspec.runtime.energy import variable_table
 
 
 def _train_seed(program) -> int:
     return int(dict(program.train.settings).get("seed", 0)) if program.train else 0
 
 
-def test_split(program, dataset, pipelines, seed: int) -> dict:
-    """The test set in model space and its labels, transformed exactly as the trainer does."""
-    from ebmspec.runtime.energy import variable_table
-
-    table = variable_table(program)
-    generator = torch.Generator().manual_seed(seed + 4)
-    values, _ = encode(table, dataset.test, pipelines, generator)
-    labels = {n: t.long() for n, t in dataset.test.items() if table[n][0] != "real"}
-    return {**values, "labels": labels}
-
-
 @contextmanager
 def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from ebmspec.progress import progress_bar
 
-    columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("eval", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+    with progress_bar("evaluating", None if not quiet else 0) as update:
+        yield None if update is None else (lambda done, total: update(completed=done, total=total))
 
 
 def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
@@ -58,7 +35,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
     program = run.program
     spec_dir = Path(run.info.get("spec", ".")).parent
     dataset = load_dataset(program, spec_dir=spec_dir, seed=_train_seed(program))
-    split = test_split(program, dataset, run.pipelines, _train_seed(program))
+    split = test_split(variable_table(program), dataset, run.pipelines, _train_seed(program))
     with _progress(quiet) as progress:
         result = evaluation.evaluate(
             program,

@@ -40,6 +40,16 @@ def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
     return values, observed
 
 
+def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
+    """A dataset's test set in model space (random transform steps drawn with a generator seeded
+    `seed + 4`, the same for training-time and `ebmspec eval` evaluations) plus `labels`: the
+    integer codes of its discrete variables, -1 = missing."""
+    generator = torch.Generator().manual_seed(seed + 4)
+    values, _ = encode(variables, dataset.test, pipelines, generator)
+    labels = {n: t.long() for n, t in dataset.test.items() if variables[n][0] != "real"}
+    return {**values, "labels": labels}
+
+
 def labels_of(variables: dict, values: dict) -> dict:
     """Integer codes [B, *shape] of the discrete variables among model-space `values`."""
     labels = {}

@@ -29,7 +29,13 @@ import torch
 
 from ebmspec import ir
 from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime.batches import data_stats, encode, flatten_stats, unflatten_stats
+from ebmspec.runtime.batches import (
+    data_stats,
+    encode,
+    flatten_stats,
+    test_split,
+    unflatten_stats,
+)
 from ebmspec.runtime.energy import lower_energy, variable_table
 from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_loss
 from ebmspec.runtime.params import save_parameters
@@ -357,12 +363,7 @@ class Trainer:
     def test_split(self) -> dict:
         """The test set in model space (transforms drawn with a fixed generator) + labels."""
         if self._test_split is None:
-            generator = torch.Generator().manual_seed(self.s.seed + 4)
-            values, _ = encode(self.table, self.dataset.test, self.pipelines, generator)
-            labels = {
-                n: t.long() for n, t in self.dataset.test.items() if self.table[n][0] != "real"
-            }
-            self._test_split = {**values, "labels": labels}
+            self._test_split = test_split(self.table, self.dataset, self.pipelines, self.s.seed)
         return self._test_split
 
     def run_evaluation(self, limit: int | None = EVAL_EXAMPLES) -> dict | None:

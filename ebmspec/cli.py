@@ -219,7 +219,7 @@ def train(
     from ebmspec.api import read_source
     from ebmspec.runtime import evaluation
     from ebmspec.runtime.datasets import load_dataset
-    from ebmspec.runtime.trainer import Trainer, TrainingDiverged
+    from ebmspec.runtime.trainer import Settings, Trainer, TrainingDiverged
     from ebmspec.train_display import LiveDisplay
 
     _tune_allocator()
@@ -228,7 +228,8 @@ def train(
     run_dir = out
     if resume:
         run_dir = _resume_target(out)
-        info = runs.read_run_info(run_dir)
+        # the trainer loads the checkpoint itself; here only the run's own program is needed
+        program, info = runs.load_program(run_dir, _configure)
         stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
         if (
             stored != source.text
@@ -239,7 +240,6 @@ def train(
                 f"note: resuming {run_dir} with the spec, profile and settings it was started "
                 "with (they differ from this command's)\n"
             )
-        program = runs.load_run(run_dir, _configure, where).program
     else:
         from ebmspec.api import compile_spec
 
@@ -258,7 +258,7 @@ def train(
                 "continue it with --resume, or choose another --out",
             )
         runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
-    dataset = load_dataset(program, spec_dir=spec.parent, seed=_train_seed(program))
+    dataset = load_dataset(program, spec_dir=spec.parent, seed=Settings.of(program).seed)
     display = LiveDisplay(title=program.name)
     trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
     console = _console()
@@ -281,10 +281,6 @@ def train(
     finally:
         display.stop()
     _print_training_summary(console, run_dir, summary)
-
-
-def _train_seed(program) -> int:
-    return int(dict(program.train.settings).get("seed", 0))
 
 
 TRAINABLE = ("pcd", "cd", "jem")

@@ -16,10 +16,6 @@ from ebmspec.runtime.batches import test_split
 from ebmspec.runtime.energy import variable_table
 
 
-def _train_seed(program) -> int:
-    return int(dict(program.train.settings).get("seed", 0)) if program.train else 0
-
-
 @contextmanager
 def _progress(quiet: bool):
     from ebmspec.progress import progress_bar
@@ -31,11 +27,13 @@ def _progress(quiet: bool):
 def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
     from ebmspec.runtime import evaluation
     from ebmspec.runtime.datasets import load_dataset
+    from ebmspec.runtime.trainer import Settings
 
     program = run.program
     spec_dir = Path(run.info.get("spec", ".")).parent
-    dataset = load_dataset(program, spec_dir=spec_dir, seed=_train_seed(program))
-    split = test_split(variable_table(program), dataset, run.pipelines, _train_seed(program))
+    seed = Settings.of(program).seed  # the training run's seed: same data split and transforms
+    dataset = load_dataset(program, spec_dir=spec_dir, seed=seed)
+    split = test_split(variable_table(program), dataset, run.pipelines, seed)
     with _progress(quiet) as progress:
         result = evaluation.evaluate(
             program,

@@ -69,14 +69,13 @@ def data_stats(variables: dict, values: dict, observed: dict) -> dict:
     for name, value in values.items():
         kind, shape, categories, _, _ = variables[name]
         if kind == "real":
+            std = value.std(0).clamp_min(1e-6) if value.shape[0] > 1 else torch.ones(shape)
             stats[name] = {
                 "min": value.amin(0).cpu(),
                 "max": value.amax(0).cpu(),
                 "mean": value.mean(0).cpu(),
-                "std": value.std(0).clamp_min(1e-6).cpu() if value.shape[0] > 1 else None,
+                "std": std.cpu(),
             }
-            if stats[name]["std"] is None:
-                stats[name]["std"] = torch.ones(shape)
             continue
         one_hot = value if kind == "categorical" else torch.stack([1 - value, value], -1)
         known = observed.get(name)

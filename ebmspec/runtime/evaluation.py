@@ -22,6 +22,9 @@ import torch.nn.functional as F
 
 from ebmspec import ir
 from ebmspec.runtime import images, sampling
+from ebmspec.runtime.batches import labels_of
+from ebmspec.runtime.energy import variable_table
+from ebmspec.runtime.objectives import configurations
 
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way
 ENERGY_ROWS = 8192  # (example, configuration) rows per energy evaluation
@@ -57,24 +60,9 @@ def label_configurations(program: ir.Program, targets) -> Configurations:
     if count > MAX_CONFIGURATIONS:
         names = ", ".join(v.name for v in variables)
         raise ValueError(f"{names} have {count} joint values, more than {MAX_CONFIGURATIONS}")
-    index = torch.arange(count)
-    radices = [v.categories or 2 for v in variables for _ in range(math.prod(v.shape))]
-    digits, stride = [], 1
-    for radix in reversed(radices):  # the last element is the least significant digit
-        digits.append((index // stride) % radix)
-        stride *= radix
-    digits.reverse()
-    values, labels, start = {}, {}, 0
-    for variable in variables:
-        size = math.prod(variable.shape)
-        code = torch.stack(digits[start : start + size], 1).reshape(count, *variable.shape)
-        start += size
-        labels[variable.name] = code
-        values[variable.name] = (
-            F.one_hot(code, variable.categories).float()
-            if variable.kind == "categorical"
-            else code.float()
-        )
+    table = variable_table(program)
+    values = configurations(table, [v.name for v in variables])
+    labels = labels_of(table, values)
     return Configurations(values, labels)
 
 

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.runtime.kernels.base import Target
-from ebmspec.runtime.schedule import acceptance, build_schedule, initial_values
+from ebmspec.runtime.schedule import acceptance, build_schedule, initial_values, run_conditioned
 
 
 class Negatives:
@@ -112,20 +112,13 @@ def impute(
         return values
     batch = next(iter(values.values())).shape[0]
     device = next(iter(values.values())).device
-    start = initial_values(sampler["inits"], variables, batch, generator, stats, device)
-    current, free = {}, {}
-    for name, value in values.items():
-        known = observed.get(name)
-        if known is None:
-            current[name] = value
-            continue
-        keep = known.reshape(known.shape + (1,) * (value.dim() - known.dim()))
-        current[name] = torch.where(keep, value, start[name])
-        free[name] = ~known
-    fixed = {name for name in variables if name not in free}
-    target = Target(model, variables, free, fixed)
-    schedule = build_schedule(sampler["blocks"], variables, fixed)
-    state = schedule.run(schedule.init(current), target, generator, steps)
+    condition = {
+        name: (value, observed[name]) if name in observed else value
+        for name, value in values.items()
+    }
+    state, _ = run_conditioned(
+        model, variables, sampler, batch, generator, steps, condition, stats, device
+    )
     return {name: value.detach() for name, value in state.point.values.items()}
 
 

@@ -188,6 +188,27 @@ def sample_chains(
     With whole variables clamped, an energy that can `specialize` evaluates what depends on them
     alone once per run instead of once per step (same chains up to float rounding)."""
     generator = torch.Generator(device=device).manual_seed(seed)
+    return run_conditioned(
+        energy, variables, sampler, chains, generator, sweeps, condition, stats, device, fuse,
+        callback, specialize,
+    )  # fmt: skip
+
+
+def run_conditioned(
+    energy,
+    variables: dict,
+    sampler: dict,
+    chains: int,
+    generator,
+    sweeps: int | None = None,
+    condition: dict | None = None,
+    stats: dict | None = None,
+    device="cpu",
+    fuse: bool = True,
+    callback=None,
+    specialize: bool = True,
+):
+    """`sample_chains` drawing from a caller's `generator` (training keeps one across steps)."""
     values = initial_values(sampler["inits"], variables, chains, generator, stats, device)
     clamped, free, fixed = condition_masks(condition or {}, variables, chains, device)
     for name, value in clamped.items():

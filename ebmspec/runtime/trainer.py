@@ -462,10 +462,7 @@ class Trainer:
 
     def _summarise(self, window: dict) -> dict:
         count = window["count"]
-        names = [
-            f"{kernel}({', '.join(n for n in names)})"
-            for kernel, names, _, _ in self.sampler["blocks"]
-        ]
+        names = [f"{kernel}({', '.join(names)})" for kernel, names, _, _ in self.sampler["blocks"]]
         accept = {
             name: round(float(a) / count, 4)
             for name, a in zip(names, window["accept"], strict=False)

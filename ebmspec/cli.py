@@ -52,6 +52,12 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="override one setting, e.g. --set train.iterations=500"),
 ]
+BestOpt = Annotated[
+    bool,
+    typer.Option(
+        "--best", help="use the run's best evaluated weights (best.safetensors), not the last"
+    ),
+]
 
 
 @app.command()
@@ -138,6 +144,7 @@ def sample(
     ),
     profile: ProfileOpt = None,
     settings: SetOpt = None,
+    best: BestOpt = False,
 ) -> None:
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
     from ebmspec import sample_output
@@ -145,7 +152,7 @@ def sample(
     from ebmspec.runtime.sampling import sample as run_chains
 
     _tune_allocator()
-    program, model, stats, origin = _load_for_sampling(spec_or_run, profile, settings)
+    program, model, stats, origin = _load_for_sampling(spec_or_run, profile, settings, best)
     sampler = _check_sampler_name(program, sampler)
     conditions = check_conditions(program, condition or ())
     _check_output(program, output)
@@ -383,6 +390,7 @@ def eval_command(
     device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
         Device.auto
     ),
+    best: BestOpt = False,
 ) -> None:
     """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
     import json
@@ -391,9 +399,10 @@ def eval_command(
 
     _tune_allocator()
     where = _device(device)
-    loaded = _load_run(run, "RUN", where)
+    loaded = _load_run(run, "RUN", where, best=best)
     result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
-    _write_atomically(loaded.path / "eval.json", json.dumps(result, indent=2) + "\n")
+    name = "eval-best.json" if best else "eval.json"
+    _write_atomically(loaded.path / name, json.dumps(result, indent=2) + "\n")
     if json_output:
         print(json.dumps(result))
         return
@@ -428,7 +437,9 @@ def _cli_error(name: str, text: str, code: str, message: str, start: int, end: i
     return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])
 
 
-def _load_for_sampling(path: Path | None, profile: str | None, settings: list[str] | None):
+def _load_for_sampling(
+    path: Path | None, profile: str | None, settings: list[str] | None, best: bool = False
+):
     """SPEC_OR_RUN -> (program, energy model, data statistics or None, what was loaded).
 
     A run folder (default: `runs/latest`) gives its program, EMA weights and data statistics; a
@@ -439,7 +450,7 @@ def _load_for_sampling(path: Path | None, profile: str | None, settings: list[st
     from ebmspec.runtime.energy import lower_energy
 
     if path is None or path.is_dir():
-        run = _load_run(path, "SPEC_OR_RUN")
+        run = _load_run(path, "SPEC_OR_RUN", best=best)
         meta = run.meta
         origin = (
             f"{run.path}: EMA weights at iteration {meta.get('iteration')} of "
@@ -452,13 +463,13 @@ def _load_for_sampling(path: Path | None, profile: str | None, settings: list[st
     return program, model, None, f"{path}: freshly initialised model (parameter seed {seed})"
 
 
-def _load_run(path: Path | None, argument: str, device: str = "cpu"):
+def _load_run(path: Path | None, argument: str, device: str = "cpu", best: bool = False):
     """A run folder (or the latest run) loaded, or a located E92x error on the argument."""
     from ebmspec import runs
 
     try:
         folder = runs.latest_run() if path is None else path
-        return runs.load_run(folder, _configure, device)
+        return runs.load_run(folder, _configure, device, best=best)
     except runs.RunError as error:
         text = str(path) if path is not None else "runs/latest"
         raise _cli_error(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ebmspec import ir
 from ebmspec.frontend import ast
-from ebmspec.passes.plan_sweep import BlockPlan, plan_sweeps
+from ebmspec.passes.plan_sweep import BlockPlan, CachedBlock, Cost, SweepPlan, plan_sweeps
 
 
 def dump_ast(program: ast.Program) -> str:
@@ -43,6 +43,43 @@ def _entry(plan: BlockPlan) -> str:
     }[plan.entry]
 
 
+def cost_text(cost: Cost) -> str:
+    """`1 static forward + 2 head fwd+bwd`: the nonzero counts of a cached sweep or block."""
+    parts = [
+        (cost.passes, "fwd+bwd"),
+        (cost.forwards, "fwd"),
+        (cost.root_forwards, "static forward"),
+        (cost.root_backwards, "static backward"),
+        (cost.head_passes, "head fwd+bwd"),
+        (cost.head_forwards, "head fwd"),
+    ]
+    text = " + ".join(f"{count} {what}" for count, what in parts if count)
+    return text or "nothing"
+
+
+def static_part(block: CachedBlock) -> str:
+    """What a caching block keeps: the static let bindings and the roots of its split."""
+    split = block.split
+    lets = [f"`{name}`" for name in split.static_lets if name not in split.head_lets]
+    return f"static part for moves of {', '.join(split.moving)}: " + "; ".join(
+        lets + split.describe()
+    )
+
+
+def _megamacs(value: int) -> str:
+    return f"{value / 1e6:.3g}M" if value >= 1e5 else f"{value / 1e3:.3g}k"
+
+
+def sweep_costs(plan: SweepPlan) -> str:
+    """Per-sweep work with caching, and the multiply-adds per chain against fused and naive."""
+    return (
+        f"per sweep cached: {cost_text(plan.cached_cost)}; "
+        f"~{_megamacs(plan.macs(plan.cached_cost))} multiply-adds per chain "
+        f"(fused {_megamacs(plan.macs(plan.fused_cost))}, "
+        f"naive {_megamacs(plan.macs(plan.naive_cost))})"
+    )
+
+
 def dump_schedule(program: ir.Program) -> str:
     """The sampler plan: per sampler, the init distributions, the ordered blocks of a sweep and
     the planned gradient reuse (steady state), with the passes per sweep fused and naive."""
@@ -64,8 +101,18 @@ def dump_schedule(program: ir.Program) -> str:
                 f"    entry: {_entry(step)}; cost {_cost(step.passes, step.forwards)};"
                 f" leaves {_KNOWN[step.leaves]}"
             )
+            cached = plan.cached[index]
+            if cached.split is not None:
+                lines.append(f"    cached: {static_part(cached)}")
+            source = (
+                f" (static part of block {cached.source})"
+                if cached.source is not None and cached.source != index
+                else ""
+            )
+            lines.append(f"    cached cost: {cost_text(cached.cost)}{source}")
         lines.append(
             f"  per sweep: fused {_cost(plan.fused_passes, plan.fused_forwards)},"
             f" naive {_cost(plan.naive_passes, plan.naive_forwards)}"
         )
+        lines.append(f"  {sweep_costs(plan)}")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,8 @@ In: a checked spec (its source text, profile and `--set` overrides) and an outpu
     RUN/spec.ebm               the spec text as trained, so the run stays self-contained
     RUN/checkpoint.safetensors everything to resume (runtime/checkpoint.py), + checkpoint.json
     RUN/energy.safetensors     EMA energy weights (what sampling, evaluation and emitted code use)
+    RUN/best.safetensors       the EMA weights of the best evaluation so far, + best.json
+    RUN/history/               the checkpoints before the last (deeper rollbacks)
     RUN/metrics.jsonl          training log and periodic evaluations
 
 and `runs/latest`, a one-line text file naming the newest run, which `ebmspec sample` and
@@ -118,11 +120,13 @@ def load_program(run_dir: Path, configure) -> tuple[ir.Program, dict]:
     return program, info
 
 
-def load_run(run_dir: Path, configure, device: str = "cpu") -> TrainedRun:
+def load_run(run_dir: Path, configure, device: str = "cpu", best: bool = False) -> TrainedRun:
     """Program (stored spec + profile + settings, via `configure(program, profile, settings,
-    path)`), EMA model, data statistics and fitted transforms of a run."""
+    path)`), EMA model, data statistics and fitted transforms of a run. `best`: the EMA weights
+    of its best evaluation (`best.safetensors`) instead of the last ones."""
     from ebmspec.runtime.batches import unflatten_stats
     from ebmspec.runtime.energy import lower_energy
+    from ebmspec.runtime.params import load_parameters
     from ebmspec.runtime.transforms import Pipeline
 
     program, info = load_program(run_dir, configure)
@@ -134,6 +138,16 @@ def load_run(run_dir: Path, configure, device: str = "cpu") -> TrainedRun:
         ) from None
     model = lower_energy(program, seed=None)
     model.load_state_dict(ckpt.under("ema", tensors))
+    if best:
+        path = run_dir / "best.safetensors"
+        if not path.is_file():
+            raise RunError(
+                "E926",
+                f"{run_dir} has no best weights yet (best.safetensors)",
+                "they are written at the first evaluation during training; drop --best",
+            )
+        load_parameters(model, path)
+        meta = meta | {"best": json.loads((run_dir / "best.json").read_text(encoding="utf-8"))}
     model.to(device).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)

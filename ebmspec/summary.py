@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ebmspec import ir
+from ebmspec.dumps import static_part, sweep_costs
 from ebmspec.passes.plan_sweep import plan_sweeps
 from ebmspec.runtime.energy import lower_energy, parametric_ops
 
@@ -103,6 +104,10 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
             f" ({plan.naive_passes} without)"
             + (f", {plan.fused_forwards} forward-only" if plan.fused_forwards else "")
         )
+        for block in plan.cached:
+            if block.split is not None:
+                console.print(escape(f"cached {static_part(block)}"))
+        console.print(escape(sweep_costs(plan)))
 
     if program.train is not None:
         train = program.train

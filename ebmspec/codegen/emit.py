@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import jinja2
 
 import ebmspec
 from ebmspec import ir
+from ebmspec.passes import plan_cache
 from ebmspec.resources import resource_dir
 from ebmspec.runtime import energy as energy_runtime
 from ebmspec.runtime import sampling
@@ -124,20 +126,35 @@ class _Line:
 
 class _Writer:
     """Writes the energy graph as straight-line code: one statement per block call, in the same
-    post-order the in-process interpreter evaluates it, over prefixed locals (`v_`, `l_`, `t`)."""
+    post-order the in-process interpreter evaluates it, over prefixed locals (`v_`, `l_`, `t`).
 
-    def __init__(self) -> None:
+    For a split energy (`passes.plan_cache`), `roots` maps the id of each root node to the local
+    holding its value and `shares` the id of each MLP with a folded first layer to (local of the
+    share, the `Share`): the head then reads them as the in-process `EnergySplit` does."""
+
+    def __init__(self, roots: dict | None = None, shares: dict | None = None) -> None:
         self.inputs: dict[str, str] = {}
         self.lines: list[_Line] = []
         self.temporaries = 0
+        self.roots = roots or {}
+        self.shares = shares or {}
 
     def let(self, name: str, node: ir.ENode) -> None:
         self.lines.append(_Line(f"l_{name}", self._call(node)))
 
     def result(self, node: ir.ENode) -> str:
+        if id(node) in self.roots:
+            return self.roots[id(node)]
         return self._call(node)
 
     def _call(self, node: ir.ENode) -> str:
+        if id(node) in self.shares:
+            local, share = self.shares[id(node)]
+            block = f"self.blocks[{_literal(node.module)}]"
+            free = self._joined(share.free)
+            columns = _columns(share.free_columns)
+            added = self._temporary(f"{block}.share({free}, {columns}, bias=False)")
+            return f"{block}.tail({local} + {added})"
         if not isinstance(node, ir.Op):
             return self.operand(node)
         args = ", ".join(self.operand(child) for child in node.inputs)
@@ -146,18 +163,105 @@ class _Writer:
         attrs = "".join(f", {k}={_literal(v)}" for k, v in node.attrs)
         return f"op_{node.op}({args}{attrs})"
 
+    def _joined(self, parts) -> str:
+        """One operand for the concatenation of `parts` (the part itself when there is one)."""
+        if len(parts) == 1:
+            return self.operand(parts[0])
+        return self._temporary(f"op_concat({', '.join(self.operand(p) for p in parts)})")
+
+    def share(self, share: plan_cache.Share) -> str:
+        """The expression of a folded first layer's held share."""
+        block = f"self.blocks[{_literal(share.mlp.module)}]"
+        return f"{block}.share({self._joined(share.parts)}, {_columns(share.columns)})"
+
     def operand(self, node: ir.ENode) -> str:
+        if id(node) in self.roots:
+            return self.roots[id(node)]
         if isinstance(node, ir.Input):
             return self.inputs.setdefault(node.variable, f"v_{node.variable}")
         if isinstance(node, ir.Const):
             return _literal(node.value)
         if isinstance(node, ir.Ref):
             return f"l_{node.name}"
-        expr = self._call(node)  # children first, so temporaries are numbered in order
+        return self._temporary(self._call(node))  # children first: temporaries in order
+
+    def _temporary(self, expr: str) -> str:
         local = f"t{self.temporaries}"
         self.temporaries += 1
         self.lines.append(_Line(local, expr))
         return local
+
+
+def _columns(columns) -> str:
+    """Source for an increasing column sequence: `range(a, b)` runs, unpacked when several."""
+    runs, start = [], columns[0]
+    for previous, current in zip(columns, columns[1:], strict=False):
+        if current != previous + 1:
+            runs.append((start, previous + 1))
+            start = current
+    runs.append((start, columns[-1] + 1))
+    text = [f"range({b})" if a == 0 else f"range({a}, {b})" for a, b in runs]
+    if len(runs) == 1:
+        return text[0]
+    return "(" + ", ".join(f"*{t}" for t in text) + ")"
+
+
+@dataclass(frozen=True)
+class _Split:
+    """One split of the emitted energy: method suffix, moving variables, both method bodies."""
+
+    index: int
+    moving: tuple[str, ...]
+    doc: list[str]
+    static_inputs: list
+    static_lines: list
+    statics: str
+    head_inputs: list
+    head_lines: list
+    head_result: str
+
+
+def _splits(program: ir.Program) -> list[_Split]:
+    """The energy's splits for the moves the samplers can make (`passes.plan_cache`)."""
+    splits = []
+    for moving, plan in plan_cache.plan_caches(program).items():
+        roots, shares = {}, {}
+        statics = _Writer()
+        for let in program.energy.lets:
+            if let.name in plan.static_lets:
+                statics.let(let.name, let.value)
+        locals_ = []
+        for index, root in enumerate(plan.roots):
+            local = f"s{index}"
+            locals_.append(local)
+            if isinstance(root, plan_cache.Share):
+                statics.lines.append(_Line(local, statics.share(root)))
+                shares[id(root.mlp)] = (local, root)
+            else:
+                statics.lines.append(_Line(local, statics.operand(root)))
+                roots[id(root)] = local
+        head = _Writer(roots, shares)
+        for let in program.energy.lets:
+            if let.name in plan.head_lets:
+                head.let(let.name, let.value)
+        result = head.result(program.energy.result)
+        splits.append(
+            _Split(
+                index=len(splits),
+                moving=moving,
+                doc=textwrap.wrap(
+                    f"Moves of {', '.join(moving)} leave alone: {'; '.join(plan.describe())}.",
+                    width=84,
+                ),
+                static_inputs=sorted(statics.inputs.items()),
+                static_lines=statics.lines,
+                statics="(" + ", ".join(locals_) + ("," if len(locals_) == 1 else "") + ")",
+                head_inputs=sorted(head.inputs.items()),
+                head_lines=head.lines,
+                head_result=result,
+            )
+        )
+    return splits
 
 
 def _constructor(key: str, class_name: str, kwargs: dict) -> list[str]:
@@ -170,6 +274,7 @@ def _constructor(key: str, class_name: str, kwargs: dict) -> list[str]:
 
 
 def emit_python(program: ir.Program, spec_name: str = "") -> str:
+    splits = _splits(program)
     writer = _Writer()
     for let in program.energy.lets:
         writer.let(let.name, let.value)
@@ -195,4 +300,8 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         inputs=sorted(writer.inputs.items()),
         lets=writer.lines,
         result=result,
+        splits=splits,
+        splits_table="\n".join(
+            _layout({split.moving: split.index for split in splits}, head="SPLITS = ", explode=1)
+        ),
     )

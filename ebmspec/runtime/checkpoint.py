@@ -60,12 +60,12 @@ def save_json(path: Path, content: dict) -> None:
     write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+def read_meta(path: Path) -> dict:
+    """The JSON meta of a checkpoint, without reading its tensors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as error:
@@ -73,9 +73,17 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path} was not written by `ebmspec train`")
     try:
-        meta = json.loads(header["meta"])
+        return json.loads(header["meta"])
     except (KeyError, json.JSONDecodeError) as error:
         raise CheckpointError(f"{path} has a damaged header ({error})") from None
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    meta = read_meta(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path} is not a readable checkpoint ({error})") from None
     return tensors, meta
 
 

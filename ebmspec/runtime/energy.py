@@ -8,12 +8,11 @@ returns f(x, y) = log p~(x, y) of shape [batch]. Parameters live in `model.block
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import nn
 
 from ebmspec import ir
+from ebmspec.passes import plan_cache
 from ebmspec.runtime import layers
 
 MODULE_CLASSES = {
@@ -64,6 +63,9 @@ class EnergyModel(nn.Module):
 
     def __init__(self, program: ir.Program):
         super().__init__()
+        # The moves of the program's samplers that cache (passes/plan_cache.py): the emitted
+        # module has a split for exactly these.
+        self.plans = plan_cache.plan_caches(program)
         self.program_name = program.name
         self.energy = program.energy
         self.variables = {v.name: v for v in program.variables}
@@ -96,6 +98,16 @@ class EnergyModel(nn.Module):
             name: sum(p.numel() for p in block.parameters()) for name, block in self.blocks.items()
         }
 
+    def split(self, moving, fold: bool = True) -> EnergySplit | None:
+        """The energy split for moves of the variables `moving` (`passes.plan_cache`) when
+        caching pays, else None: `statics(values)` computes the roots once per held values and
+        `head(statics, values)` the rest. Kernels use it through `Target` (kernels/base.py),
+        which asks once per sampling run."""
+        plan = self.plans.get(tuple(sorted(moving))) if fold else None
+        if plan is None and not fold:
+            plan = plan_cache.block_split(self.energy, moving, fold)
+        return None if plan is None else EnergySplit(self, plan)
+
     def specialize(self, fixed: dict[str, torch.Tensor], fold: bool = False) -> SpecializedEnergy:
         """f with the variables of `fixed` ({name: [B, ...]} per chain) held at those values:
         every maximal subexpression that reads no other variable (dSprites: the CNN h(x)) is
@@ -103,7 +115,9 @@ class EnergyModel(nn.Module):
         very same operations (bit for bit the same f). `fold=True` also folds the fixed inputs'
         share of the first layer of an MLP on a concat into a per-chain bias (MNIST: 784 of its
         794 columns), which changes f by float rounding only."""
-        return SpecializedEnergy(self, fixed, fold=fold)
+        moving = [name for name in self.variables if name not in fixed]
+        split = EnergySplit(self, plan_cache.split_energy(self.energy, moving, fold))
+        return SpecializedEnergy(split, fixed)
 
 
 def _apply(model: EnergyModel, node: ir.Op, args: list):
@@ -112,14 +126,67 @@ def _apply(model: EnergyModel, node: ir.Op, args: list):
     return getattr(layers, f"op_{node.op}")(*args, **dict(node.attrs))
 
 
-class _Folded(NamedTuple):
-    """An MLP on concat(parts) some of whose parts are fixed: their product with the first
-    layer's weight columns, plus its bias, is `partial` [B, out]; per call only the `free` parts
-    go through `weight` (the first layer's columns of the free parts, [out, n_free])."""
+class EnergySplit:
+    """An `EnergyModel` evaluated in two parts by a `plan_cache.EnergySplit` plan.
 
-    partial: torch.Tensor
-    free: tuple
-    weight: torch.Tensor
+    `statics(values)` -> tuple of root values (one row per chain), computed from the variables
+    the plan holds; `head(statics, values)` -> f [B] from them and the moving variables. The
+    head performs the same operations as `EnergyModel.forward` on the rest of the graph, so f is
+    bit for bit the same unless the plan folds a first layer (`Share`: float rounding only).
+    """
+
+    def __init__(self, model: EnergyModel, plan: plan_cache.EnergySplit):
+        self.model = model
+        self.plan = plan
+        self.static_lets = frozenset(plan.static_lets)
+        self.head_lets = frozenset(plan.head_lets)
+        # Keys are id() of the model's own IR nodes, which live as long as the model.
+        self.roots = {}
+        self.shares = {}
+        for index, root in enumerate(plan.roots):
+            if isinstance(root, plan_cache.Share):
+                self.shares[id(root.mlp)] = (index, root)
+            else:
+                self.roots[id(root)] = index
+
+    def statics(self, values: dict) -> tuple:
+        model, env = self.model, {}
+        for let in model.energy.lets:
+            if let.name in self.static_lets:
+                env[let.name] = model._eval(let.value, env, values)
+        out = []
+        for root in self.plan.roots:
+            if isinstance(root, plan_cache.Share):
+                parts = [model._eval(part, env, values) for part in root.parts]
+                held = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+                out.append(model.blocks[root.mlp.module].share(held, root.columns))
+            else:
+                out.append(model._eval(root, env, values))
+        return tuple(out)
+
+    def _eval(self, node: ir.ENode, env: dict, values: dict, statics: tuple):
+        index = self.roots.get(id(node))
+        if index is not None:
+            return statics[index]
+        share = self.shares.get(id(node))
+        if share is not None:
+            index, root = share
+            mlp = self.model.blocks[node.module]
+            parts = [self._eval(part, env, values, statics) for part in root.free]
+            free = parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+            return mlp.tail(statics[index] + mlp.share(free, root.free_columns, bias=False))
+        if isinstance(node, ir.Op):
+            args = [self._eval(child, env, values, statics) for child in node.inputs]
+            return _apply(self.model, node, args)
+        return self.model._eval(node, env, values)
+
+    def head(self, statics: tuple, values: dict) -> torch.Tensor:
+        env: dict = {}
+        for let in self.model.energy.lets:
+            if let.name in self.head_lets:
+                env[let.name] = self._eval(let.value, env, values, statics)
+        batch = next(iter(values.values())).shape[0] if values else statics[0].shape[0]
+        return layers.finish(self._eval(self.model.energy.result, env, values, statics), batch)
 
 
 class SpecializedEnergy(nn.Module):
@@ -127,119 +194,36 @@ class SpecializedEnergy(nn.Module):
 
     `forward(values)` takes the same `{name: [B, ...]}` as the model and returns the same f (bit
     for bit without `fold`, up to float rounding with it); the fixed variables' entries are not
-    read (they may be absent), and B must be the fixed batch. Precomputed: every maximal
-    subexpression that reads only fixed variables and, with `fold`, for an MLP on a concat of
-    fixed and free parts, the fixed parts' share of its first layer. Precomputing runs without
-    autograd when no fixed tensor requires a gradient and takes the parameters as they are now,
-    so this is a module for sampling and prediction, not for training. `tile(n)` repeats the
-    precomputed rows n times (row c*B + b = row b); a call with n*B rows does so itself.
+    read (they may be absent), and B must be the fixed batch. The split's roots are computed
+    once, here, without autograd when no fixed tensor requires a gradient and with the
+    parameters as they are now, so this is a module for sampling and prediction, not for
+    training. `tile(n)` repeats the roots n times (row c*B + b = row b); a call with n*B rows
+    does so itself.
     """
 
-    def __init__(
-        self, model: EnergyModel, fixed: dict, fold=False, cache=None, folded=None, batch=None
-    ):
+    def __init__(self, split: EnergySplit, fixed: dict, statics=None, batch=None):
         super().__init__()
-        self.model = model
+        self.parts = split
+        self.model = split.model
         self.fixed = frozenset(fixed)
-        if cache is None:
-            cache, folded, batch = self._precompute(dict(fixed), fold)
-        # Keys are id() of the model's own IR nodes, which live as long as the model.
-        self.cache = cache  # id -> (value, batched): hoisted subexpressions
-        self.folded = folded  # id -> _Folded: MLPs with their fixed inputs folded in
+        if statics is None:
+            needs_grad = any(t.requires_grad for t in fixed.values() if isinstance(t, torch.Tensor))
+            with torch.set_grad_enabled(needs_grad and torch.is_grad_enabled()):
+                statics = split.statics(dict(fixed))
+            batch = next((t.shape[0] for t in fixed.values() if isinstance(t, torch.Tensor)), None)
+        self.statics = statics
         self.batch = batch
         self.tiles: dict = {}  # copies -> self.tile(copies), made on first use
 
-    def _precompute(self, fixed: dict, fold: bool):
-        energy, cache, folded, uses = self.model.energy, {}, {}, {}
-
-        def reads(node: ir.ENode) -> frozenset:
-            if isinstance(node, ir.Input):
-                return frozenset((node.variable,))
-            if isinstance(node, ir.Ref):
-                return uses[node.name]
-            if isinstance(node, ir.Op):
-                return frozenset().union(*(reads(child) for child in node.inputs))
-            return frozenset()
-
-        def hoist(node: ir.ENode, env: dict) -> None:
-            used = reads(node)
-            if used <= self.fixed and not isinstance(node, ir.Const | ir.Ref):
-                cache[id(node)] = (self.model._eval(node, env, fixed), bool(used))
-            elif isinstance(node, ir.Op):
-                parts = _concat_parts(node) if fold else ()
-                static = [bool(reads(p)) and reads(p) <= self.fixed for p in parts]
-                if any(static):
-                    folded[id(node)] = self._fold(node, parts, static, env, fixed)
-                    for part, done in zip(parts, static, strict=True):
-                        if not done:
-                            hoist(part, env)
-                    return
-                for child in node.inputs:
-                    hoist(child, env)
-
-        needs_grad = any(t.requires_grad for t in fixed.values() if isinstance(t, torch.Tensor))
-        env: dict = {}
-        with torch.set_grad_enabled(needs_grad and torch.is_grad_enabled()):
-            for let in energy.lets:
-                hoist(let.value, env)
-                uses[let.name] = reads(let.value)
-                if id(let.value) in cache:
-                    env[let.name] = cache[id(let.value)][0]
-                elif uses[let.name] <= self.fixed:  # a constant or an alias, read by later lets
-                    env[let.name] = self.model._eval(let.value, env, fixed)
-            hoist(energy.result, env)
-        batch = next((t.shape[0] for t in fixed.values() if isinstance(t, torch.Tensor)), None)
-        return cache, folded, batch
-
-    def _fold(self, node: ir.Op, parts, static, env: dict, fixed: dict) -> _Folded:
-        first = self.model.blocks[node.module].net[0]
-        partial, free, columns, offset = first.bias, [], [], 0
-        for part, done in zip(parts, static, strict=True):
-            width = part.shape[0]
-            if done:
-                value = self.model._eval(part, env, fixed)
-                term = value @ first.weight[:, offset : offset + width].t()
-                partial = term if partial is None else term + partial
-            else:
-                free.append(part)
-                columns.append(torch.arange(offset, offset + width))
-            offset += width
-        weight = first.weight[:, torch.cat(columns).to(first.weight.device)]
-        return _Folded(partial, tuple(free), weight)
-
     def tile(self, times: int) -> SpecializedEnergy:
         """The same specialisation for `times` copies of the fixed batch, copy-major."""
-
-        def repeat(value):
-            return value.repeat(times, *([1] * (value.dim() - 1)))
-
-        cache = {
-            key: (repeat(value) if batched else value, batched)
-            for key, (value, batched) in self.cache.items()
-        }
-        folded = {
-            key: item._replace(partial=repeat(item.partial)) for key, item in self.folded.items()
-        }
+        statics = tuple(value.repeat(times, *([1] * (value.dim() - 1))) for value in self.statics)
         batch = None if self.batch is None else self.batch * times
-        return SpecializedEnergy(self.model, self.fixed, False, cache, folded, batch)
-
-    def _eval(self, node: ir.ENode, env: dict, values: dict):
-        hit = self.cache.get(id(node))
-        if hit is not None:
-            return hit[0]
-        fold = self.folded.get(id(node))
-        if fold is not None:
-            free = torch.cat([self._eval(part, env, values) for part in fold.free], dim=1)
-            mlp = self.model.blocks[node.module]
-            out = mlp.net[1:](fold.partial + free @ fold.weight.t())
-            return out.squeeze(-1) if mlp.squeeze else out
-        if isinstance(node, ir.Op):
-            return _apply(self.model, node, [self._eval(c, env, values) for c in node.inputs])
-        return self.model._eval(node, env, values)
+        return SpecializedEnergy(self.parts, dict.fromkeys(self.fixed), statics, batch)
 
     def forward(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
-        free = [t for name, t in values.items() if name not in self.fixed]
-        batch = free[0].shape[0] if free else self.batch
+        free = {name: t for name, t in values.items() if name not in self.fixed}
+        batch = next(iter(free.values())).shape[0] if free else self.batch
         if self.batch is not None and batch != self.batch:
             # Gibbs scores all K values of a site at once: K copies of the chains, copy-major.
             if batch % self.batch:
@@ -251,22 +235,7 @@ class SpecializedEnergy(nn.Module):
             if times not in self.tiles:
                 self.tiles[times] = self.tile(times)
             return self.tiles[times](values)
-        env: dict = {}
-        for let in self.model.energy.lets:
-            env[let.name] = self._eval(let.value, env, values)
-        return layers.finish(self._eval(self.model.energy.result, env, values), batch)
-
-
-def _concat_parts(node: ir.Op) -> tuple:
-    """The vector parts of an MLP's input `concat(...)`, else () (nothing to fold)."""
-    if node.op != "mlp" or node.module is None:
-        return ()
-    (inner,) = node.inputs
-    if not isinstance(inner, ir.Op) or inner.op != "concat":
-        return ()
-    if any(len(part.shape) != 1 for part in inner.inputs):
-        return ()
-    return inner.inputs
+        return self.parts.head(self.statics, free)
 
 
 def lower_energy(program: ir.Program, seed: int | None = 0) -> EnergyModel:

@@ -64,7 +64,24 @@ class MLP(nn.Module):
         self.squeeze = out is None
 
     def forward(self, x):
-        y = self.net(x)
+        return self.tail(self.net[0](x))
+
+    def share(self, x, columns, bias=True):
+        """The first layer applied to the input columns `columns` only (increasing ints): with
+        the shares of all columns summed (one with the bias), `tail` gives `forward`'s output.
+        Lets a sampler keep the share of inputs that a move leaves alone (passes/plan_cache)."""
+        first = self.net[0]
+        start, stop = columns[0], columns[-1] + 1
+        if stop - start == len(columns):  # a contiguous range: a view of the weight
+            weight = first.weight[:, start:stop]
+        else:
+            weight = first.weight[:, list(columns)]
+        out = x @ weight.t()
+        return out + first.bias if bias and first.bias is not None else out
+
+    def tail(self, pre):
+        """Everything after the first linear layer, from its output `pre`."""
+        y = self.net[1:](pre)
         return y.squeeze(-1) if self.squeeze else y
 
 

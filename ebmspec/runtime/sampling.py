@@ -47,6 +47,7 @@ def sample(
     fuse: bool = True,
     callback=None,
     specialize: bool = True,
+    cache: bool = True,
 ):
     table = sampler_table(program.sampler(sampler or default_sampler(program)))
     return schedule.sample_chains(
@@ -62,4 +63,5 @@ def sample(
         fuse=fuse,
         callback=callback,
         specialize=specialize,
+        cache=cache,
     )

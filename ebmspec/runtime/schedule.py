@@ -10,6 +10,11 @@ them, and a kernel evaluates only when its entry point lacks what it reads. A GW
 accepted state's f and gradients, so a following Langevin block reuses them: 2 forward+backward
 passes per GWG + Langevin sweep instead of 3. `fuse=False` drops the cache at every block entry -
 the naive loop, same random numbers, same chain.
+
+Caching (the `Target`'s `cache`, see `kernels.base.Memo`): a block whose moves leave an expensive
+part of the energy alone (labels beside an image network) evaluates that part once at its entry
+and scores its proposals with the head; the next block's gradients cost one backward from it. A
+GWG + Langevin sweep on dSprites then costs one forward and one backward of the CNN.
 """
 
 from __future__ import annotations
@@ -182,15 +187,19 @@ def sample_chains(
     fuse: bool = True,
     callback=None,
     specialize: bool = True,
+    cache: bool = True,
 ):
     """Run `chains` chains of `sampler` for `sweeps` sweeps (default: the sampler's own) from its
     init distributions, with the variables in `condition` clamped. Returns (ChainState, Target).
-    With whole variables clamped, an energy that can `specialize` evaluates what depends on them
-    alone once per run instead of once per step (same chains up to float rounding)."""
+    `cache`: blocks whose moves split the energy evaluate its static part once per point (see
+    `Memo`); a static part nothing moves (clamped x) is then evaluated once per run. Without
+    `cache`, with whole variables clamped, an energy that can `specialize` evaluates what
+    depends on them alone once per run. Either way the chains are the same up to float
+    rounding."""
     generator = torch.Generator(device=device).manual_seed(seed)
     return run_conditioned(
         energy, variables, sampler, chains, generator, sweeps, condition, stats, device, fuse,
-        callback, specialize,
+        callback, specialize, cache,
     )  # fmt: skip
 
 
@@ -207,6 +216,7 @@ def run_conditioned(
     fuse: bool = True,
     callback=None,
     specialize: bool = True,
+    cache: bool = True,
 ):
     """`sample_chains` drawing from a caller's `generator` (training keeps one across steps)."""
     values = initial_values(sampler["inits"], variables, chains, generator, stats, device)
@@ -218,9 +228,9 @@ def run_conditioned(
             mask = free[name]
             keep = mask.reshape(mask.shape + (1,) * (values[name].dim() - mask.dim()))
             values[name] = torch.where(keep, values[name], value)
-    if specialize and fixed and hasattr(energy, "specialize"):
+    if specialize and not cache and fixed and hasattr(energy, "specialize"):
         energy = energy.specialize({name: values[name] for name in fixed})
-    target = Target(energy, variables, free, fixed)
+    target = Target(energy, variables, free, fixed, cache and fuse)
     schedule = build_schedule(sampler["blocks"], variables, fixed, fuse)
     state = schedule.init(values)
     total = sampler["sweeps"] if sweeps is None else sweeps

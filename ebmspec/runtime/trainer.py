@@ -12,7 +12,14 @@ iteration. A run killed at any point and resumed from its last checkpoint theref
 same parameters as an uninterrupted run (tests/runtime/test_resume.py).
 
 Divergence: a non-finite loss or |loss| > 1e8 (ALGORITHMS.md 2.4, JEM practice) restores the last
-checkpoint, halves the learning rate and goes on; after `MAX_ROLLBACKS` it gives up.
+checkpoint, halves the learning rate and goes on; after `MAX_ROLLBACKS` it gives up. The
+`KEEP_CHECKPOINTS - 1` checkpoints before the last stay in `history/`: when the loss diverges again
+before a new checkpoint is reached, the restored one was already on a diverging path and the next
+rollback goes one checkpoint further back.
+
+Best weights: each evaluation that beats the best so far on the spec's metric (`best_metric`:
+sample-based accuracy when the spec predicts by samples, else energy-based accuracy) writes the
+EMA weights to `best.safetensors` (`ebmspec eval/sample --best` read it).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -48,6 +56,20 @@ MAX_ROLLBACKS = 8
 # while /10 slowed it to a crawl.
 ROLLBACK_LR_FACTOR = 0.5
 EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspec eval` uses all
+KEEP_CHECKPOINTS = 3  # the last checkpoint and the two before it (in history/)
+
+
+# Generation metrics of an evaluation (runtime/evaluation.py), higher is better.
+SAMPLE_QUALITY = ("generation_accuracy",)
+
+
+def best_metric(result: dict) -> str | None:
+    """The metric that picks the best weights: sample-based accuracy when evaluated, else
+    energy-based accuracy."""
+    for key in ("accuracy_samples", "accuracy_energy"):
+        if key in result:
+            return key
+    return None
 
 
 class TrainingDiverged(Exception):
@@ -177,6 +199,9 @@ class Trainer:
         self.best: dict = {}
         self._test_split: dict | None = None
         self._stop = False
+        # False from a rollback until the next regular checkpoint: diverging again before it
+        # means the restored checkpoint was on the diverging path too.
+        self.progressed = True
 
     # ---- files ----------------------------------------------------------------------------
     @property
@@ -186,6 +211,16 @@ class Trainer:
     @property
     def metrics_path(self) -> Path:
         return self.run_dir / "metrics.jsonl"
+
+    @property
+    def history_dir(self) -> Path:
+        return self.run_dir / "history"
+
+    def history(self) -> list[Path]:
+        """Older checkpoints kept for deeper rollbacks, oldest first."""
+        if not self.history_dir.is_dir():
+            return []
+        return sorted(self.history_dir.glob("checkpoint-*.safetensors"))
 
     def _optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model.parameters())
@@ -252,10 +287,28 @@ class Trainer:
         return tensors, meta
 
     def save(self) -> None:
+        """Write the checkpoint; the previous one (at an earlier iteration) moves to history/."""
         tensors, meta = self.state()
+        previous = self._checkpoint_iteration()
+        if previous is not None and previous < self.iteration:
+            self.history_dir.mkdir(exist_ok=True)
+            os.replace(
+                self.checkpoint_path, self.history_dir / f"checkpoint-{previous:09d}.safetensors"
+            )
+            for old in self.history()[: -(KEEP_CHECKPOINTS - 1)]:
+                old.unlink()
+            self.progressed = True
         ckpt.save_checkpoint(self.checkpoint_path, tensors, meta)
         save_parameters(self.ema, self.run_dir / "energy.safetensors", self.program.name)
         ckpt.save_json(self.run_dir / "checkpoint.json", meta | {"complete": self.done})
+
+    def _checkpoint_iteration(self) -> int | None:
+        if not self.checkpoint_path.exists():
+            return None
+        try:
+            return int(ckpt.read_meta(self.checkpoint_path)["iteration"])
+        except (ckpt.CheckpointError, KeyError, ValueError):
+            return None
 
     def restore(self, tensors: dict, meta: dict) -> None:
         self.model.load_state_dict(ckpt.under("model", tensors))
@@ -346,7 +399,12 @@ class Trainer:
                 f"rollbacks (learning rate now x{self.lr_scale:.0e})"
             )
         spent = self.train_seconds  # the lost iterations took time too: keep counting it
+        older = self.history()
+        if not self.progressed and older:
+            # Diverged again before the next checkpoint: the last one leads here too.
+            os.replace(older[-1], self.checkpoint_path)
         self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
+        self.progressed = False
         self.lr_scale, self.rollbacks, self.train_seconds = scale, count, spent
         # A different chain seed: replaying the same random numbers tends to replay the failure.
         self.chain_gen.manual_seed(self.s.seed + 1 + 7919 * count)
@@ -383,16 +441,23 @@ class Trainer:
             k: v for k, v in result.items() if not isinstance(v, torch.Tensor)
         }
         self.last_eval = result
-        for key in ("accuracy_energy", "accuracy_samples"):
+        for key in ("accuracy_energy", "accuracy_samples", *SAMPLE_QUALITY):
             if key in result and result[key] > self.best.get(key, {}).get("value", -1.0):
                 self.best[key] = {
                     "value": result[key],
                     "iteration": self.iteration,
                     "train_seconds": round(self.train_seconds, 1),
                 }
+                if key == best_metric(result):
+                    self.save_best(key)
         self._log({"iteration": self.iteration, "eval": result})
         self.monitor.evaluated(self.iteration, result)
         return result
+
+    def save_best(self, key: str) -> None:
+        """The EMA weights of the best evaluation so far, as `energy.safetensors` holds them."""
+        save_parameters(self.ema, self.run_dir / "best.safetensors", self.program.name)
+        ckpt.save_json(self.run_dir / "best.json", {"metric": key, **self.best[key]})
 
     # ---- the loop -------------------------------------------------------------------------
     def _log(self, entry: dict) -> None:

@@ -175,8 +175,9 @@ KERNELS = _sigs(
     ),
     Signature(
         "gibbs",
-        (),
-        "exact Gibbs: one systematic scan over the sites, each drawn from its K values",
+        (P("joint", "bool", False),),
+        "exact Gibbs: one systematic scan over the sites, each drawn from its K values; "
+        "`joint = true` draws the whole block from its joint conditional",
         domains=DISCRETE,
         extra={"reads": "none", "leaves": "none"},
     ),

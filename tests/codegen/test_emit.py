@@ -105,7 +105,17 @@ def test_paper_spec_emits_lint_clean_standalone_exact_code(spec, tmp_path):
             node.names if isinstance(node, ast.Import) else [ast.alias(node.module or "")]
         )
     }
-    standard = {"__future__", "argparse", "ast", "json", "math", "struct", "pathlib", "typing"}
+    standard = {
+        "__future__",
+        "argparse",
+        "ast",
+        "itertools",
+        "json",
+        "math",
+        "struct",
+        "pathlib",
+        "typing",
+    }
     assert imported <= standard | {"torch"}
 
 

@@ -16,6 +16,10 @@ variance of the real variable.
            proportional to exp(quadratic) (the Gaussian integrates to 1), x | a, b ~ N(m, SIGMA^2).
     box    x in [-2, 2]^2, y in 4 categories, f = mlp(concat(x, onehot y)) (one tanh layer of 16).
            Truth by the midpoint rule on a 240 x 240 grid (smooth f: the error is ~1e-5).
+    featbox the box, with x first through a feature network h = mlp(x) (64 x 64 tanh, 8 out);
+           built with the planner's size threshold lifted, so that moves of y cache h and its
+           share of the head's first layer (passes/plan_cache.py) and the cached kernels are
+           checked against the truth.
 
 Cells: the Ising / Potts / hybrid state (1024 / 625 / 144), (a, b, 4 x 4 bins of x) in the
 mixed model (192), (y, 6 x 6 bins of x) in the box model (144).
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from ebmspec.api import compile_spec
+from ebmspec.passes import plan_cache
 from ebmspec.runtime.energy import lower_energy
 from ebmspec.source import Source
 
@@ -87,6 +92,14 @@ SPECS = {
         "y",
         "x",
     ),
+    "featbox": Spec(
+        f"x : real[2] in [{-BOX}, {BOX}]\n  y : categorical(4)",
+        "h = mlp(x, hidden = [64, 64], out = 8, act = tanh)\n"
+        "  return mlp(concat(h, onehot(y)), hidden = [16], act = tanh)",
+        ("x ~ uniform", "y ~ uniform"),
+        "y",
+        "x",
+    ),
 }
 
 # Parameter scales, by name in `model.named_parameters()`: entries ~ N(0, scale^2).
@@ -104,6 +117,18 @@ SCALES = {
         "net.0.bias": 1.0,
         "net.2.weight": 0.6,
         "net.2.bias": 0.0,
+    },
+    "featbox": {
+        "h.net.0.weight": 1.0,
+        "h.net.0.bias": 0.5,
+        "h.net.2.weight": 0.16,
+        "h.net.2.bias": 0.0,
+        "h.net.4.weight": 0.12,
+        "h.net.4.bias": 0.0,
+        "return.net.0.weight": 0.9,
+        "return.net.0.bias": 1.0,
+        "return.net.2.weight": 0.35,
+        "return.net.2.bias": 0.0,
     },
 }
 
@@ -126,13 +151,20 @@ def program_text(model: str, discrete: str | None, real: str | None, sweeps: int
 def build(model: str, discrete: str | None, real: str | None, sweeps: int):
     """(program, energy module) with the hand-set parameters of `model` (seeded, reproducible)."""
     program = compile_spec(Source(f"{model}.ebm", program_text(model, discrete, real, sweeps)))
-    energy = lower_energy(program, seed=0)
+    threshold = plan_cache.MIN_ROOT_MACS
+    if model == "featbox":  # cache however small the network (the plans are made here)
+        plan_cache.MIN_ROOT_MACS = 0
+    try:
+        energy = lower_energy(program, seed=0)
+    finally:
+        plan_cache.MIN_ROOT_MACS = threshold
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, parameter in energy.named_parameters():
             scale = next(s for key, s in SCALES[model].items() if name.endswith(key))
             noise = torch.randn(parameter.shape, generator=generator)
-            if parameter.dim() == 2 and parameter.shape[0] == parameter.shape[1]:
+            square = parameter.dim() == 2 and parameter.shape[0] == parameter.shape[1]
+            if square and model != "featbox":  # featbox's square layer is a feature map
                 noise = (noise + noise.t()) / math.sqrt(2)  # symmetric couplings keep their scale
             parameter.copy_(scale * noise)
     return program, energy

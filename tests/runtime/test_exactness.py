@@ -291,7 +291,29 @@ CONDITIONAL = [
     *[Case("box", None, r, sweeps=300, given="y") for r in BOX_REAL.values()],
 ]
 
-CASES = DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL
+# Joint Gibbs (the whole block from its joint conditional) on every discrete model, and the
+# kernels that cache the feature network h(x) for moves of y (featbox): GWG, Gibbs per site and
+# joint, Metropolis, each before a continuous kernel that takes its gradients through the cache;
+# p(y | x) with the static part kept across sweeps, and p(x | y).
+JOINT_GIBBS = [
+    Case("ising", "gibbs(joint = true)", sweeps=2),
+    Case("potts", "gibbs(joint = true)", sweeps=2),
+    Case("hybrid", "gibbs(joint = true)", sweeps=2),
+    Case("mixed", "gibbs(joint = true)", MIXED_REAL["mala"], sweeps=300),
+    Case("ising", "gibbs(joint = true)", sweeps=2, given="s[2,7]"),
+    Case("potts", "gibbs(joint = true)", sweeps=2, given="y[0]"),
+]
+CACHED = [
+    Case("featbox", "gwg", BOX_REAL["mala"], sweeps=300),
+    Case("featbox", "gibbs(joint = true)", BOX_REAL["hmc"], sweeps=300, slow=True),
+    Case("featbox", "gibbs", BOX_REAL["mala"], sweeps=300, slow=True),
+    Case("featbox", "metropolis repeat 3", BOX_REAL["mala"], sweeps=300, slow=True),
+    Case("featbox", "gwg", BOX_REAL["mala"], sweeps=100, given="box x"),
+    Case("featbox", "gibbs(joint = true)", BOX_REAL["mala"], sweeps=100, given="box x"),
+    Case("featbox", None, BOX_REAL["mala"], sweeps=300, given="y"),
+]
+
+CASES = DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL + JOINT_GIBBS + CACHED
 
 
 def _params(cases):

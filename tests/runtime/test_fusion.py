@@ -152,13 +152,13 @@ def test_gwg_langevin_sweep_costs_two_passes_fused_three_naive(spec, fuse, per_s
     assert [block[0] for block in table["blocks"]] == ["gwg", "langevin"]
     generator = torch.Generator().manual_seed(0)
     values = schedule.initial_values(table["inits"], variables, 4, generator)
-    target = Target(model, variables)
+    target = Target(model, variables, cache=False)
     chain = schedule.build_schedule(table["blocks"], variables, fuse=fuse)
     seen: list[int] = []
     chain.run(chain.init(values), target, generator, 5, lambda _: seen.append(target.passes))
     assert seen == [per_sweep * k for k in range(1, 6)]
     assert target.forwards == 0
-    _, target = sample(program, model, 4, sweeps=7, seed=1, fuse=fuse)
+    _, target = sample(program, model, 4, sweeps=7, seed=1, fuse=fuse, cache=False)
     assert (target.passes, target.forwards) == (per_sweep * 7, 0)
 
 
@@ -359,7 +359,7 @@ def test_cuda_sweeps_never_synchronise():
     table = sampler_table(program.sampler(default_sampler(program)))
     generator = torch.Generator(device="cuda").manual_seed(0)
     values = schedule.initial_values(table["inits"], variables, 8, generator, device="cuda")
-    target = Target(model, variables)
+    target = Target(model, variables, cache=False)
     chain = schedule.build_schedule(table["blocks"], variables)
     state = chain.run(chain.init(values), target, generator, 1)  # warm-up (cuDNN, allocator)
     torch.cuda.synchronize()

@@ -121,20 +121,35 @@ def test_specialised_energy_equals_the_full_one(name, fixed, fold):
         torch.testing.assert_close(special(only_free), f_full, rtol=TOLERANCE, atol=TOLERANCE)
 
 
+def _share(mlp: str, held: int, total: int) -> str:
+    return f"share of `{mlp}`'s first layer over {held} of its {total} inputs"
+
+
 @pytest.mark.parametrize(
-    ("name", "hoisted", "folded"),
-    [("toy_joint", 0, 1), ("mnist_joint", 0, 1), ("dsprites_joint", 1, 1), ("mixed_lets", 3, 2)],
+    ("name", "lets", "roots"),
+    [
+        ("toy_joint", (), [_share("return", 2, 8)]),
+        ("mnist_joint", (), [_share("return", 784, 794)]),
+        ("dsprites_joint", ("h",), [_share("return", 256, 288)]),
+        (
+            "mixed_lets",
+            ("c", "a"),
+            [_share("g", 3, 5), "mul(sum(`a`), `c`)", _share("return_mlp", 3, 7), "mlp(`x`)"],
+        ),
+    ],
 )
-def test_what_is_precomputed_with_x_fixed(name, hoisted, folded):
+def test_what_is_precomputed_with_x_fixed(name, lets, roots):
     """Each MLP on concat(x part, free part) has its x columns folded into a per-chain bias
-    (dSprites: the CNN h(x) is cached as well); in mixed_lets `a = x`, sum(a) * c and linear(x)
-    are cached, and both MLPs on a concat (mlp(x, y) and linear(a, s)) are folded."""
+    (dSprites: the CNN h(x) is computed once as well); in mixed_lets `a = x`, sum(a) * c and
+    linear(x) are computed once, and both MLPs on a concat (mlp(x, y) and linear(a, s)) are
+    folded. Without `fold` no first layer is split."""
     program = PROGRAMS[name]
     model = lower_energy(program, seed=0)
     values = random_values(program, BATCH, torch.Generator().manual_seed(1))
-    assert not model.specialize({"x": values["x"]}).folded
-    special = model.specialize({"x": values["x"]}, fold=True)
-    assert (len(special.cache), len(special.folded)) == (hoisted, folded)
+    plain = model.specialize({"x": values["x"]}).parts.plan
+    assert not any("share" in root for root in plain.describe())
+    plan = model.specialize({"x": values["x"]}, fold=True).parts.plan
+    assert (plan.static_lets, plan.describe()) == (lets, roots)
 
 
 def test_tile_repeats_the_fixed_batch_copy_major():
@@ -181,7 +196,16 @@ def test_clamped_sampling_gives_the_same_chains(name):
     chains = 16
     x = random_values(program, chains, torch.Generator().manual_seed(5))["x"]
     runs = [
-        sample(program, model, chains, sweeps=10, seed=3, condition={"x": x}, specialize=flag)
+        sample(
+            program,
+            model,
+            chains,
+            sweeps=10,
+            seed=3,
+            condition={"x": x},
+            specialize=flag,
+            cache=False,
+        )
         for flag in (True, False)
     ]
     (special, target), (plain, _) = runs
@@ -203,7 +227,16 @@ def test_every_kernel_gives_the_same_chains_specialised(sampler, clamped):
     values = random_values(program, 12, torch.Generator().manual_seed(7))
     condition = {name: values[name] for name in clamped}
     runs = [
-        sample(program, model, 12, seed=2, condition=condition, sampler=sampler, specialize=flag)
+        sample(
+            program,
+            model,
+            12,
+            seed=2,
+            condition=condition,
+            sampler=sampler,
+            specialize=flag,
+            cache=False,
+        )
         for flag in (True, False)
     ]
     (special, _), (plain, _) = runs
@@ -222,12 +255,21 @@ def test_dsprites_cnn_runs_once_per_clamped_run():
     x = random_values(program, chains, torch.Generator().manual_seed(6))["x"]
     seconds = {}
     try:
-        for flag in (True, False):
+        # Specialised, plain, and cached (the static part is kept while nothing moves x).
+        for flag, cache in ((True, False), (False, False), (False, True)):
             calls.clear()
             start = time.perf_counter()
-            sample(program, model, chains, sweeps=sweeps, condition={"x": x}, specialize=flag)
+            sample(
+                program,
+                model,
+                chains,
+                sweeps=sweeps,
+                condition={"x": x},
+                specialize=flag,
+                cache=cache,
+            )
             seconds[flag] = time.perf_counter() - start
-            if flag:
+            if flag or cache:
                 assert len(calls) == 1
             else:
                 assert len(calls) >= sweeps

@@ -1,6 +1,8 @@
 """Gibbs-With-Gradients (Grathwohl et al. 2021) for binary and categorical variables.
 
-In: a `Point` with f and gradients (reused when the previous block left them). Out: the point after
+In: a `Point` with f and gradients (reused when the previous block left them; when the energy
+splits for this block's moves, its static part is evaluated once and both f evaluations are the
+head's, see `Memo`). Out: the point after
 one Metropolis-Hastings step whose proposal flips `flips` sites chosen from
 q(i | x) = softmax(d(x) / T), where d(x) estimates f(x with site i changed) - f(x) to first order
 (binary: (1 - 2x) * grad; categorical: grad[k] - grad[current]). All the block's variables share one
@@ -113,7 +115,7 @@ class GWG(Kernel):
         # given two different values shows up as a clash in `_apply`.
         chosen = torch.zeros_like(log_q).scatter_(1, draws, 1.0)
         values, clash, hops = self._apply(point.values, chosen)
-        proposal = target.evaluate(values)
+        proposal = target.propose(point, values, self.variables)
         log_alpha = proposal.f - point.f - log_q.gather(1, draws).sum(1)
         if self.include_reverse:
             log_q_back, _, _ = self._log_proposal(proposal, target, undo=False)

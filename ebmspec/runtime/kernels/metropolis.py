@@ -42,7 +42,8 @@ class Metropolis(Kernel):
         self.discrete = table[self.variables[0]][0] != "real"
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
-        point = target.with_energy(point)
+        # Discrete moves change only this block's variables: the head scores them (Memo).
+        point = target.with_energy(point, self.variables if self.discrete else None)
         if self.discrete:
             values, hops, movable = self._site_move(point.values, target, generator)
         else:
@@ -53,12 +54,18 @@ class Metropolis(Kernel):
                 values[name] = x + self.scale * target.mask(name, x) * xi
             hops = torch.sqrt(squared_norm([values[n] - point.values[n] for n in self.variables]))
             movable = within_bounds(values, self.variables, self.table)
-        proposal = Point(values, target.energy_only(values), None)
+        memo = point.memo
+        if memo is None or not set(self.variables) <= set(memo.moving):
+            memo = None  # a memo for other moves is stale at the proposal
+        if memo is not None:
+            f = target.head_energies(memo, values)
+            proposal = Point(values, f, None, memo._replace(dstatics=None))
+        else:
+            proposal = Point(values, target.energy_only(values), None)
         log_alpha = (proposal.f - point.f).masked_fill(~movable, -torch.inf)
         accept = metropolis_accept(log_alpha, generator)
-        return select(accept, proposal, Point(point.values, point.f, None)), record(
-            state, accept, hops
-        )
+        kept = Point(point.values, point.f, None, memo)
+        return select(accept, proposal, kept), record(state, accept, hops)
 
     def _site_move(self, values: dict, target: Target, generator):
         some = values[self.variables[0]]

@@ -52,7 +52,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
     written = []
     if images and program.evaluate is not None:
         for report in program.evaluate.reports:
-            if report.kind == "samples":
+            if report.kind == "samples" and report.call.name == "grid":
                 content = evaluation.conditional_grid(
                     program, run.model, report.call, run.stats, device, seed=seed
                 )
@@ -96,6 +96,16 @@ def print_evaluation(console, run, result: dict) -> None:
             for attribute, value in numbers.items()
         )
         table.add_row(f"  per attribute, {labels.get(metric, metric)}", text)
+    for key, label in (
+        ("generation_accuracy", "conditional samples predicted as their condition"),
+        ("generation_worst", "  worst single value"),
+        ("sample_out_of_range", "sampled inputs outside the data's range"),
+        ("sample_mean_gap", "sample mean gap (data std)"),
+    ):
+        if key in result:
+            value = result[key]
+            ratio = key != "sample_mean_gap"
+            table.add_row(label, f"{100 * value:.2f} %" if ratio else f"{value:.3f}")
     table.add_row("test examples", str(result.get("examples", "?")))
     console.print(table)
     for path in result.get("images", []):

@@ -264,6 +264,8 @@ class Program:
 
 def format_value(value: Value) -> str:
     """One-line text of a setting value; strings that are not plain names are quoted."""
+    if isinstance(value, Call):  # a whole objective / optimizer set by a profile
+        return f"{value.name}(" + ", ".join(f"{k}={format_value(v)}" for k, v in value.args) + ")"
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):

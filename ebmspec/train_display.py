@@ -35,6 +35,16 @@ def _fmt_eval(result: dict | None) -> str:
             parts.append(f"{label} {100 * result[key]:.2f}%")
     if "ece" in result:
         parts.append(f"ECE {result['ece']:.4f}")
+    if "generation_accuracy" in result:
+        parts.append(
+            f"samples obey condition {100 * result['generation_accuracy']:.1f}% "
+            f"(worst value {100 * result['generation_worst']:.0f}%)"
+        )
+    if "sample_out_of_range" in result:
+        parts.append(
+            f"out of data range {100 * result['sample_out_of_range']:.1f}%, "
+            f"mean gap {result['sample_mean_gap']:.2f} std"
+        )
     return ", ".join(parts) + f" (it {result.get('iteration')})"
 
 

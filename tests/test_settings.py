@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 SPEC = "specs/toy_joint.ebm"
@@ -42,3 +44,35 @@ def test_bad_settings_are_located_user_errors(cli, setting, code, column, messag
     assert first.startswith(f"--set:1:{column}: error[{code}]: "), first
     assert message in first
     assert f"    1 | {setting}" in err and "= help: " in err and "Traceback" not in err
+
+
+def test_set_and_profiles_can_replace_the_whole_objective(cli, tmp_path):
+    status, out, err = cli(
+        "check", SPEC, "--set", "train.objective = jem(alpha = 3, generative = conditional)",
+        "--set", "train.objective.steps = 7",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "objective: jem(sampler=joint, steps=7, buffer=10000, reinit=0.05, alpha=3.0" in out
+    assert "generative=conditional)" in out
+    spec = tmp_path / "p.ebm"
+    text = Path(SPEC).read_text() + "\nprofile gen { train.objective = cd(steps = 4) }\n"
+    spec.write_text(text)
+    status, out, err = cli("check", str(spec), "--profile", "gen")
+    assert status == 0, err
+    assert "objective: cd(sampler=joint, steps=4)" in out
+
+
+@pytest.mark.parametrize(
+    ("setting", "code", "message"),
+    [
+        ("train.objective = pcdd(steps = 3)", "E103", "unknown objective `pcdd`; did you mean"),
+        ("train.objective = jem(generative = joint)", "E203", "unknown value `joint`"),
+        ("train.objective = pcd(stepz = 3)", "E104", "`pcd` has no argument `stepz`"),
+        ("train.optimizer = adam(lr = -1)", "E202", "`lr`"),
+    ],
+)
+def test_bad_objectives_in_settings_are_located(cli, setting, code, message):
+    status, out, err = cli("check", SPEC, "--set", setting)
+    assert status == 1 and out == ""
+    assert f"error[{code}]" in err and message in err, err
+    assert "Traceback" not in err

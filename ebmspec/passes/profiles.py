@@ -25,6 +25,8 @@ def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
         return replace(program, data=replace(data, source=data.source.with_arg(parts[1], value)))
     if head == "train":
         train = program.train
+        if len(parts) == 2 and parts[1] in ("objective", "optimizer"):
+            return replace(program, train=replace(train, **{parts[1]: value}))
         if len(parts) == 3:
             call = getattr(train, parts[1]).with_arg(parts[2], value)
             return replace(program, train=replace(train, **{parts[1]: call}))

@@ -24,6 +24,7 @@ from ebmspec import ir
 from ebmspec.runtime import images, sampling
 from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
+from ebmspec.runtime.generation import generation
 from ebmspec.runtime.objectives import configurations
 
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way
@@ -325,6 +326,11 @@ def evaluate(
         entries.append(entry)
     result = dict(entries[0]) if entries else {"examples": examples}
     result["predictions"] = entries
+    start = time.perf_counter()
+    quality = generation(program, model, split, stats, device, seed)
+    if quality:
+        result.update(quality)
+        result.setdefault("seconds", {})["generation"] = time.perf_counter() - start
     return result
 
 

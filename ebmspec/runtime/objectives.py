@@ -34,6 +34,8 @@ class Negatives:
     draws `batch` distinct slots, re-initialises each with probability `reinit`, runs `steps`
     sweeps and writes x *and* y back (ALGORITHMS.md 2.3 - the reference code lost y).
     persistent=False (cd): `batch` fresh chains from the init distributions every iteration.
+    kept: variables the chains keep as drawn from their init distribution (no block moves them):
+    with the labels kept, the chains sample p(x | y) for labels drawn from q0.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class Negatives:
         persistent: bool,
         size: int = 0,
         reinit: float = 0.0,
+        kept=(),
     ):
         self.sampler = sampler
         self.variables = variables
@@ -51,8 +54,9 @@ class Negatives:
         self.persistent = persistent
         self.size = size
         self.reinit = reinit
+        self.kept = frozenset(kept)
         self.buffer: dict[str, torch.Tensor] | None = None
-        self.schedule = build_schedule(sampler["blocks"], variables)
+        self.schedule = build_schedule(sampler["blocks"], variables, self.kept)
 
     def fresh(self, count: int, generator, stats, device) -> dict:
         return initial_values(
@@ -82,7 +86,7 @@ class Negatives:
                     )
                     for name, value in values.items()
                 }
-        target = Target(model, self.variables)
+        target = Target(model, self.variables, fixed=self.kept)
         state = self.schedule.run(self.schedule.init(values), target, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:
@@ -177,10 +181,15 @@ def jem_loss(
     alpha: float,
     observed: dict,
     energy_l2=0.0,
+    conditional: bool = False,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
     log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
-    missing label element contribute to the generative term only."""
+    missing label element contribute to the generative term only.
+
+    `conditional`: the generative term is log p(x | y) instead, -(mean f(x, y) on data - mean f
+    on chains that kept their labels): f(x, y) is the logsumexp over the configurations that
+    agree with the observed label elements (f(x, y) itself when all are observed)."""
     count = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
@@ -191,19 +200,30 @@ def jem_loss(
     keep_graph = {
         n: v.detach().requires_grad_(True) if v.is_floating_point() else v for n, v in rest.items()
     }
-    energy = model.specialize(keep_graph) if hasattr(model, "specialize") else model
+    energy = model.specialize(keep_graph, fold=True) if hasattr(model, "specialize") else model
     expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
     for name, value in configs.items():
         expanded[name] = value.repeat_interleave(count, 0)
     f_all = energy(expanded).reshape(options, count).t()
     log_px = torch.logsumexp(f_all, 1)
     match = torch.ones(count, options, dtype=torch.bool, device=device)
+    agree = torch.ones(count, options, dtype=torch.bool, device=device)
     for name in labels:
-        true = positive[name].reshape(count, 1, -1)
-        match &= (configs[name].reshape(1, options, -1) == true).all(-1)
+        kind, shape, categories, _, _ = variables[name]
+        width = categories if kind == "categorical" else 1
+        true = positive[name].reshape(count, 1, -1, width)
+        option = configs[name].reshape(1, options, -1, width)
+        same = (option == true).all(-1)  # [count, options, sites]
+        match &= same.all(-1)
+        known = observed.get(name)
+        if known is not None:
+            same = same | ~known.reshape(count, 1, -1)
+        agree &= same.all(-1)
     f_true = (f_all * match).sum(1)
     f_neg = model(negative)
-    loss = -(log_px.mean() - f_neg.mean())
+    # log p~(x, y_observed) for log p(x | y); log p~(x) for log p(x)
+    f_pos = torch.logsumexp(f_all.masked_fill(~agree, -torch.inf), 1) if conditional else log_px
+    loss = -(f_pos.mean() - f_neg.mean())
     keep = torch.ones(count, dtype=torch.bool, device=device)
     for name in labels:
         if name in observed:
@@ -212,5 +232,5 @@ def jem_loss(
         log_py = (f_true - log_px)[keep]
         loss = loss + alpha * (-log_py.mean())
     if energy_l2 > 0:
-        loss = loss + energy_l2 * (log_px.pow(2).mean() + f_neg.pow(2).mean())
-    return loss, log_px.detach().mean(), f_neg.detach().mean()
+        loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+    return loss, f_pos.detach().mean(), f_neg.detach().mean()

@@ -18,8 +18,9 @@ before a new checkpoint is reached, the restored one was already on a diverging 
 rollback goes one checkpoint further back.
 
 Best weights: each evaluation that beats the best so far on the spec's metric (`best_metric`:
-sample-based accuracy when the spec predicts by samples, else energy-based accuracy) writes the
-EMA weights to `best.safetensors` (`ebmspec eval/sample --best` read it).
+the worse of classification accuracy - sample-based when the spec predicts by samples - and
+generation accuracy when it evaluates both) writes the EMA weights to `best.safetensors`
+(`ebmspec eval/sample --best` read them).
 """
 
 from __future__ import annotations
@@ -59,17 +60,26 @@ EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspe
 KEEP_CHECKPOINTS = 3  # the last checkpoint and the two before it (in history/)
 
 
-# Generation metrics of an evaluation (runtime/evaluation.py), higher is better.
-SAMPLE_QUALITY = ("generation_accuracy",)
+# Generation metrics of an evaluation (runtime/generation.py), higher is better.
+SAMPLE_QUALITY = ("generation_accuracy", "generation_worst")
 
 
 def best_metric(result: dict) -> str | None:
-    """The metric that picks the best weights: sample-based accuracy when evaluated, else
-    energy-based accuracy."""
-    for key in ("accuracy_samples", "accuracy_energy"):
-        if key in result:
-            return key
-    return None
+    """The metric that picks the best weights: the worse of sample-based accuracy (else
+    energy-based) and generation accuracy, when the spec evaluates both - a model must
+    classify and generate - else whichever it evaluates."""
+    accuracy = next((k for k in ("accuracy_samples", "accuracy_energy") if k in result), None)
+    if accuracy is not None and "generation_accuracy" in result:
+        return "score"
+    return accuracy or ("generation_accuracy" if "generation_accuracy" in result else None)
+
+
+def score(result: dict) -> dict:
+    """`result` with `score` = min(classification accuracy, generation accuracy) when both."""
+    accuracy = next((k for k in ("accuracy_samples", "accuracy_energy") if k in result), None)
+    if accuracy is None or "generation_accuracy" not in result:
+        return result
+    return result | {"score": min(result[accuracy], result["generation_accuracy"])}
 
 
 class TrainingDiverged(Exception):
@@ -87,6 +97,7 @@ class Settings:
     reinit: float
     alpha: float
     labels: tuple[str, ...]
+    generative: str
     optimizer: str
     lr: float
     warmup: int
@@ -122,6 +133,7 @@ class Settings:
             reinit=float(objective.get("reinit", 0.0)),
             alpha=float(objective.get("alpha", 1.0)),
             labels=labels,
+            generative=str(objective.get("generative", "marginal")),
             optimizer=train.optimizer.name if train.optimizer is not None else "adam",
             lr=float(optimizer.get("lr", 1e-4)),
             warmup=int(optimizer.get("warmup", 0)),
@@ -184,8 +196,10 @@ class Trainer:
             parameter.requires_grad_(False)
         self.optimizer = self._optimizer()
         persistent = self.s.objective in ("pcd", "jem")
+        # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with.
+        kept = self.s.labels if self.s.objective == "jem" and self.conditional else ()
         self.negatives = Negatives(
-            self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit
+            self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit, kept
         )
         self.data_gen = torch.Generator().manual_seed(self.s.seed)
         self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
@@ -202,6 +216,10 @@ class Trainer:
         # False from a rollback until the next regular checkpoint: diverging again before it
         # means the restored checkpoint was on the diverging path too.
         self.progressed = True
+
+    @property
+    def conditional(self) -> bool:
+        return self.s.generative == "conditional"
 
     # ---- files ----------------------------------------------------------------------------
     @property
@@ -347,8 +365,9 @@ class Trainer:
         )
         if s.objective == "jem":
             loss, f_pos, f_neg = jem_loss(
-                self.model, positive, negative, self.table, s.labels, s.alpha, observed, s.energy_l2
-            )
+                self.model, positive, negative, self.table, s.labels, s.alpha, observed,
+                s.energy_l2, self.conditional,
+            )  # fmt: skip
         else:
             positive = impute(
                 self.model, self.sampler, self.table, positive, observed, s.steps,
@@ -440,8 +459,9 @@ class Trainer:
         result = {"iteration": self.iteration, "train_seconds": round(self.train_seconds, 1)} | {
             k: v for k, v in result.items() if not isinstance(v, torch.Tensor)
         }
+        result = score(result)
         self.last_eval = result
-        for key in ("accuracy_energy", "accuracy_samples", *SAMPLE_QUALITY):
+        for key in ("accuracy_energy", "accuracy_samples", *SAMPLE_QUALITY, "score"):
             if key in result and result[key] > self.best.get(key, {}).get("value", -1.0):
                 self.best[key] = {
                     "value": result[key],

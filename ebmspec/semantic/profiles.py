@@ -12,6 +12,7 @@ from ebmspec import ir
 from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast, parse_assignment
 from ebmspec.semantic import registry as reg
+from ebmspec.semantic.training import TrainingChecks
 from ebmspec.semantic.values import INVALID, Scope, check_value, suggest
 from ebmspec.source import Source
 
@@ -37,6 +38,7 @@ def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
         )
         for part, table in (("objective", reg.OBJECTIVES), ("optimizer", reg.OPTIMIZERS)):
             call = getattr(program.train, part)
+            keys[f"train.{part}"] = reg.TRAIN_SETTINGS[part]  # a whole new call
             keys.update({f"train.{part}.{p.name}": p for p in table[call.name].params})
     for sampler in program.samplers:
         keys[f"sampler.{sampler.name}.sweeps"] = reg.SAMPLER_SETTINGS["sweeps"]
@@ -98,7 +100,7 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
                 )
                 continue
             assigned.add(key)
-            value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
+            value = _value(scope, key, param, assignment)
             if value is not INVALID:
                 overrides.append(ir.Override(key, value, assignment.span))
         profiles.append(ir.Profile(name, tuple(overrides), block.span))
@@ -118,6 +120,17 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
     if param is None:
         _unknown_key(sink, keys, key, assignment.key.span, "setting", "settings")
         sink.raise_if_any()
-    value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
+    value = _value(scope, key, param, assignment)
     sink.raise_if_any()
     return ir.Override(key, value, assignment.span)
+
+
+def _value(scope: Scope, key: str, param: reg.Param, assignment: ast.Assignment):
+    """The checked value of one assignment: a whole objective or optimizer call is checked as
+    the train block checks it, anything else by its parameter type."""
+    if key in ("train.objective", "train.optimizer"):
+        checks = TrainingChecks()
+        checks.sink, checks.scope = scope.sink, scope
+        call = checks.check_training_call(assignment.value, key.split(".")[1])
+        return INVALID if call is None else call
+    return check_value(param.type, assignment.value, scope, f"`{key}`", param)

@@ -240,8 +240,16 @@ OBJECTIVES = _sigs(
     Signature("cd", _CHAIN, "short-run contrastive divergence from the init distributions"),
     Signature(
         "jem",
-        _CHAIN + _BUFFER + (P("alpha", "nonneg_float", 1.0), P("label", "variable?", None)),
-        "JEM hybrid: alpha * log p(y|x) + log p(x), y marginalised exactly",
+        _CHAIN
+        + _BUFFER
+        + (
+            P("alpha", "nonneg_float", 1.0),
+            P("label", "variable?", None),
+            P("generative", "choice", "marginal", choices=("marginal", "conditional")),
+        ),
+        "JEM hybrid: alpha * log p(y|x) + log p(x) (y marginalised exactly); "
+        "`generative = conditional`: alpha * log p(y|x) + log p(x|y), negatives from chains "
+        "that keep their labels",
     ),
     Signature(
         "vera",
@@ -367,7 +375,18 @@ REPORTS = {
                 P("sampler", "sampler?", None),
             ),
             "conditional sample grid, one row (column) per value",
-        )
+        ),
+        Signature(
+            "accuracy",
+            (
+                P("chains", "posint", 8),
+                P("steps", "posint", 200),
+                P("sampler", "sampler?", None),
+            ),
+            "conditional samples of every value of each predicted variable from the init "
+            "distribution, scored by the model's energy-based prediction, and their statistics "
+            "against the data",
+        ),
     ),
     "ood": _sigs(
         Signature(

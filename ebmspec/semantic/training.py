@@ -19,6 +19,15 @@ from ebmspec.source import Span
 class TrainingChecks:
     """Methods of `Checker` for train and evaluate blocks (uses `self.sink`, `self.scope`)."""
 
+    def check_training_call(self, expr: ast.Expr, key: str) -> ir.Call | None:
+        """A whole `objective = ...` / `optimizer = ...` value (a profile or `--set` may give
+        one): checked exactly as in the train block, defaults filled in."""
+        table = reg.OBJECTIVES if key == "objective" else reg.OPTIMIZERS
+        call = self._config_call(expr, table, key)
+        if call is None or key != "objective":
+            return call
+        return self._objective(call)
+
     # ---- training ----
     def _train(self, block: ast.TrainBlock | None, data) -> ir.Train | None:
         if block is None:
@@ -211,12 +220,12 @@ class TrainingChecks:
                         stmt.func.span,
                         "plot a 2-D real variable",
                     )
-            if stmt.kind.text == "calibration" and not any(
-                isinstance(s, ast.PredictStmt) for s in block.stmts
-            ):
+            scored = stmt.kind.text == "calibration" or signature.name == "accuracy"
+            if scored and not any(isinstance(s, ast.PredictStmt) for s in block.stmts):
+                what = "calibration" if stmt.kind.text == "calibration" else "`samples accuracy`"
                 self.sink.error(
                     "E704",
-                    "calibration needs a `predict` statement",
+                    f"{what} needs a `predict` statement",
                     stmt.span,
                     "add `predict y from x by energy`",
                 )

@@ -72,6 +72,27 @@ def test_buffer_writes_back_both_x_and_y_to_the_drawn_slots():
     assert not torch.equal(negatives.buffer["y"][slots], before["y"][slots])
 
 
+def test_conditional_chains_keep_their_labels_and_move_x():
+    """jem(generative = conditional): the chains sample p(x | y) for the labels they were drawn
+    with; a re-initialised chain draws new labels from the init distribution."""
+    program = _program()
+    table = variable_table(program)
+    sampler = sampler_table(program.sampler("joint"))
+    model = lower_energy(program)
+    negatives = Negatives(sampler, table, 3, True, size=400, reinit=0.0, kept=("y",))
+    generator = torch.Generator().manual_seed(0)
+    negatives.start(generator, None, "cpu")
+    before = {n: v.clone() for n, v in negatives.buffer.items()}
+    final, state = negatives.draw(model, 400, generator, None, "cpu")
+    assert len(state.kernels) == 1  # the label block dropped out
+    changed = (negatives.buffer["y"] != before["y"]).any()
+    assert not changed and torch.equal(final["y"].sort(0).values, before["y"].sort(0).values)
+    assert (final["x"] != before["x"]).any(1).all()
+    negatives.reinit = 1.0
+    final, _ = negatives.draw(model, 400, generator, None, "cpu")
+    assert (negatives.buffer["y"] != before["y"]).any()
+
+
 def test_reinit_rate_replaces_that_fraction_of_chains():
     program = _program()
     table = variable_table(program)
@@ -148,6 +169,43 @@ def test_jem_loss_is_cross_entropy_plus_the_contrastive_term():
     expected = -(torch.logsumexp(scores, 1).mean() - model(negative).mean()) + alpha * ce
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
     assert log_px.item() == pytest.approx(torch.logsumexp(scores, 1).mean().item(), rel=1e-5)
+
+
+def test_conditional_jem_loss_is_cross_entropy_plus_log_p_x_given_y():
+    """alpha * CE + -(mean f(x, y) - mean f(negatives)); with missing label elements the positive
+    term sums exp f over the values they may take."""
+    program = _program()
+    table = variable_table(program)
+    model = lower_energy(program, seed=5)
+    positive, observed = _toy_batch(program, 32)
+    negative, _ = _toy_batch(program, 32, seed=9)
+    alpha = 0.7
+    loss, f_pos, _ = jem_loss(
+        model, positive, negative, table, ("y",), alpha, observed, conditional=True
+    )
+    scores = []
+    for code in range(8):
+        bits = torch.tensor([(code >> 2) & 1, (code >> 1) & 1, code & 1])
+        y = F.one_hot(bits, 2).float().expand(32, 3, 2)
+        scores.append(model({"x": positive["x"], "y": y}))
+    scores = torch.stack(scores, 1)
+    true = positive["y"].argmax(-1)
+    index = true[:, 0] * 4 + true[:, 1] * 2 + true[:, 2]
+    ce = F.cross_entropy(scores, index)
+    f_true = model(positive)
+    expected = -(f_true.mean() - model(negative).mean()) + alpha * ce
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
+    assert f_pos.item() == pytest.approx(f_true.mean().item(), rel=1e-5)
+    # The second attribute of the first example is missing: its term is a logsumexp over it.
+    seen = torch.ones(32, 3, dtype=torch.bool)
+    seen[0, 1] = False
+    _, f_pos, _ = jem_loss(
+        model, positive, negative, table, ("y",), 0.0, {"y": seen}, conditional=True
+    )
+    other = index[0] ^ 2  # the same code with the second bit flipped
+    first = torch.logsumexp(torch.stack([scores[0, index[0]], scores[0, other]]), 0)
+    expected = (first + f_true[1:].sum()) / 32
+    assert f_pos.item() == pytest.approx(expected.item(), rel=1e-5)
 
 
 def test_contrastive_loss_and_its_regularisers():

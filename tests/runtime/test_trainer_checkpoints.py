@@ -1,0 +1,93 @@
+"""The trainer's checkpoint history and best weights: a rollback restores the last checkpoint, a
+divergence before the next one goes one checkpoint further back; an evaluation that beats the
+best so far (the worse of classification and generation accuracy) writes best.safetensors."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from safetensors.torch import load_file
+
+from ebmspec.api import compile_file
+from ebmspec.passes.profiles import apply_overrides, apply_profile
+from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime.datasets import load_dataset
+from ebmspec.runtime.trainer import KEEP_CHECKPOINTS, Trainer, best_metric, score
+from ebmspec.semantic.profiles import check_setting
+from ebmspec.source import Source
+from tests.conftest import ROOT
+
+TOY = ROOT / "specs" / "toy_joint.ebm"
+
+
+def _trainer(tmp_path, *settings: str, evaluate=None) -> Trainer:
+    program = apply_profile(compile_file(TOY), "smoke")
+    texts = ["train.checkpoint_every=5", "train.eval_every=1000", *settings]
+    program = apply_overrides(program, [check_setting(program, Source("--set", t)) for t in texts])
+    trainer = Trainer(program, load_dataset(program), tmp_path / "run", evaluate=evaluate)
+    trainer.start(resume=False)
+    return trainer
+
+
+def test_history_keeps_the_checkpoints_before_the_last(tmp_path):
+    trainer = _trainer(tmp_path, "train.iterations=20")
+    trainer.run()
+    kept = [ckpt.read_meta(p)["iteration"] for p in trainer.history()]
+    assert kept == [10, 15] and len(kept) == KEEP_CHECKPOINTS - 1
+    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 20
+
+
+def test_a_second_divergence_before_the_next_checkpoint_rolls_back_further(tmp_path):
+    trainer = _trainer(tmp_path, "train.iterations=20")
+    trainer.run()
+    history = trainer.history()
+    weights = {i: ckpt.load_checkpoint(p)[0] for i, p in zip((10, 15), history, strict=True)}
+    trainer.rollback(float("nan"))  # right after a checkpoint: back to it
+    assert trainer.iteration == 20 and trainer.lr_scale == 0.5
+    trainer.rollback(float("inf"))  # again, with no checkpoint reached since: one further back
+    assert trainer.iteration == 15 and trainer.lr_scale == 0.25
+    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 15
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(value, weights[15][f"model/{name}"]), name
+    trainer.rollback(float("nan"))
+    assert trainer.iteration == 10 and trainer.rollbacks == 3
+    assert trainer.history() == []
+    # Training on reaches new checkpoints: the next divergence goes back to the last one only.
+    trainer.s = trainer.s.__class__(**{**trainer.s.__dict__, "iterations": 20})
+    trainer.run()
+    trainer.rollback(float("nan"))
+    assert trainer.iteration == 20
+
+
+def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
+    results = iter(
+        [
+            {"accuracy_samples": 0.9, "generation_accuracy": 0.5},  # score 0.5: best
+            {"accuracy_samples": 0.99, "generation_accuracy": 0.4},  # 0.4: not better
+            {"accuracy_samples": 0.8, "generation_accuracy": 0.9},  # 0.8: best
+        ]
+    )
+
+    def evaluate(*args, **kwargs):
+        return next(results)
+
+    trainer = _trainer(tmp_path, "train.iterations=15", "train.eval_every=5", evaluate=evaluate)
+    saved = []
+    original = trainer.save_best
+
+    def spy(key):
+        saved.append((trainer.iteration, key))
+        original(key)
+
+    trainer.save_best = spy
+    trainer.run()
+    assert saved == [(5, "score"), (15, "score")]
+    best = json.loads((trainer.run_dir / "best.json").read_text())
+    assert best["metric"] == "score" and best["iteration"] == 15 and best["value"] == 0.8
+    assert trainer.best["accuracy_samples"]["iteration"] == 10
+    stored = load_file(str(trainer.run_dir / "best.safetensors"))
+    for name, value in trainer.ema.state_dict().items():  # iteration 15 is the last one
+        assert torch.equal(stored[name], value), name
+    assert best_metric({"accuracy_energy": 1.0}) == "accuracy_energy"
+    assert score({"accuracy_energy": 0.7, "generation_accuracy": 0.6})["score"] == 0.6

@@ -170,7 +170,10 @@ def toy_benchmark(run, args) -> dict:
     )  # fmt: skip
     occupancy = torch.bincount(nearest_modes(state.point.values["x"].detach()), minlength=8)
     occupancy = occupancy.float() / occupancy.sum()
-    print("unconditional occupancy of the 8 modes: " + " ".join(f"{100 * float(o):.1f}%" for o in occupancy))
+    print(
+        "unconditional occupancy of the 8 modes: "
+        + " ".join(f"{100 * float(o):.1f}%" for o in occupancy)
+    )
     return {
         "modes_within_min": min(shares),
         "modes_within": sum(shares) / len(shares),
@@ -213,7 +216,9 @@ def main(argv=None) -> None:
         summary = toy_benchmark(run, args)
     else:
         spec = compile_spec(Source(str(run.path / "spec.ebm"), (run.path / "spec.ebm").read_text()))
-        dataset = load_dataset(configure(spec, run.info.get("profile"), run.info.get("settings"), None))
+        dataset = load_dataset(
+            configure(spec, run.info.get("profile"), run.info.get("settings"), None)
+        )
         if dataset_name == "dsprites":
             summary = image_benchmark(run, dataset, ["x_pos", "y_pos"], 1, args)
         else:

@@ -55,11 +55,13 @@ def test_set_and_profiles_can_replace_the_whole_objective(cli, tmp_path):
     assert "objective: jem(sampler=joint, steps=7, buffer=10000, reinit=0.05, alpha=3.0" in out
     assert "generative=conditional)" in out
     spec = tmp_path / "p.ebm"
-    text = Path(SPEC).read_text() + "\nprofile gen { train.objective = cd(steps = 4) }\n"
+    # A key after a call on the next line (LALR once read its `train` as the block keyword).
+    profile = "profile gen {\n  train.objective = cd(steps = 4)\n  train.iterations = 9\n}\n"
+    text = Path(SPEC).read_text() + "\n" + profile
     spec.write_text(text)
     status, out, err = cli("check", str(spec), "--profile", "gen")
     assert status == 0, err
-    assert "objective: cd(sampler=joint, steps=4)" in out
+    assert "objective: cd(sampler=joint, steps=4)" in out and "iterations=9" in out
 
 
 @pytest.mark.parametrize(

@@ -194,6 +194,8 @@ class _ToAst(Transformer):
     def call_args(self, meta, items):
         return ast.CallArgs(self._span(meta, items), tuple(_children(items)))
 
+    func_args = call_args  # the same syntax and AST node (the grammar says why two rules)
+
     def keyword_arg(self, meta, items):
         return ast.KeywordArg(self._span(meta, items), items[0], items[1])
 

@@ -306,7 +306,7 @@ JOINT_GIBBS = [
 CACHED = [
     Case("featbox", "gwg", BOX_REAL["mala"], sweeps=300),
     Case("featbox", "gibbs(joint = true)", BOX_REAL["hmc"], sweeps=300, slow=True),
-    Case("featbox", "gibbs", BOX_REAL["mala"], sweeps=300, slow=True),
+    Case("featbox", "gibbs", BOX_REAL["mala"], sweeps=300),
     Case("featbox", "metropolis repeat 3", BOX_REAL["mala"], sweeps=300, slow=True),
     Case("featbox", "gwg", BOX_REAL["mala"], sweeps=100, given="box x"),
     Case("featbox", "gibbs(joint = true)", BOX_REAL["mala"], sweeps=100, given="box x"),

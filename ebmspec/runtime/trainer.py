@@ -547,10 +547,14 @@ class Trainer:
 
     def _summarise(self, window: dict) -> dict:
         count = window["count"]
-        names = [f"{kernel}({', '.join(names)})" for kernel, names, _, _ in self.sampler["blocks"]]
+        # The blocks the negative chains run (a block of kept labels drops out).
+        names = [
+            f"{kernel.name}({', '.join(kernel.variables)})"
+            for kernel, _ in self.negatives.schedule.blocks
+        ]
         accept = {
             name: round(float(a) / count, 4)
-            for name, a in zip(names, window["accept"], strict=False)
+            for name, a in zip(names, window["accept"], strict=True)
         }
         return {
             "iteration": self.iteration,

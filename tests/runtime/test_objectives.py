@@ -148,6 +148,17 @@ def test_configurations_enumerate_joint_values_in_order():
     assert codes == [(a, (b0, b1)) for a in range(3) for b0 in range(2) for b1 in range(2)]
 
 
+def _brute_force(model, positive: dict):
+    """f at every one of the 8 label vectors, one at a time [B, 8], and each example's own."""
+    scores = []
+    for code in range(8):
+        bits = torch.tensor([(code >> 2) & 1, (code >> 1) & 1, code & 1])
+        y = F.one_hot(bits, 2).float().expand(positive["x"].shape[0], 3, 2)
+        scores.append(model({"x": positive["x"], "y": y}))
+    true = positive["y"].argmax(-1)
+    return torch.stack(scores, 1), true[:, 0] * 4 + true[:, 1] * 2 + true[:, 2]
+
+
 def test_jem_loss_is_cross_entropy_plus_the_contrastive_term():
     program = _program()
     table = variable_table(program)
@@ -156,15 +167,7 @@ def test_jem_loss_is_cross_entropy_plus_the_contrastive_term():
     negative, _ = _toy_batch(program, 32, seed=9)
     alpha = 0.7
     loss, log_px, f_neg = jem_loss(model, positive, negative, table, ("y",), alpha, observed)
-    # brute force: every one of the 8 label vectors, one at a time
-    scores = []
-    for code in range(8):
-        bits = torch.tensor([(code >> 2) & 1, (code >> 1) & 1, code & 1])
-        y = F.one_hot(bits, 2).float().expand(32, 3, 2)
-        scores.append(model({"x": positive["x"], "y": y}))
-    scores = torch.stack(scores, 1)
-    true = positive["y"].argmax(-1)
-    index = true[:, 0] * 4 + true[:, 1] * 2 + true[:, 2]
+    scores, index = _brute_force(model, positive)
     ce = F.cross_entropy(scores, index)
     expected = -(torch.logsumexp(scores, 1).mean() - model(negative).mean()) + alpha * ce
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
@@ -183,14 +186,7 @@ def test_conditional_jem_loss_is_cross_entropy_plus_log_p_x_given_y():
     loss, f_pos, _ = jem_loss(
         model, positive, negative, table, ("y",), alpha, observed, conditional=True
     )
-    scores = []
-    for code in range(8):
-        bits = torch.tensor([(code >> 2) & 1, (code >> 1) & 1, code & 1])
-        y = F.one_hot(bits, 2).float().expand(32, 3, 2)
-        scores.append(model({"x": positive["x"], "y": y}))
-    scores = torch.stack(scores, 1)
-    true = positive["y"].argmax(-1)
-    index = true[:, 0] * 4 + true[:, 1] * 2 + true[:, 2]
+    scores, index = _brute_force(model, positive)
     ce = F.cross_entropy(scores, index)
     f_true = model(positive)
     expected = -(f_true.mean() - model(negative).mean()) + alpha * ce

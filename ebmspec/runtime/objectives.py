@@ -181,15 +181,18 @@ def jem_loss(
     alpha: float,
     observed: dict,
     energy_l2=0.0,
-    conditional: bool = False,
+    generative: str = "marginal",
+    kept_negative: dict | None = None,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
     log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
     missing label element contribute to the generative term only.
 
-    `conditional`: the generative term is log p(x | y) instead, -(mean f(x, y) on data - mean f
-    on chains that kept their labels): f(x, y) is the logsumexp over the configurations that
-    agree with the observed label elements (f(x, y) itself when all are observed)."""
+    generative = "conditional": the generative term is log p(x | y) instead, -(mean f(x, y) on
+    data - mean f on chains that kept their labels, `negative`): f(x, y) is the logsumexp over
+    the configurations that agree with the observed label elements (f(x, y) itself when all are
+    observed). "both": log p(x) with the joint chains `negative` plus log p(x | y) with the
+    label-keeping chains `kept_negative`. Returns (loss, mean f on data, mean f on negatives)."""
     count = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
@@ -222,8 +225,13 @@ def jem_loss(
     f_true = (f_all * match).sum(1)
     f_neg = model(negative)
     # log p~(x, y_observed) for log p(x | y); log p~(x) for log p(x)
-    f_pos = torch.logsumexp(f_all.masked_fill(~agree, -torch.inf), 1) if conditional else log_px
+    f_given = torch.logsumexp(f_all.masked_fill(~agree, -torch.inf), 1)
+    f_pos = f_given if generative == "conditional" else log_px
     loss = -(f_pos.mean() - f_neg.mean())
+    if generative == "both":
+        f_kept = model(kept_negative)
+        loss = loss - (f_given.mean() - f_kept.mean())
+        f_neg = torch.cat([f_neg, f_kept])
     keep = torch.ones(count, dtype=torch.bool, device=device)
     for name in labels:
         if name in observed:

@@ -196,11 +196,19 @@ class Trainer:
             parameter.requires_grad_(False)
         self.optimizer = self._optimizer()
         persistent = self.s.objective in ("pcd", "jem")
-        # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with.
-        kept = self.s.labels if self.s.objective == "jem" and self.conditional else ()
+        jem = self.s.objective == "jem"
+        # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with;
+        # `both`: joint chains here, label-keeping ones in `kept_negatives`.
+        kept = self.s.labels if jem and self.s.generative == "conditional" else ()
         self.negatives = Negatives(
             self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit, kept
         )
+        self.kept_negatives = None
+        if jem and self.s.generative == "both":
+            self.kept_negatives = Negatives(
+                self.sampler, self.table, self.s.steps, True, self.s.buffer, self.s.reinit,
+                self.s.labels,
+            )  # fmt: skip
         self.data_gen = torch.Generator().manual_seed(self.s.seed)
         self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
         self.pipelines = fit_transforms(program.data, dataset.train)
@@ -218,8 +226,12 @@ class Trainer:
         self.progressed = True
 
     @property
-    def conditional(self) -> bool:
-        return self.s.generative == "conditional"
+    def chain_sets(self) -> list:
+        """(checkpoint prefix, Negatives) of every set of negative chains."""
+        sets = [("buffer", self.negatives)]
+        if self.kept_negatives is not None:
+            sets.append(("kept_buffer", self.kept_negatives))
+        return sets
 
     # ---- files ----------------------------------------------------------------------------
     @property
@@ -261,7 +273,8 @@ class Trainer:
         raw = self.dataset.batch(self.s.batch, stats_gen)
         values, observed = encode(self.table, raw, self.pipelines, stats_gen)
         self.stats = data_stats(self.table, values, observed)
-        self.negatives.start(self.chain_gen, self.stats, self.device)
+        for _, chains in self.chain_sets:
+            chains.start(self.chain_gen, self.stats, self.device)
         self.metrics_path.write_text("", encoding="utf-8")
         self.save()
 
@@ -285,8 +298,9 @@ class Trainer:
         tensors.update(ckpt.with_prefix("ema", self.ema.state_dict()))
         optim_tensors, groups = ckpt.optimizer_tensors(self.optimizer)
         tensors.update(ckpt.with_prefix("optim", optim_tensors))
-        if self.negatives.buffer is not None:
-            tensors.update(ckpt.with_prefix("buffer", self.negatives.buffer))
+        for prefix, chains in self.chain_sets:
+            if chains.buffer is not None:
+                tensors.update(ckpt.with_prefix(prefix, chains.buffer))
         tensors["rng/data"] = self.data_gen.get_state()
         tensors["rng/chain"] = self.chain_gen.get_state()
         tensors.update(ckpt.with_prefix("stats", flatten_stats(self.stats)))
@@ -334,9 +348,10 @@ class Trainer:
         ckpt.restore_optimizer(
             self.optimizer, ckpt.under("optim", tensors), meta["optimizer_groups"]
         )
-        buffer = ckpt.under("buffer", tensors)
-        if buffer:
-            self.negatives.buffer = {k: v.to(self.device) for k, v in buffer.items()}
+        for prefix, chains in self.chain_sets:
+            buffer = ckpt.under(prefix, tensors)
+            if buffer:
+                chains.buffer = {k: v.to(self.device) for k, v in buffer.items()}
         self.data_gen.set_state(tensors["rng/data"])
         self.chain_gen.set_state(tensors["rng/chain"])
         self.stats = unflatten_stats(ckpt.under("stats", tensors))
@@ -363,10 +378,17 @@ class Trainer:
         negative, chains = self.negatives.draw(
             self.model, s.batch, self.chain_gen, self.stats, self.device
         )
+        rates = self.negatives.rates(chains)
+        kept = None
+        if self.kept_negatives is not None:
+            kept, kept_chains = self.kept_negatives.draw(
+                self.model, s.batch, self.chain_gen, self.stats, self.device
+            )
+            rates = rates + self.kept_negatives.rates(kept_chains)
         if s.objective == "jem":
             loss, f_pos, f_neg = jem_loss(
                 self.model, positive, negative, self.table, s.labels, s.alpha, observed,
-                s.energy_l2, self.conditional,
+                s.energy_l2, s.generative, kept,
             )  # fmt: skip
         else:
             positive = impute(
@@ -395,7 +417,7 @@ class Trainer:
             "f_data": f_pos,
             "f_samples": f_neg,
             "lr": lr,
-            "accept": self.negatives.rates(chains),
+            "accept": rates,
         }
 
     def _update_ema(self) -> None:
@@ -548,10 +570,12 @@ class Trainer:
     def _summarise(self, window: dict) -> dict:
         count = window["count"]
         # The blocks the negative chains run (a block of kept labels drops out).
-        names = [
-            f"{kernel.name}({', '.join(kernel.variables)})"
-            for kernel, _ in self.negatives.schedule.blocks
-        ]
+        names = []
+        for _, chains in self.chain_sets:
+            suffix = " | labels kept" if chains.kept else ""
+            names += [
+                f"{k.name}({', '.join(k.variables)}){suffix}" for k, _ in chains.schedule.blocks
+            ]
         accept = {
             name: round(float(a) / count, 4)
             for name, a in zip(names, window["accept"], strict=True)

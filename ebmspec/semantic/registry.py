@@ -245,11 +245,12 @@ OBJECTIVES = _sigs(
         + (
             P("alpha", "nonneg_float", 1.0),
             P("label", "variable?", None),
-            P("generative", "choice", "marginal", choices=("marginal", "conditional")),
+            P("generative", "choice", "marginal", choices=("marginal", "conditional", "both")),
         ),
         "JEM hybrid: alpha * log p(y|x) + log p(x) (y marginalised exactly); "
         "`generative = conditional`: alpha * log p(y|x) + log p(x|y), negatives from chains "
-        "that keep their labels",
+        "that keep their labels; `both`: alpha * log p(y|x) + log p(x) + log p(x|y), both "
+        "kinds of chains",
     ),
     Signature(
         "vera",

@@ -184,7 +184,7 @@ def test_conditional_jem_loss_is_cross_entropy_plus_log_p_x_given_y():
     negative, _ = _toy_batch(program, 32, seed=9)
     alpha = 0.7
     loss, f_pos, _ = jem_loss(
-        model, positive, negative, table, ("y",), alpha, observed, conditional=True
+        model, positive, negative, table, ("y",), alpha, observed, generative="conditional"
     )
     scores, index = _brute_force(model, positive)
     ce = F.cross_entropy(scores, index)
@@ -196,12 +196,35 @@ def test_conditional_jem_loss_is_cross_entropy_plus_log_p_x_given_y():
     seen = torch.ones(32, 3, dtype=torch.bool)
     seen[0, 1] = False
     _, f_pos, _ = jem_loss(
-        model, positive, negative, table, ("y",), 0.0, {"y": seen}, conditional=True
+        model, positive, negative, table, ("y",), 0.0, {"y": seen}, generative="conditional"
     )
     other = index[0] ^ 2  # the same code with the second bit flipped
     first = torch.logsumexp(torch.stack([scores[0, index[0]], scores[0, other]]), 0)
     expected = (first + f_true[1:].sum()) / 32
     assert f_pos.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_jem_loss_with_both_generative_terms():
+    """generative = both: alpha * CE - (mean log p~(x) - mean f(joint chains))
+    - (mean f(x, y) - mean f(label-keeping chains))."""
+    program = _program()
+    table = variable_table(program)
+    model = lower_energy(program, seed=5)
+    positive, observed = _toy_batch(program, 32)
+    joint, _ = _toy_batch(program, 32, seed=9)
+    kept, _ = _toy_batch(program, 32, seed=11)
+    loss, _, f_neg = jem_loss(
+        model, positive, joint, table, ("y",), 0.5, observed, generative="both",
+        kept_negative=kept,
+    )  # fmt: skip
+    scores, index = _brute_force(model, positive)
+    log_px = torch.logsumexp(scores, 1)
+    expected = -(log_px.mean() - model(joint).mean()) - (
+        model(positive).mean() - model(kept).mean()
+    )
+    expected = expected + 0.5 * F.cross_entropy(scores, index)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
+    assert f_neg.item() == pytest.approx(torch.cat([model(joint), model(kept)]).mean().item())
 
 
 def test_contrastive_loss_and_its_regularisers():

@@ -91,3 +91,18 @@ def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
         assert torch.equal(stored[name], value), name
     assert best_metric({"accuracy_energy": 1.0}) == "accuracy_energy"
     assert score({"accuracy_energy": 0.7, "generation_accuracy": 0.6})["score"] == 0.6
+
+
+def test_both_generative_terms_checkpoint_both_buffers(tmp_path):
+    objective = "train.objective=jem(steps = 3, alpha = 2, generative = both, buffer = 200)"
+    trainer = _trainer(tmp_path, "train.iterations=10", objective)
+    trainer.run()
+    tensors, _ = ckpt.load_checkpoint(trainer.checkpoint_path)
+    assert {"buffer/x", "buffer/y", "kept_buffer/x", "kept_buffer/y"} <= set(tensors)
+    again = _trainer(tmp_path / "again", "train.iterations=10", objective)
+    again.restore(tensors, ckpt.read_meta(trainer.checkpoint_path))
+    for prefix, chains in again.chain_sets:
+        for name, value in chains.buffer.items():
+            assert torch.equal(value, tensors[f"{prefix}/{name}"])
+    # The joint chains move their labels, the other set keeps them.
+    assert not trainer.negatives.kept and trainer.kept_negatives.kept == {"y"}

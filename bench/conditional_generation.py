@@ -20,13 +20,15 @@ The judge, by dataset:
   conditioned attributes (each of the 8 joint values of y). Unconditional samples give the share
   of the 8 modes (`occupancy`, 12.5 % each for the data).
 
-Run: `python bench/conditional_generation.py runs/latest [--chains 20] [--steps N] [--threads 2]`.
+Run: `python bench/conditional_generation.py runs/latest [--chains 20] [--steps N] [--threads 2]
+[--set sampler.joint.x.noise=0.1]` (`--set`: test-time settings on top of the run's).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -198,12 +200,22 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="sweeps (default: the sampler's)")
     parser.add_argument("--judge-steps", type=int, default=800, help="training steps of the judge")
     parser.add_argument("--best", action="store_true", help="the run's best weights")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a test-time setting on top of the run's, e.g. sampler.joint.x.noise=0.1",
+    )
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     run = load_run(args.run, configure, best=args.best)
+    if args.set:
+        overrides = [check_setting(run.program, Source("--set", text)) for text in args.set]
+        run = replace(run, program=apply_overrides(run.program, overrides))
     program = run.program
     sweeps = program.sampler(default_sampler(program)).sweeps if args.steps is None else args.steps
     print(

@@ -175,8 +175,8 @@ the variable name
     (
         ("x=[0.5, 0.5]",),
         """\
---condition:1:3: error[E906]: wrong shape for `x` (real[1, 32, 32]): expected a number or a \
-list of shape [1, 32, 32], found a list of shape [2]
+--condition:1:3: error[E906]: wrong shape for `x` (real[1, 32, 32] in [-14, 14]): expected a \
+number or a list of shape [1, 32, 32], found a list of shape [2]
     1 | x=[0.5, 0.5]
       |   ^~~~~~~~~~
       = help: give one number (used for every element) or a nested list of shape [1, 32, 32]

@@ -218,8 +218,13 @@ def main(argv=None) -> None:
         run = replace(run, program=apply_overrides(run.program, overrides))
     program = run.program
     sweeps = program.sampler(default_sampler(program)).sweeps if args.steps is None else args.steps
+    weights = (
+        f"best weights of iteration {run.meta['iteration']}"
+        if run.meta.get("weights") == "best"
+        else f"iteration {run.meta.get('iteration')}"
+    )
     print(
-        f"{program.name}: {run.path}, iteration {run.meta.get('iteration')}; {args.chains} chains "
+        f"{program.name}: {run.path}, {weights}; {args.chains} chains "
         f"per value x {sweeps} sweeps from the init distribution; {torch.get_num_threads()} threads"
     )
     start = time.perf_counter()

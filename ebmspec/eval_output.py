@@ -49,6 +49,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
     result["run"] = str(run.path)
     result["iteration"] = run.meta.get("iteration")
     result["train_seconds"] = run.meta.get("train_seconds")
+    result["weights"] = run.meta.get("weights", "last")
     written = []
     if images and program.evaluate is not None:
         for report in program.evaluate.reports:

@@ -147,7 +147,14 @@ def load_run(run_dir: Path, configure, device: str = "cpu", best: bool = False) 
                 "they are written at the first evaluation during training; drop --best",
             )
         load_parameters(model, path)
-        meta = meta | {"best": json.loads((run_dir / "best.json").read_text(encoding="utf-8"))}
+        chosen = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))
+        # the weights' own iteration and training time, so every report names what it evaluates
+        meta = meta | {
+            "best": chosen,
+            "weights": "best",
+            "iteration": chosen.get("iteration"),
+            "train_seconds": chosen.get("train_seconds"),
+        }
     model.to(device).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)

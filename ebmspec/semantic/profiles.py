@@ -100,7 +100,7 @@ def check_profiles(scope: Scope, program: ir.Program, blocks: list[ast.ProfileBl
                 )
                 continue
             assigned.add(key)
-            value = _value(scope, key, param, assignment)
+            value = _value(scope, key, param, assignment, program)
             if value is not INVALID:
                 overrides.append(ir.Override(key, value, assignment.span))
         profiles.append(ir.Profile(name, tuple(overrides), block.span))
@@ -120,17 +120,20 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
     if param is None:
         _unknown_key(sink, keys, key, assignment.key.span, "setting", "settings")
         sink.raise_if_any()
-    value = _value(scope, key, param, assignment)
+    value = _value(scope, key, param, assignment, program)
     sink.raise_if_any()
     return ir.Override(key, value, assignment.span)
 
 
-def _value(scope: Scope, key: str, param: reg.Param, assignment: ast.Assignment):
+def _value(scope: Scope, key: str, param: reg.Param, assignment: ast.Assignment, program):
     """The checked value of one assignment: a whole objective or optimizer call is checked as
-    the train block checks it, anything else by its parameter type."""
+    the train block checks it (its sampler defaults to the replaced objective's), anything else
+    by its parameter type."""
     if key in ("train.objective", "train.optimizer"):
         checks = TrainingChecks()
         checks.sink, checks.scope = scope.sink, scope
+        if program.train is not None:
+            checks.replaced_sampler = dict(program.train.objective.args).get("sampler")
         call = checks.check_training_call(assignment.value, key.split(".")[1])
         return INVALID if call is None else call
     return check_value(param.type, assignment.value, scope, f"`{key}`", param)

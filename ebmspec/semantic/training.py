@@ -19,6 +19,11 @@ from ebmspec.source import Span
 class TrainingChecks:
     """Methods of `Checker` for train and evaluate blocks (uses `self.sink`, `self.scope`)."""
 
+    # An objective that replaces the spec's (profile, --set) runs the sampler the spec's own
+    # objective names unless it names one: a spec with a second sampler (e.g. one for
+    # predictions) needs no `sampler =` in every replacement.
+    replaced_sampler: str | None = None
+
     def check_training_call(self, expr: ast.Expr, key: str) -> ir.Call | None:
         """A whole `objective = ...` / `optimizer = ...` value (a profile or `--set` may give
         one): checked exactly as in the train block, defaults filled in."""
@@ -114,6 +119,9 @@ class TrainingChecks:
         names = dict(call.args)
         if "sampler" in names:
             sampler = names["sampler"]
+            if sampler is None and self.replaced_sampler is not None:
+                sampler = self.replaced_sampler
+                call = call.with_arg("sampler", sampler)
             if sampler is None:
                 if len(self.scope.samplers) > 1:
                     self.sink.error(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ebmspec.api import compile_file, compile_spec
 from ebmspec.passes.profiles import apply_profile
+from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import Source
 from tests.conftest import ROOT
 
@@ -47,9 +48,13 @@ def test_profile_overrides_train_objective_and_evaluation():
     program = compile_file(ROOT / "specs" / "toy_joint.ebm")
     assert program.train.setting("iterations") == 5500
     cpu = apply_profile(program, "cpu")
-    assert cpu.train.setting("iterations") == 600
+    assert cpu.train.setting("iterations") == 700
     assert cpu.train.setting("batch") == 500
-    assert cpu.evaluate.predictions[0].methods[1].arg("steps") == 100
+    assert cpu.train.objective.name == "jem" and cpu.train.objective.arg("sampler") == "joint"
+    assert cpu.train.objective.arg("generative") == "both"
+    samples = cpu.evaluate.predictions[0].methods[1]
+    assert samples.arg("steps") == 100 and samples.arg("sampler") == "exact"
+    assert program.evaluate.predictions[0].methods[1].arg("sampler") == "joint"
     smoke = apply_profile(program, "smoke")
     assert smoke.train.objective.arg("steps") == 5
     # the original program is frozen and untouched
@@ -64,6 +69,16 @@ def test_profile_can_set_kernel_parameters_and_sweeps():
     assert sampler.sweeps == 10
     langevin = next(b for b in sampler.blocks if b.variables == ("x",))
     assert langevin.kernel.arg("step") == 5.0 and langevin.kernel.arg("noise") == 0.003
+
+
+def test_a_replaced_objective_keeps_the_sampler_of_the_one_it_replaces():
+    # The toy spec has two samplers (`joint` trains, `exact` predicts in the cpu profile).
+    program = compile_file(ROOT / "specs" / "toy_joint.ebm")
+    assert [s.name for s in program.samplers] == ["joint", "exact"]
+    kept = check_setting(program, Source("--set", "train.objective=jem(alpha = 2)"))
+    assert kept.value.name == "jem" and kept.value.arg("sampler") == "joint"
+    named = check_setting(program, Source("--set", "train.objective=pcd(sampler = exact)"))
+    assert named.value.arg("sampler") == "exact"
 
 
 def test_evaluation_samples_with_the_training_sampler():

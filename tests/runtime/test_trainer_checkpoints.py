@@ -10,7 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from ebmspec.api import compile_file
+from ebmspec.cli import _configure
 from ebmspec.passes.profiles import apply_overrides, apply_profile
+from ebmspec.runs import load_run, write_run_info
 from ebmspec.runtime import checkpoint as ckpt
 from ebmspec.runtime.datasets import load_dataset
 from ebmspec.runtime.trainer import KEEP_CHECKPOINTS, Trainer, best_metric, score
@@ -66,13 +68,17 @@ def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
             {"accuracy_samples": 0.9, "generation_accuracy": 0.5},  # score 0.5: best
             {"accuracy_samples": 0.99, "generation_accuracy": 0.4},  # 0.4: not better
             {"accuracy_samples": 0.8, "generation_accuracy": 0.9},  # 0.8: best
+            {"accuracy_samples": 0.7, "generation_accuracy": 0.9},  # 0.7: not better
         ]
     )
 
     def evaluate(*args, **kwargs):
         return next(results)
 
-    trainer = _trainer(tmp_path, "train.iterations=15", "train.eval_every=5", evaluate=evaluate)
+    settings = ["train.checkpoint_every=5", "train.eval_every=1000"]
+    settings += ["train.iterations=20", "train.eval_every=5"]
+    trainer = _trainer(tmp_path, *settings[2:], evaluate=evaluate)
+    write_run_info(trainer.run_dir, TOY, TOY.read_text(), "smoke", settings, "cpu")
     saved = []
     original = trainer.save_best
 
@@ -82,13 +88,24 @@ def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
 
     trainer.save_best = spy
     trainer.run()
-    assert saved == [(5, "score"), (15, "score")]
+    assert saved == [(5, "score"), (15, "score")]  # not 20
     best = json.loads((trainer.run_dir / "best.json").read_text())
     assert best["metric"] == "score" and best["iteration"] == 15 and best["value"] == 0.8
     assert trainer.best["accuracy_samples"]["iteration"] == 10
     stored = load_file(str(trainer.run_dir / "best.safetensors"))
-    for name, value in trainer.ema.state_dict().items():  # iteration 15 is the last one
+    last = load_run(trainer.run_dir, _configure)
+    chosen = load_run(trainer.run_dir, _configure, best=True)
+    assert (
+        "weights" not in last.meta
+        and last.meta["iteration"] == 20
+        and chosen.meta["iteration"] == 15
+    )  # what reports name
+    assert chosen.meta["best"]["value"] == 0.8 and chosen.meta["weights"] == "best"
+    differ = False
+    for name, value in chosen.model.state_dict().items():
         assert torch.equal(stored[name], value), name
+        differ |= not torch.equal(last.model.state_dict()[name], value)
+    assert differ  # the last weights are not the best ones
     assert best_metric({"accuracy_energy": 1.0}) == "accuracy_energy"
     assert score({"accuracy_energy": 0.7, "generation_accuracy": 0.6})["score"] == 0.6
 

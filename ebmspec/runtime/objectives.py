@@ -224,8 +224,12 @@ def jem_loss(
         agree &= same.all(-1)
     f_true = (f_all * match).sum(1)
     f_neg = model(negative)
-    # log p~(x, y_observed) for log p(x | y); log p~(x) for log p(x)
-    f_given = torch.logsumexp(f_all.masked_fill(~agree, -torch.inf), 1)
+    # log p~(x, y_observed) for log p(x | y) (the marginal term needs none); log p~(x): log p(x)
+    f_given = (
+        None
+        if generative == "marginal"
+        else torch.logsumexp(f_all.masked_fill(~agree, -torch.inf), 1)
+    )
     f_pos = f_given if generative == "conditional" else log_px
     loss = -(f_pos.mean() - f_neg.mean())
     if generative == "both":

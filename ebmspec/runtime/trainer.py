@@ -197,18 +197,19 @@ class Trainer:
         self.optimizer = self._optimizer()
         persistent = self.s.objective in ("pcd", "jem")
         jem = self.s.objective == "jem"
+
         # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with;
         # `both`: joint chains here, label-keeping ones in `kept_negatives`.
-        kept = self.s.labels if jem and self.s.generative == "conditional" else ()
-        self.negatives = Negatives(
-            self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit, kept
-        )
-        self.kept_negatives = None
-        if jem and self.s.generative == "both":
-            self.kept_negatives = Negatives(
-                self.sampler, self.table, self.s.steps, True, self.s.buffer, self.s.reinit,
-                self.s.labels,
+        def chains(kept: tuple) -> Negatives:
+            return Negatives(
+                self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit,
+                kept,
             )  # fmt: skip
+
+        kept = self.s.labels if jem and self.s.generative == "conditional" else ()
+        self.negatives = chains(kept)
+        both = jem and self.s.generative == "both"
+        self.kept_negatives = chains(self.s.labels) if both else None
         self.data_gen = torch.Generator().manual_seed(self.s.seed)
         self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
         self.pipelines = fit_transforms(program.data, dataset.train)

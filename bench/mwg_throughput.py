@@ -74,9 +74,10 @@ class HandSampler:
     w.r.t. the variables its block reads (the cheapest naive loop).
     """
 
-    def __init__(self, cnn, mlp, temperature, step, noise, fused=True, blockwise=False):
+    def __init__(self, cnn, mlp, temperature, step, noise, bounds, fused=True, blockwise=False):
         self.cnn, self.mlp = cnn, mlp
         self.temperature, self.step, self.noise = temperature, step, noise
+        self.low, self.high = bounds  # x's declared range: Langevin clips into it, as the spec says
         self.fused, self.blockwise = fused, blockwise
         self.passes = 0
 
@@ -134,7 +135,7 @@ class HandSampler:
         else:
             _, gx, _ = self.evaluate(x, xp, yp, wrt_y=not self.blockwise)
         xi = torch.randn(x.shape, generator=generator)
-        x = x + (self.step * gx + self.noise * xi)
+        x = (x + (self.step * gx + self.noise * xi)).clamp(self.low, self.high)
         return (x, xp, yp, None, None, None), accept
 
 
@@ -202,7 +203,8 @@ def build_variants(batch: int, seed: int, sharpen: float = 1.0) -> dict:
     values = schedule.initial_values(table["inits"], variables, batch, generator)
     state = generator.get_state()
     cnn, mlp = hand_network(model)
-    hyper = (gwg_args["temperature"], langevin_args["step"], langevin_args["noise"])
+    _, _, _, low, high = variables["x"]
+    hyper = (gwg_args["temperature"], langevin_args["step"], langevin_args["noise"], (low, high))
     return {
         "ebmspec cached": EbmspecVariant(
             model, variables, table, values, state, fuse=True, cache=True

@@ -21,7 +21,8 @@ The judge, by dataset:
   of the 8 modes (`occupancy`, 12.5 % each for the data).
 
 Run: `python bench/conditional_generation.py runs/latest [--chains 20] [--steps N] [--threads 2]
-[--set sampler.joint.x.noise=0.1]` (`--set`: test-time settings on top of the run's).
+[--set sampler.joint.x.noise=0.1] [--device cuda]` (`--set`: test-time settings on top of the
+run's; `--device`: where the chains run, the judge always trains on the CPU).
 """
 
 from __future__ import annotations
@@ -110,17 +111,19 @@ def train_judge(run, dataset, labels: list[str], steps: int, seed: int) -> Judge
     return judge
 
 
-def conditional_samples(run, name: str, value: int, chains: int, steps, seed: int) -> dict:
+def conditional_samples(
+    run, name: str, value: int, chains: int, steps, seed: int, device: str = "cpu"
+) -> dict:
     """`ebmspec sample RUN --condition name=value -n chains` (same code path and defaults)."""
     table = variable_table(run.program)
     kind, shape, categories, _, _ = table[name]
     code = torch.full(shape, value)
     clamped = F.one_hot(code, categories).float() if kind == "categorical" else code.float()
     state, _ = sample(
-        run.program, run.model, chains, sweeps=steps, seed=seed, condition={name: clamped},
-        stats=run.stats,
+        run.program, run.model, chains, sweeps=steps, seed=seed,
+        condition={name: clamped.to(device)}, stats=run.stats, device=device,
     )  # fmt: skip
-    return {n: v.detach() for n, v in state.point.values.items()}
+    return {n: v.detach().cpu() for n, v in state.point.values.items()}
 
 
 def image_benchmark(run, dataset, labels: list[str], tolerance: int, args) -> dict:
@@ -136,7 +139,9 @@ def image_benchmark(run, dataset, labels: list[str], tolerance: int, args) -> di
     for index, name in enumerate(labels):
         shares, sizes, ranges = [], [], []
         for value in range(table[name][2]):
-            drawn = conditional_samples(run, name, value, args.chains, args.steps, args.seed)
+            drawn = conditional_samples(
+                run, name, value, args.chains, args.steps, args.seed, args.device
+            )
             pixels = pixels_of(run, drawn["x"], "x")
             with torch.no_grad():
                 predicted = judge(pixels)[index].argmax(1)
@@ -168,9 +173,9 @@ def toy_benchmark(run, args) -> dict:
     print("conditioned on y = " + " ".join(f"{c:03b}:{100 * s:.0f}%" for c, s in enumerate(shares)))
     state, _ = sample(
         run.program, run.model, args.chains * 50, sweeps=args.steps, seed=args.seed,
-        stats=run.stats,
+        stats=run.stats, device=args.device,
     )  # fmt: skip
-    occupancy = torch.bincount(nearest_modes(state.point.values["x"].detach()), minlength=8)
+    occupancy = torch.bincount(nearest_modes(state.point.values["x"].detach().cpu()), minlength=8)
     occupancy = occupancy.float() / occupancy.sum()
     print(
         "unconditional occupancy of the 8 modes: "
@@ -188,9 +193,9 @@ def conditional_samples_toy(run, wanted: torch.Tensor, args) -> dict:
     clamped = F.one_hot(wanted, 2).float()
     state, _ = sample(
         run.program, run.model, args.chains * 10, sweeps=args.steps, seed=args.seed,
-        condition={"y": clamped}, stats=run.stats,
+        condition={"y": clamped.to(args.device)}, stats=run.stats, device=args.device,
     )  # fmt: skip
-    return {n: v.detach() for n, v in state.point.values.items()}
+    return {n: v.detach().cpu() for n, v in state.point.values.items()}
 
 
 def main(argv=None) -> None:
@@ -208,11 +213,14 @@ def main(argv=None) -> None:
         help="a test-time setting on top of the run's, e.g. sampler.joint.x.noise=0.1",
     )
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--device", default="cpu", help="where the chains run (the judge trains on the CPU)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    run = load_run(args.run, configure, best=args.best)
+    run = load_run(args.run, configure, device=args.device, best=args.best)
     if args.set:
         overrides = [check_setting(run.program, Source("--set", text)) for text in args.set]
         run = replace(run, program=apply_overrides(run.program, overrides))

@@ -101,6 +101,7 @@ class Settings:
     optimizer: str
     lr: float
     warmup: int
+    decay: str
     betas: tuple[float, float]
     weight_decay: float
     momentum: float
@@ -137,6 +138,7 @@ class Settings:
             optimizer=train.optimizer.name if train.optimizer is not None else "adam",
             lr=float(optimizer.get("lr", 1e-4)),
             warmup=int(optimizer.get("warmup", 0)),
+            decay=str(optimizer.get("decay", "none")),
             betas=tuple(optimizer.get("betas", (0.9, 0.999))),
             weight_decay=float(optimizer.get("weight_decay", 0.0)),
             momentum=float(optimizer.get("momentum", 0.0)),
@@ -167,6 +169,15 @@ class Monitor:
 def warmup_factor(iteration: int, warmup: int) -> float:
     """Linear warmup from 0: lr * (iteration + 1) / warmup for the first `warmup` steps."""
     return 1.0 if warmup <= 0 else min(1.0, (iteration + 1) / warmup)
+
+
+def lr_factor(iteration: int, warmup: int, iterations: int, decay: str = "none") -> float:
+    """Warmup, then 1 (`none`) or a cosine from 1 down to 0 at the last iteration (`cosine`)."""
+    factor = warmup_factor(iteration, warmup)
+    if decay == "cosine" and iteration >= warmup:
+        span = max(1, iterations - warmup)
+        factor *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, (iteration - warmup) / span)))
+    return factor
 
 
 class Trainer:
@@ -403,7 +414,7 @@ class Trainer:
         if not math.isfinite(value) or abs(value) > DIVERGED:
             self.rollback(value)
             return None
-        lr = s.lr * self.lr_scale * warmup_factor(self.iteration, s.warmup)
+        lr = s.lr * self.lr_scale * lr_factor(self.iteration, s.warmup, s.iterations, s.decay)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)

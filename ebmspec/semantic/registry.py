@@ -279,8 +279,9 @@ OPTIMIZERS = _sigs(
             P("warmup", "nonneg_int", 0),
             P("betas", "floats", (0.9, 0.999)),
             P("weight_decay", "nonneg_float", 0.0),
+            P("decay", "choice", "none", choices=("none", "cosine")),
         ),
-        "Adam with linear warmup from 0",
+        "Adam with linear warmup from 0, then a constant or cosine-decayed rate",
     ),
     Signature(
         "sgd",
@@ -288,6 +289,7 @@ OPTIMIZERS = _sigs(
             P("lr", "posfloat", 1e-2),
             P("momentum", "nonneg_float", 0.0),
             P("warmup", "nonneg_int", 0),
+            P("decay", "choice", "none", choices=("none", "cosine")),
         ),
         "stochastic gradient descent",
     ),

@@ -5,6 +5,7 @@ best so far (the worse of classification and generation accuracy) writes best.sa
 from __future__ import annotations
 
 import json
+import math
 
 import torch
 from safetensors.torch import load_file
@@ -123,3 +124,24 @@ def test_both_generative_terms_checkpoint_both_buffers(tmp_path):
             assert torch.equal(value, tensors[f"{prefix}/{name}"])
     # The joint chains move their labels, the other set keeps them.
     assert not trainer.negatives.kept and trainer.kept_negatives.kept == {"y"}
+
+
+def test_cosine_decay_follows_warmup_down_to_zero(tmp_path):
+    trainer = _trainer(
+        tmp_path,
+        "train.iterations=20",
+        "train.optimizer.warmup=4",
+        "train.optimizer.decay=cosine",
+        "train.optimizer.lr=0.001",
+    )
+    trainer.run()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    lrs = {row["iteration"]: row["lr"] for row in rows if "lr" in row}
+    # iteration i (1-based in the log) used the rate of step i - 1: warmup 1/4 .. 4/4, then
+    # 0.5 (1 + cos(pi (i - 1 - 4) / 16)) down to the last step's cos(15 pi / 16).
+    expected = {i: 1e-3 * min(1.0, i / 4) for i in range(1, 5)}
+    expected |= {i: 1e-3 * 0.5 * (1 + math.cos(math.pi * (i - 5) / 16)) for i in range(5, 21)}
+    assert lrs.keys() == expected.keys()
+    for i, value in expected.items():
+        assert abs(lrs[i] - value) < 1e-9, (i, lrs[i], value)
+    assert lrs[20] < 0.01 * 1e-3 < lrs[5]

@@ -89,6 +89,31 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     assert iterations == sorted(set(iterations)) and iterations[-1] == 60
 
 
+def test_sigterm_stops_with_a_checkpoint_of_the_last_iteration(tmp_path):
+    """`kill` / `timeout` / a scheduler's SIGTERM: nothing since the last checkpoint is lost."""
+    settings = [
+        *SMALL,
+        "--set",
+        "train.iterations=1000000",
+        "--set",
+        "train.checkpoint_every=100000",
+    ]
+    process = _train(tmp_path, *settings, "--out", "runs/term", "--device", "cpu", wait=False)
+    metrics = tmp_path / "runs" / "term" / "metrics.jsonl"
+    deadline = time.time() + 300
+    while not (metrics.is_file() and metrics.read_text().count("\n") >= 2):
+        assert process.poll() is None and time.time() < deadline, process.stderr.read().decode()
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err.decode()
+    assert "SIGTERM: stopping after this iteration" in (out + err).decode()
+    assert "stopped (resume with --resume)" in (out + err).decode()
+    logged = [json.loads(line)["iteration"] for line in metrics.read_text().splitlines()]
+    # No periodic checkpoint was due (every 100,000): this one was written on the signal.
+    assert _checkpoint_iteration(tmp_path / "runs" / "term") >= max(logged) >= 100
+
+
 def test_checkpoints_survive_kills_at_random_moments(tmp_path):
     """SIGKILL a run over and over: every time, the checkpoint on disk loads."""
     args = [*SMALL, "--out", "runs/r", "--device", "cpu"]

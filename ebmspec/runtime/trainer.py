@@ -30,6 +30,7 @@ import json
 import math
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -519,22 +520,36 @@ class Trainer:
             stream.write(json.dumps(entry) + "\n")
 
     def _request_stop(self, signum, frame) -> None:
-        if self._stop:  # a second Ctrl-C: stop right now
+        if self._stop:  # a second signal: stop right now
             raise KeyboardInterrupt
         self._stop = True
-        self.monitor.warn("stopping after this iteration (checkpoint first); Ctrl-C again to abort")
+        self.monitor.warn(
+            f"{signal.Signals(signum).name}: stopping after this iteration (checkpoint first); "
+            "Ctrl-C again to abort"
+        )
+
+    def _catch_stop_signals(self) -> dict:
+        """Ctrl-C (SIGINT) and SIGTERM (`kill`, `timeout`, a cluster's scheduler) stop training
+        at the next iteration boundary with a checkpoint. Only signals still at their default
+        handling are taken over: a SIGINT a shell set to ignored (a background job) stays so."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for signum, default in (
+            (signal.SIGINT, signal.default_int_handler),
+            (signal.SIGTERM, signal.SIG_DFL),
+        ):
+            if signal.getsignal(signum) is default:
+                previous[signum] = signal.signal(signum, self._request_stop)
+        return previous
 
     def run(self) -> dict:
-        """Train to `iterations`, evaluating and checkpointing on schedule. Ctrl-C saves a
-        checkpoint at the next iteration boundary and returns (resume with --resume)."""
+        """Train to `iterations`, evaluating and checkpointing on schedule. Ctrl-C or SIGTERM
+        saves a checkpoint at the next iteration boundary and returns (resume with --resume)."""
         s = self.s
         log_every = max(1, min(50, s.iterations // 100))
         window: dict = {}
-        previous = (
-            signal.signal(signal.SIGINT, self._request_stop)
-            if signal.getsignal(signal.SIGINT) is signal.default_int_handler
-            else None
-        )
+        previous = self._catch_stop_signals()
         self.monitor.start(s.iterations, self.iteration)
         try:
             while not self.done and not self._stop:
@@ -558,8 +573,8 @@ class Trainer:
             if self._stop:
                 self.save()
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return {
             "iteration": self.iteration,
             "complete": self.done,

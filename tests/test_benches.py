@@ -1,0 +1,62 @@
+"""The benches run end to end on tiny runs: bench/conditional_generation.py scores a toy run (modes,
+occupancy, the model's own mode masses) and a dSprites run (an independent judge per position)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+BENCH = ROOT / "bench" / "conditional_generation.py"
+
+
+def _run(command, cwd):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def _train(tmp_path, spec: str, *settings: str):
+    sets = [a for s in settings for a in ("--set", s)]
+    _run(
+        [sys.executable, "-m", "ebmspec", "train", str(ROOT / "specs" / spec),
+         "--profile", "smoke", *sets, "--device", "cpu", "--out", "runs/r"],
+        tmp_path,
+    )  # fmt: skip
+    return tmp_path / "runs" / "r"
+
+
+def _numbers(stdout: str) -> dict:
+    return {k: float(v) for k, v in re.findall(r"^(\w+)=([0-9.]+)$", stdout, re.MULTILINE)}
+
+
+def test_toy_bench_reports_modes_occupancy_and_the_models_own_mass(tmp_path):
+    run = _train(tmp_path, "toy_joint.ebm", "train.iterations=5")
+    out = _run([sys.executable, str(BENCH), str(run), "--chains", "4", "--steps", "3"], tmp_path)
+    numbers = _numbers(out)
+    assert set(numbers) == {
+        "modes_within_min", "modes_within", "occupancy_min", "occupancy_max",
+        "model_mass_min", "model_mass_max",
+    }  # fmt: skip
+    assert 0 <= numbers["occupancy_min"] <= 0.125 <= numbers["occupancy_max"] <= 1
+    masses = re.search(r"mass per mode .*?: (.*)$", out, re.MULTILINE).group(1).split()
+    assert len(masses) == 8
+    assert abs(sum(float(m.rstrip("%")) for m in masses) - 100) < 0.5  # a distribution
+
+
+@pytest.mark.slow
+def test_dsprites_bench_judges_every_position(tmp_path):
+    run = _train(tmp_path, "dsprites_joint.ebm", "train.iterations=2")
+    out = _run(
+        [sys.executable, str(BENCH), str(run), "--chains", "2", "--steps", "2",
+         "--judge-steps", "20"],
+        tmp_path,
+    )  # fmt: skip
+    assert set(_numbers(out)) == {"x_pos_min", "x_pos_mean", "y_pos_min", "y_pos_mean"}
+    assert len(re.findall(r"^x_pos: 0:\d+% .* 15:\d+%$", out, re.MULTILINE)) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,45 @@ def test_bad_objectives_in_settings_are_located(cli, setting, code, message):
     assert status == 1 and out == ""
     assert f"error[{code}]" in err and message in err, err
     assert "Traceback" not in err
+
+
+def _inits(ir_dump: str) -> list[tuple[str, str]]:
+    """(variables, distribution) of every init in an `--emit ir` dump."""
+    return re.findall(r"variables: \[([^\]]*)\]\n\s+dist: (\w+)\(", ir_dump)
+
+
+def test_an_init_distribution_can_be_set_and_leaves_the_shared_init_of_the_others(cli):
+    spec = "specs/dsprites_joint.ebm"
+    status, out, err = cli("compile", spec, "--emit", "ir")
+    assert status == 0, err
+    assert _inits(out) == [("x", "uniform_data_range"), ("x_pos, y_pos", "uniform")]
+    status, out, err = cli(
+        "compile", spec, "--emit", "ir", "--set", "sampler.joint.init.x=normal_data"
+    )
+    assert status == 0, err
+    assert _inits(out) == [("x", "normal_data"), ("x_pos, y_pos", "uniform")]
+    status, out, err = cli(
+        "compile", spec, "--emit", "ir", "--set", "sampler.joint.init.y_pos=data_frequency"
+    )
+    assert status == 0, err
+    assert _inits(out) == [
+        ("x", "uniform_data_range"), ("x_pos", "uniform"), ("y_pos", "data_frequency"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("setting", "code", "column", "message"),
+    [
+        ("sampler.joint.init.x=gwg", "E103", 22, "unknown init distribution `gwg`"),
+        ("sampler.joint.init.x_pos=normal_data", "E402", 26, "normal_data cannot initialise"),
+        ("sampler.joint.init.x=3", "E201", 22, "must be a name or a call"),
+        ("sampler.joint.init.x=normal(sd = 2)", "E104", 29, "has no argument `sd`"),
+        ("sampler.joint.init.z=uniform", "E801", 1, "unknown setting `sampler.joint.init.z`"),
+    ],
+)
+def test_bad_init_settings_are_located(cli, setting, code, column, message):
+    status, out, err = cli("check", "specs/dsprites_joint.ebm", "--set", setting)
+    assert status == 1 and out == ""
+    first = err.splitlines()[0]
+    assert first.startswith(f"--set:1:{column}: error[{code}"), first
+    assert message in first

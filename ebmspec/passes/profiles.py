@@ -16,6 +16,20 @@ def _set(settings: tuple, key: str, value) -> tuple:
     return tuple((k, value if k == key else v) for k, v in settings)
 
 
+def _replace_init(inits: tuple, name: str, dist: ir.Call) -> tuple:
+    """`name` gets its own init with `dist`; the variables it shared an init with keep theirs."""
+    result = []
+    for init in inits:
+        if name in init.variables:
+            others = tuple(v for v in init.variables if v != name)
+            if others:
+                result.append(replace(init, variables=others))
+            result.append(ir.Init((name,), dist, False, init.span))
+        else:
+            result.append(init)
+    return tuple(result)
+
+
 def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
     parts = override.key.split(".")
     value = override.value
@@ -39,6 +53,8 @@ def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
             if sampler.name == parts[1]:
                 if parts[2] == "sweeps":
                     sampler = replace(sampler, sweeps=value)
+                elif parts[2] == "init":
+                    sampler = replace(sampler, inits=_replace_init(sampler.inits, parts[3], value))
                 else:
                     target = block_for(sampler, parts[2])
                     blocks = tuple(

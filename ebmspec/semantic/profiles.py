@@ -12,9 +12,13 @@ from ebmspec import ir
 from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast, parse_assignment
 from ebmspec.semantic import registry as reg
+from ebmspec.semantic.samplers import SamplerChecks
 from ebmspec.semantic.training import TrainingChecks
 from ebmspec.semantic.values import INVALID, Scope, check_value, suggest
 from ebmspec.source import Source
+
+# `sampler.S.init.NAME = DIST(...)`: a whole init distribution, checked as the sampler block does.
+INIT_SETTING = reg.Param("init", "init", None)
 
 
 def block_for(sampler: ir.Sampler, variable: str) -> ir.Block | None:
@@ -42,6 +46,9 @@ def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
             keys.update({f"train.{part}.{p.name}": p for p in table[call.name].params})
     for sampler in program.samplers:
         keys[f"sampler.{sampler.name}.sweeps"] = reg.SAMPLER_SETTINGS["sweeps"]
+        for init in sampler.inits:
+            for name in init.variables:
+                keys[f"sampler.{sampler.name}.init.{name}"] = INIT_SETTING
         for variable in program.variables:
             block = block_for(sampler, variable.name)
             if block is not None:
@@ -127,13 +134,18 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
 
 def _value(scope: Scope, key: str, param: reg.Param, assignment: ast.Assignment, program):
     """The checked value of one assignment: a whole objective or optimizer call is checked as
-    the train block checks it (its sampler defaults to the replaced objective's), anything else
-    by its parameter type."""
+    the train block checks it (its sampler defaults to the replaced objective's), an init
+    distribution as the sampler block checks it, anything else by its parameter type."""
     if key in ("train.objective", "train.optimizer"):
         checks = TrainingChecks()
         checks.sink, checks.scope = scope.sink, scope
         if program.train is not None:
             checks.replaced_sampler = dict(program.train.objective.args).get("sampler")
         call = checks.check_training_call(assignment.value, key.split(".")[1])
+        return INVALID if call is None else call
+    if param is INIT_SETTING:
+        samplers = SamplerChecks()
+        samplers.sink, samplers.scope = scope.sink, scope
+        call = samplers.check_init_setting(assignment.value, key.split(".")[3], program.data)
         return INVALID if call is None else call
     return check_value(param.type, assignment.value, scope, f"`{key}`", param)

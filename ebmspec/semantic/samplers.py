@@ -123,6 +123,30 @@ class SamplerChecks:
                     )
         return ir.Sampler(block.name.text, tuple(inits), tuple(blocks), sweeps, block.span)
 
+    def check_init_setting(self, expr: ast.Expr, name: str, data) -> ir.Call | None:
+        """A profile's or `--set`'s `sampler.S.init.NAME = DIST(...)`, checked exactly as
+        `init NAME ~ DIST(...)` in the sampler block."""
+        if isinstance(expr, ast.Name):
+            func = ast.Func(expr.span, expr.ident, None)
+        elif isinstance(expr, ast.Call):
+            func = ast.Func(expr.span, expr.func, expr.args)
+        else:
+            self.sink.error(
+                "E201",
+                f"the init distribution of `{name}` must be a name or a call such as "
+                "`normal_data` or `normal(std = 2)`",
+                expr.span,
+                f"init distributions: {', '.join(reg.INIT_DISTS)}",
+            )
+            return None
+        signature = resolve(self.sink, reg.INIT_DISTS, func, "init distribution")
+        if signature is None:
+            return None
+        bound = bind_args(signature, func.args, func.span, self.scope)
+        stmt = ast.InitStmt(expr.span, ast.NameList(expr.span, ()), func)
+        init = self._init(stmt, signature, (name,), [expr.span], bound, data, {})
+        return None if init is None else init.dist
+
     def _init(self, stmt, signature, names, spans, bound, data, initialised) -> ir.Init | None:
         help = (
             "use uniform_data_range, normal or normal_data for real variables"

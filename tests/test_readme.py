@@ -23,3 +23,21 @@ def test_readme_has_exactly_two_setup_commands():
 def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert _setup_commands()[1] in ci.splitlines()
+
+
+def _statements(text: str) -> list[str]:
+    """Non-empty lines without comments, whitespace collapsed."""
+    lines = (" ".join(line.split("#")[0].split()) for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def test_the_language_tour_is_the_dsprites_spec_through_its_cpu_profile(cli, tmp_path):
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    intro = text.index("This is `specs/dsprites_joint.ebm`")
+    tour = re.search(r"```\n(.*?)```", text[intro:], re.S).group(1)
+    spec = _statements((ROOT / "specs" / "dsprites_joint.ebm").read_text(encoding="utf-8"))
+    shown = _statements(tour)
+    assert shown == spec[: len(shown)] and shown[-1] == "}" and "profile cpu {" in shown
+    (tmp_path / "tour.ebm").write_text(tour, encoding="utf-8")
+    status, _, err = cli("check", str(tmp_path / "tour.ebm"), "--profile", "cpu")
+    assert status == 0, err

@@ -10,7 +10,15 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
-from ebmspec.semantic.values import INVALID, bind_args, check_value, make_call, resolve, suggest
+from ebmspec.semantic.values import (
+    INVALID,
+    as_func,
+    bind_args,
+    check_value,
+    make_call,
+    resolve,
+    suggest,
+)
 from ebmspec.source import Span
 
 
@@ -126,11 +134,8 @@ class SamplerChecks:
     def check_init_setting(self, expr: ast.Expr, name: str, data) -> ir.Call | None:
         """A profile's or `--set`'s `sampler.S.init.NAME = DIST(...)`, checked exactly as
         `init NAME ~ DIST(...)` in the sampler block."""
-        if isinstance(expr, ast.Name):
-            func = ast.Func(expr.span, expr.ident, None)
-        elif isinstance(expr, ast.Call):
-            func = ast.Func(expr.span, expr.func, expr.args)
-        else:
+        func = as_func(expr)
+        if func is None:
             self.sink.error(
                 "E201",
                 f"the init distribution of `{name}` must be a name or a call such as "

@@ -12,7 +12,15 @@ import math
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
-from ebmspec.semantic.values import INVALID, bind_args, check_value, make_call, resolve, suggest
+from ebmspec.semantic.values import (
+    INVALID,
+    as_func,
+    bind_args,
+    check_value,
+    make_call,
+    resolve,
+    suggest,
+)
 from ebmspec.source import Span
 
 
@@ -97,11 +105,8 @@ class TrainingChecks:
         return ir.Train(objective, optimizer, settings, block.span)
 
     def _config_call(self, expr: ast.Expr, table: dict, key: str) -> ir.Call | None:
-        if isinstance(expr, ast.Name):
-            func = ast.Func(expr.span, expr.ident, None)
-        elif isinstance(expr, ast.Call):
-            func = ast.Func(expr.span, expr.func, expr.args)
-        else:
+        func = as_func(expr)
+        if func is None:
             self.sink.error(
                 "E201",
                 f"`{key}` must be a call such as `{next(iter(table))}(...)`",

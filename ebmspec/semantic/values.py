@@ -312,6 +312,16 @@ def bind_args(
     return bound if ok else None
 
 
+def as_func(expr: ast.Expr) -> ast.Func | None:
+    """A setting's value `name` or `name(args)` as the statement-position `Func` the block
+    checkers take; None for any other expression (the caller reports it)."""
+    if isinstance(expr, ast.Name):
+        return ast.Func(expr.span, expr.ident, None)
+    if isinstance(expr, ast.Call):
+        return ast.Func(expr.span, expr.func, expr.args)
+    return None
+
+
 def make_call(name: str, bound: dict, span: Span) -> ir.Call:
     """The IR call of a bound signature (variadic tensors, key `*`, are not settings)."""
     return ir.Call(name, tuple((k, v) for k, v in bound.items() if k != "*"), span)

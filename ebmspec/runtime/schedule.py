@@ -101,6 +101,26 @@ def _categorical(probs: torch.Tensor, batch: int, generator, device) -> torch.Te
     return F.one_hot(choice, probs.shape[-1]).float()
 
 
+def _truncated_normal(mean, std, low: float, high: float, size, generator, device) -> torch.Tensor:
+    """Exact draws of N(mean, std^2) restricted to [low, high] by the inverse CDF, in float64.
+    A bounded variable's chains must start inside its box (a plain normal start left a quarter
+    of them outside). The side of the box nearer the mean is mapped through the lower tail,
+    where the CDF keeps its precision even when the whole box lies many deviations away."""
+    mean = torch.as_tensor(mean, dtype=torch.float64, device=device).expand(size)
+    std = torch.as_tensor(std, dtype=torch.float64, device=device).expand(size).clamp_min(1e-12)
+    alpha, beta = (low - mean) / std, (high - mean) / std
+    # Reflect where the box lies above the mean, so both bounds sit in the lower tail.
+    upper = alpha > 0
+    lo, hi = torch.where(upper, -beta, alpha), torch.where(upper, -alpha, beta)
+    a, b = torch.special.ndtr(lo), torch.special.ndtr(hi)
+    u = torch.rand(size, generator=generator, device=device, dtype=torch.float64)
+    z = torch.special.ndtri(a + (b - a) * u).clamp(lo, hi)
+    # Beyond ~37 deviations the tail's mass underflows: all of it sits at the nearest bound.
+    z = torch.where(b > a, z, hi)
+    z = torch.where(upper, -z, z)
+    return (mean + std * z).clamp(low, high).float()
+
+
 def initial_value(
     name: str,
     dist: str,
@@ -118,15 +138,18 @@ def initial_value(
     known = (stats or {}).get(name, {})
     size = (batch, *shape)
     if kind == "real":
-        if dist == "normal":
+        if dist == "normal" or (dist == "normal_data" and "mean" in known):
+            if dist == "normal":
+                mean, std = params.get("mean", 0.0), params.get("std", 1.0)
+            else:
+                mean, std = known["mean"].to(device), known["std"].to(device)
+            if low is not None:
+                return _truncated_normal(mean, std, low, high, size, generator, device)
             noise = torch.randn(size, generator=generator, device=device)
-            return params.get("mean", 0.0) + params.get("std", 1.0) * noise
+            return mean + std * noise
         if dist == "uniform_data_range" and "min" in known:
             low_t, high_t = known["min"].to(device), known["max"].to(device)
             return low_t + (high_t - low_t) * torch.rand(size, generator=generator, device=device)
-        if dist == "normal_data" and "mean" in known:
-            noise = torch.randn(size, generator=generator, device=device)
-            return known["mean"].to(device) + known["std"].to(device) * noise
         if low is not None:
             return low + (high - low) * torch.rand(size, generator=generator, device=device)
         return torch.randn(size, generator=generator, device=device)

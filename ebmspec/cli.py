@@ -158,6 +158,8 @@ def sample(
     _check_output(program, output)
     where = _device(device)
     sweeps = program.sampler(sampler).sweeps if steps is None else steps
+    if output is not None:  # without -o the summary names it; with -o, say what was sampled
+        sys.stderr.write(f"sampling {origin}\n")
     for note in sample_output.init_fallbacks(program, sampler, conditions, stats):
         sys.stderr.write(f"note: {note}\n")
     with _sweep_progress(sweeps) as callback:
@@ -452,10 +454,10 @@ def _load_for_sampling(
     if path is None or path.is_dir():
         run = _load_run(path, "SPEC_OR_RUN", best=best)
         meta = run.meta
-        origin = (
-            f"{run.path}: EMA weights at iteration {meta.get('iteration')} of "
-            f"{meta.get('iterations')}"
-        )
+        done, planned = meta.get("iteration"), meta.get("iterations")
+        origin = f"{run.path}: EMA weights at iteration {done} of {planned}"
+        if isinstance(done, int) and isinstance(planned, int) and done < planned:
+            origin += " (training stopped early: samples may not look like the data yet)"
         return run.program, run.model, run.stats, origin
     program = _configure(compile_file(path), profile, settings, path)
     seed = (dict(program.train.settings).get("seed") if program.train else None) or 0

@@ -10,14 +10,15 @@ In: a checked spec (its source text, profile and `--set` overrides) and an outpu
     RUN/history/               the checkpoints before the last (deeper rollbacks)
     RUN/metrics.jsonl          training log and periodic evaluations
 
-and `runs/latest`, a one-line text file naming the newest run, which `ebmspec sample` and
-`ebmspec eval` use when no RUN is given. `load_run` rebuilds program, EMA model, data statistics
-and fitted transforms from a run folder alone.
+and `runs/latest`, a relative link to the newest run (a one-line text file naming it where links
+cannot be made), which `ebmspec sample` and `ebmspec eval` use when no RUN is given. `load_run`
+rebuilds program, EMA model, data statistics and fitted transforms from a run folder alone.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,19 +47,34 @@ def is_run(path: Path) -> bool:
 
 
 def mark_latest(run_dir: Path) -> None:
-    ckpt.write_atomically(
-        LATEST, lambda temp: Path(temp).write_text(str(run_dir.resolve()) + "\n", "utf-8")
-    )
+    """Point `runs/latest` at `run_dir`: a relative symbolic link, so `runs/latest/grid.png`
+    works in a shell; where links cannot be made (Windows without the privilege) a one-line text
+    file naming the run, which `latest_run` reads too."""
+    RUNS.mkdir(parents=True, exist_ok=True)
+    target = os.path.relpath(run_dir.resolve(), RUNS.resolve())
+    temp = RUNS / f".latest-{os.getpid()}"
+    try:
+        temp.unlink(missing_ok=True)
+        os.symlink(target, temp, target_is_directory=True)
+        os.replace(temp, LATEST)  # atomic: a reader sees the old link or the new one
+    except OSError:
+        temp.unlink(missing_ok=True)
+        ckpt.write_atomically(
+            LATEST, lambda t: Path(t).write_text(str(run_dir.resolve()) + "\n", "utf-8")
+        )
 
 
 def latest_run() -> Path:
-    if not LATEST.is_file():
+    if LATEST.is_symlink():
+        path = RUNS / os.readlink(LATEST)
+    elif LATEST.is_file():
+        path = Path(LATEST.read_text(encoding="utf-8").strip())
+    else:
         raise RunError(
             "E921",
             "no run to use: `runs/latest` does not exist in this folder",
-            "train one first (`ebmspec train SPEC`), or name a run folder or a spec",
+            "train one first (`ebmspec train SPEC`), or name a run folder",
         )
-    path = Path(LATEST.read_text(encoding="utf-8").strip())
     if not is_run(path):
         raise RunError(
             "E921",
@@ -82,11 +98,17 @@ def write_run_info(run_dir: Path, spec: Path, text: str, profile, settings, devi
 
 
 def read_run_info(run_dir: Path) -> dict:
+    if run_dir.suffix == ".ebm" and run_dir.is_file():
+        raise RunError(
+            "E922",
+            f"`{run_dir}` is a spec, not a run folder",
+            f"train it first (`ebmspec train {run_dir}`), then name the run folder it writes",
+        )
     if not is_run(run_dir):
         raise RunError(
             "E922",
             f"`{run_dir}` is not a run folder (it has no run.json and spec.ebm)",
-            "run folders are written by `ebmspec train`; pass one, or a .ebm spec",
+            "run folders are written by `ebmspec train`: name one, or leave it out for the latest",
         )
     try:
         return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

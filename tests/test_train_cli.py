@@ -236,7 +236,9 @@ def test_run_folder_feeds_eval_and_sample(tmp_path):
     trained = _train(tmp_path, *SMALL, "--set", "train.iterations=20", "--out", "runs/t")
     assert trained.returncode == 0, trained.stderr
     run = tmp_path / "runs" / "t"
-    assert (tmp_path / "runs" / "latest").read_text().strip() == str(run.resolve())
+    latest = tmp_path / "runs" / "latest"  # a relative link, so the run's files open through it
+    assert latest.is_symlink() and os.readlink(latest) == "t"
+    assert latest.resolve() == run.resolve()
     for name in ("run.json", "spec.ebm", "checkpoint.json", "energy.safetensors", "metrics.jsonl"):
         assert (run / name).is_file(), name
 
@@ -250,12 +252,15 @@ def test_run_folder_feeds_eval_and_sample(tmp_path):
         json.loads((run / "eval.json").read_text())["accuracy_energy"] == result["accuracy_energy"]
     )
     assert (run / "density.png").read_bytes().startswith(b"\x89PNG")
+    assert (latest / "density.png").read_bytes().startswith(b"\x89PNG")
 
     sampled = _cli(tmp_path, "sample", "runs/t", "--condition", "y=[1, 0, 1]", "-n", "8")
     assert sampled.returncode == 0, sampled.stderr
     assert "EMA weights at iteration 20" in sampled.stdout
     npz = _cli(tmp_path, "sample", "--condition", "y=[1, 0, 1]", "-n", "8", "-o", "s.npz")
     assert npz.returncode == 0, npz.stderr
+    # With -o nothing else says which run was sampled: stderr does.
+    assert "sampling runs/t: EMA weights at iteration 20 of 20\n" in npz.stderr
     import numpy as np
 
     with np.load(tmp_path / "s.npz") as saved:
@@ -268,6 +273,10 @@ def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):
     (tmp_path / "plain").mkdir()
     foreign = _cli(tmp_path, "sample", "plain")
     assert foreign.returncode == 1 and "error[E922]" in foreign.stderr
+    spec = _cli(tmp_path, "eval", str(TOY))  # eval measures runs; the hint says how to get one
+    assert spec.returncode == 1
+    assert f"error[E922]: `{TOY}` is a spec, not a run folder" in spec.stderr
+    assert f"help: train it first (`ebmspec train {TOY}`)" in spec.stderr
     resume = _cli(tmp_path, "train", str(TOY), "--resume", "--out", "plain")
     assert resume.returncode == 1 and "error[E923]" in resume.stderr
 

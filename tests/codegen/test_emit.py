@@ -166,3 +166,15 @@ runpy.run_path(sys.argv[0], run_name="__main__")
     count = sum(p.numel() for p in lower_energy(program).parameters())
     assert f"{program.name}: {count} parameters" in out
     assert out.count(",") >= 2 and "f = [" in out
+    # `--output grid.png` used to write a torch zip archive under a .png name: now refused.
+    refused = f"""
+import runpy
+sys.argv = [{str(path)!r}, "--steps", "0", "--output", "grid.png"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as stop:
+    print("exit", stop.code)
+"""
+    done = run_fresh(refused, cwd=tmp_path)
+    assert "exit 2" in done.stdout and not (tmp_path / "grid.png").exists()
+    assert "--output 'grid.png': samples are saved as a torch file, name it *.pt" in done.stderr

@@ -9,9 +9,7 @@ Exit status: 0 success; 1 a user mistake (located diagnostics on stderr, no trac
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import traceback
 from contextlib import contextmanager
 from enum import StrEnum
@@ -573,20 +571,9 @@ def _with_profile(program, profile: str, spec: Path, apply_profile):
 
 
 def _write_atomically(path: Path, content: str | bytes) -> None:
-    """Write via a temp file in the same folder and rename, so a crash leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        if isinstance(content, bytes):
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-        else:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(content)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from ebmspec.runtime.checkpoint import write_atomically
+
+    write_atomically(path, content)
 
 
 def version_callback(value: bool) -> None:

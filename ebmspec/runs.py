@@ -59,9 +59,7 @@ def mark_latest(run_dir: Path) -> None:
         os.replace(temp, LATEST)  # atomic: a reader sees the old link or the new one
     except OSError:
         temp.unlink(missing_ok=True)
-        ckpt.write_atomically(
-            LATEST, lambda t: Path(t).write_text(str(run_dir.resolve()) + "\n", "utf-8")
-        )
+        ckpt.write_atomically(LATEST, str(run_dir.resolve()) + "\n")
 
 
 def latest_run() -> Path:

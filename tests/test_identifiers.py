@@ -104,6 +104,9 @@ def test_keyword_names_through_the_cli(cli, tmp_path):
     status, _, err = cli("compile", str(spec), "-o", str(tmp_path / "model.py"))
     assert status == 0, err
     assert (tmp_path / "model.py").read_text(encoding="utf-8").startswith('"""Standalone')
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "model.py").stat().st_mode & 0o777 == 0o666 & ~mask  # not private
 
 
 # ---- (b) no spec text is ever executed ----------------------------------------------------------

@@ -265,6 +265,11 @@ def test_run_folder_feeds_eval_and_sample(tmp_path):
 
     with np.load(tmp_path / "s.npz") as saved:
         assert (saved["y"] == np.array([1, 0, 1])).all()
+    # Outputs get ordinary permissions (the temp files of atomic writes are private).
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (run / "energy.safetensors", run / "eval.json", tmp_path / "s.npz"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path
 
 
 def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):

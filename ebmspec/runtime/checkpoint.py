@@ -27,13 +27,20 @@ class CheckpointError(Exception):
 
 
 def write_atomically(path: Path, write) -> None:
-    """Call `write(temp_path)`, flush it to disk, then rename over `path`."""
+    """The one way ebmspec writes a file: `write` (text, bytes, or a function called with the
+    temp path) goes to a temp file beside `path`, which gets ordinary permissions (mkstemp makes
+    it private), reaches the disk, and is renamed over `path`; a crash leaves no half file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     try:
-        write(temp)
+        if isinstance(write, bytes):
+            Path(temp).write_bytes(write)
+        elif isinstance(write, str):
+            Path(temp).write_text(write, encoding="utf-8")
+        else:
+            write(temp)
         os.chmod(temp, 0o666 & ~_umask())
         with open(temp, "rb") as stream:
             os.fsync(stream.fileno())
@@ -57,7 +64,7 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict) ->
 
 def save_json(path: Path, content: dict) -> None:
     text = json.dumps(content, indent=2, sort_keys=True) + "\n"
-    write_atomically(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"))
+    write_atomically(path, text)
 
 
 def read_meta(path: Path) -> dict:

@@ -143,6 +143,7 @@ SYNTAX_EXAMPLES: dict[SyntaxCase, tuple[str, ...]] = {
         "model m\ntrain { batch 100 }",
         "model m\ntrain { 100 }",
         "model m\nprofile cpu { train.batch 100 }",
+        "model m\ntrain { batch: 100 }",
     ),
     SyntaxCase(
         "E023",
@@ -332,7 +333,26 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput, parser: Lark) -> D
             span,
             f"expected one of: {expected}",
         )
-    return Diagnostic(case.code, f"{case.message}, found {found}", span, case.help)
+    case = _statement_case(case, text, pos)
+    help = case.help
+    if case.code == "E022" and token is not None and token.type == "COLON":
+        # `batch: 200`, as YAML or Python annotations would write it.
+        key = re.findall(r"([A-Za-z_][\w.]*)\s*$", text[:pos])
+        value = text[token.end_pos :].split("\n", 1)[0].split("#", 1)[0].strip()
+        if key:
+            help = f"settings take `=`: write `{key[0]} = {value or '...'}`"
+    return Diagnostic(case.code, f"{case.message}, found {found}", span, help)
+
+
+def _statement_case(case: SyntaxCase, text: str, pos: int) -> SyntaxCase:
+    """Sampler statements and settings share their parser states, so the table's match can name
+    the other kind of block: pick by the block the error is in (`sampler` or any other)."""
+    if case.code not in ("E019", "E022"):
+        return case
+    braces = [offset for offset, opener in _open_brackets(text, pos) if opener == "{"]
+    in_sampler = bool(braces) and _block_name(text, braces[-1]) == "sampler"
+    want = "E019" if in_sampler else "E022"
+    return next(c for c in SYNTAX_EXAMPLES if c.code == want)
 
 
 def _state_of(error: UnexpectedInput) -> int | None:

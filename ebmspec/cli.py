@@ -22,7 +22,35 @@ from rich.console import Console
 from ebmspec import __version__
 from ebmspec.diagnostics import UserError, render
 
+
+class _PlainHelp:
+    """Help without Typer's type labels where they say nothing: `--help` has no `<bool>`."""
+
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+class _Command(_PlainHelp, typer.core.TyperCommand):
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        """`ebmspec train [OPTIONS] SPEC`: arguments by their metavar (Typer writes `{SPEC}`)."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar if param.required else f"[{param.metavar}]")
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+class _Group(_PlainHelp, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=_Group,
     name="ebmspec",
     help="Declarative energy-based models: check, compile, train and sample `.ebm` specs.",
     add_completion=False,
@@ -42,23 +70,31 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 140, highlight=False)
 
 
-SpecArg = Annotated[Path, typer.Argument(help="the .ebm spec file")]
+SpecArg = Annotated[Path, typer.Argument(metavar="SPEC", help="the .ebm spec file")]
 ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", "-p", help="apply this profile of the spec first")
+    str | None,
+    typer.Option("--profile", "-p", metavar="NAME", help="apply this profile of the spec first"),
 ]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="override one setting, e.g. --set train.iterations=500"),
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="override one setting, e.g. --set train.iterations=500",
+    ),
 ]
 BestOpt = Annotated[
     bool,
     typer.Option(
-        "--best", help="use the run's best evaluated weights (best.safetensors), not the last"
+        "--best",
+        metavar="",
+        help="use the run's best evaluated weights (best.safetensors), not the last",
     ),
 ]
 
 
-@app.command()
+@app.command(cls=_Command)
 def check(spec: SpecArg, profile: ProfileOpt = None, settings: SetOpt = None) -> None:
     """Parse and check SPEC; print its variables, energy, samplers, objective and profiles."""
     from ebmspec.api import compile_file
@@ -68,13 +104,16 @@ def check(spec: SpecArg, profile: ProfileOpt = None, settings: SetOpt = None) ->
     print_summary(_console(), program, str(spec), profile)
 
 
-@app.command(name="compile")
+@app.command(cls=_Command, name="compile")
 def compile_command(
     spec: SpecArg,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="write here instead of stdout"),
     ] = None,
-    emit: Annotated[Stage, typer.Option("--emit", help="which stage to print")] = Stage.python,
+    emit: Annotated[
+        Stage, typer.Option("--emit", metavar="ast|ir|schedule|python", help="which stage to print")
+    ] = Stage.python,
     profile: ProfileOpt = None,
     settings: SetOpt = None,
 ) -> None:
@@ -109,37 +148,52 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
-@app.command()
+@app.command(cls=_Command)
 def sample(
     spec_or_run: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[SPEC_OR_RUN]",
+            metavar="SPEC_OR_RUN",
             help="a run folder (default: the latest run) or a .ebm spec (samples its freshly "
             "initialised model)",
         ),
     ] = None,
     condition: Annotated[
         list[str] | None,
-        typer.Option("--condition", "-c", help="clamp a variable, e.g. --condition x_pos=3"),
+        typer.Option(
+            "--condition",
+            "-c",
+            metavar="NAME=VALUE",
+            help="clamp a variable, e.g. --condition x_pos=3",
+        ),
     ] = None,
     chains: Annotated[
-        int, typer.Option("-n", "--chains", min=1, help="number of samples (one chain each)")
+        int,
+        typer.Option(
+            "-n", "--chains", min=1, metavar="N", help="number of samples (one chain each)"
+        ),
     ] = 16,
     steps: Annotated[
-        int | None, typer.Option("--steps", min=0, help="sweeps (default: the sampler's own)")
+        int | None,
+        typer.Option("--steps", min=0, metavar="N", help="sweeps (default: the sampler's own)"),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the chains")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="seed of the chains")] = 0,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="a .png grid of the images, or .npz of everything"),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="a .png grid of the images, or .npz of everything",
+        ),
     ] = None,
     sampler: Annotated[
-        str | None, typer.Option("--sampler", help="default: the sampler training uses")
+        str | None,
+        typer.Option("--sampler", metavar="NAME", help="default: the sampler training uses"),
     ] = None,
-    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
-        Device.auto
-    ),
+    device: Annotated[
+        Device, typer.Option("--device", metavar="auto|cpu|cuda", help="auto: cuda if available")
+    ] = (Device.auto),
     profile: ProfileOpt = None,
     settings: SetOpt = None,
     best: BestOpt = False,
@@ -204,21 +258,25 @@ def sample(
     sys.stderr.write(f"wrote {output} ({what})\n")
 
 
-@app.command()
+@app.command(cls=_Command)
 def train(
     spec: SpecArg,
     profile: ProfileOpt = None,
     settings: SetOpt = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="run folder (default: runs/MODEL-DATE-TIME)"),
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="run folder (default: runs/MODEL-DATE-TIME)"
+        ),
     ] = None,
-    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
-        Device.auto
-    ),
+    device: Annotated[
+        Device, typer.Option("--device", metavar="auto|cpu|cuda", help="auto: cuda if available")
+    ] = (Device.auto),
     resume: Annotated[
         bool,
-        typer.Option("--resume", help="continue the run in --out (default: the latest run)"),
+        typer.Option(
+            "--resume", metavar="", help="continue the run in --out (default: the latest run)"
+        ),
     ] = False,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
@@ -374,22 +432,28 @@ def _print_training_summary(console, run_dir: Path, summary: dict) -> None:
     console.print(f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)")
 
 
-@app.command(name="eval")
+@app.command(cls=_Command, name="eval")
 def eval_command(
     run: Annotated[
-        Path | None, typer.Argument(help="a run folder (default: the latest run)")
+        Path | None, typer.Argument(metavar="RUN", help="a run folder (default: the latest run)")
     ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", metavar="", help="print one JSON object")
+    ] = False,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="evaluate the first N test examples")
+        int | None,
+        typer.Option("--limit", min=1, metavar="N", help="evaluate the first N test examples"),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the chains")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="seed of the chains")] = 0,
     images: Annotated[
-        bool, typer.Option("--images/--no-images", help="write the sample grid / density PNGs")
+        bool,
+        typer.Option(
+            "--images/--no-images", metavar="", help="write the sample grid / density PNGs"
+        ),
     ] = True,
-    device: Annotated[Device, typer.Option("--device", help="auto: cuda if available")] = (
-        Device.auto
-    ),
+    device: Annotated[
+        Device, typer.Option("--device", metavar="auto|cpu|cuda", help="auto: cuda if available")
+    ] = (Device.auto),
     best: BestOpt = False,
 ) -> None:
     """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
@@ -587,7 +651,11 @@ def _root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=version_callback, is_eager=True, help="print the version"
+            "--version",
+            callback=version_callback,
+            is_eager=True,
+            metavar="",
+            help="print the version",
         ),
     ] = False,
 ) -> None:
@@ -597,13 +665,18 @@ def _root(
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI with the exit-status contract: 0 ok, 1 user error, 2 internal error."""
     try:
-        status = app(args=argv, standalone_mode=False)
+        status = app(args=argv, prog_name="ebmspec", standalone_mode=False)
     except UserError as error:
         sys.stderr.write(render(error.source, error.diagnostics))
         sys.exit(1)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except typer.TyperException as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            # `ebmspec` alone: the help (already printed) is the whole answer, not an error.
+            message = error.format_message()
+            sys.stdout.write(message + "\n" if message else "")
+            sys.exit(0)
         # Usage mistakes (unknown option, missing argument, bad --profile) are user errors too.
         sys.stderr.write(f"error: {error.format_message()}\n")
         sys.stderr.write("  = help: run `ebmspec --help` or `ebmspec COMMAND --help`\n")

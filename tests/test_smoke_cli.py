@@ -26,3 +26,21 @@ def test_unknown_profile_is_a_user_error(cli):
     assert status == 1
     assert "has no profile 'nonexistent'" in err
     assert "Traceback" not in err
+
+
+def test_no_arguments_print_the_help_and_nothing_else(cli):
+    status, out, err = cli()
+    assert status == 0 and err == ""
+    assert "Usage: ebmspec [OPTIONS] COMMAND [ARGS]..." in out and "train" in out
+
+
+@pytest.mark.parametrize("command", ["check", "compile", "train", "sample", "eval"])
+def test_help_names_values_not_python_types(cli, command, monkeypatch):
+    """Typer's defaults showed `<bool>` on flags, `<list[str]>` on --set and `{spec}` in usage."""
+    monkeypatch.setenv("COLUMNS", "120")
+    status, out, _ = cli(command, "--help")
+    assert status == 0
+    for label in ("<bool>", "<list[str]>", "<str>", "<int", "{"):
+        assert label not in out, (command, label)
+    usage = {"sample": "[SPEC_OR_RUN]", "eval": "[RUN]"}.get(command, "SPEC")
+    assert f"Usage: ebmspec {command} [OPTIONS] {usage}" in out

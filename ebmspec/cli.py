@@ -324,12 +324,13 @@ def train(
             )
         runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
     dataset = load_dataset(program, spec_dir=spec.parent, seed=Settings.of(program).seed)
-    display = LiveDisplay(title=program.name)
+    display = LiveDisplay(title=program.name, hint=_profile_hint(program, profile))
     trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
     console = _console()
     console.print(
         f"[bold]{program.name}[/]: {dataset.description}; run folder {run_dir} ({where})",
         highlight=False,
+        soft_wrap=True,
     )
     trainer.start(resume=resume)
     runs.mark_latest(run_dir)
@@ -429,7 +430,19 @@ def _print_training_summary(console, run_dir: Path, summary: dict) -> None:
             f"evaluation on {result.get('examples', '?')} test examples: " + ", ".join(parts),
             highlight=False,
         )
-    console.print(f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)")
+    console.print(
+        f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",
+        soft_wrap=True,
+    )
+
+
+def _profile_hint(program, applied: str | None) -> str | None:
+    """What to suggest when the schedule would run for hours: the spec's own profiles."""
+    names = [p.name for p in program.profiles if p.name != applied]
+    if applied is not None or not names:
+        return None
+    pick = "cpu" if "cpu" in names else names[0]
+    return f"the spec's profiles ({', '.join(names)}) are shorter, e.g. `--profile {pick}`"
 
 
 @app.command(cls=_Command, name="eval")

@@ -48,6 +48,14 @@ def _fmt_eval(result: dict | None) -> str:
     return ", ".join(parts) + f" (it {result.get('iteration')})"
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _fmt_accept(accept: dict) -> str:
     return ", ".join(f"{name} {rate:.2f}" for name, rate in accept.items())
 
@@ -55,8 +63,17 @@ def _fmt_accept(accept: dict) -> str:
 class LiveDisplay(Monitor):
     """Rich live panel on a terminal, plain lines otherwise."""
 
-    def __init__(self, console: Console | None = None, title: str = "training"):
+    # A run projected longer than this gets the hint (when the spec has profiles to offer).
+    LONG_RUN_SECONDS = 2 * 3600.0
+
+    def __init__(
+        self, console: Console | None = None, title: str = "training", hint: str | None = None
+    ):
         self.console = console or Console(stderr=True)
+        self.hint = hint  # e.g. "the spec's `cpu` profile is shorter: --profile cpu"
+        self.hinted = False
+        self.first: tuple[int, float] | None = None  # (iteration, train seconds) at the start
+        self.speed: float | None = None  # seconds per iteration
         self.interactive = self.console.is_terminal and sys.stderr.isatty()
         self.title = title
         self.last: dict = {}
@@ -76,7 +93,7 @@ class LiveDisplay(Monitor):
         self.next_line = (done // step + 1) * step
         if not self.interactive:
             if done:
-                self.console.print(f"resuming at iteration {done} of {total}")
+                self._note(f"resuming at iteration {done} of {total}")
             return
         self.progress = Progress(
             TextColumn(self.title),
@@ -91,32 +108,52 @@ class LiveDisplay(Monitor):
         self.live = Live(self._render(), console=self.console, refresh_per_second=4)
         self.live.start()
 
-    def update(self, iteration: int, metrics: dict) -> None:
-        self.last = metrics
+    def tick(self, iteration: int, train_seconds: float) -> None:
+        if self.first is None:
+            self.first = (iteration, train_seconds)
+        elif iteration > self.first[0]:
+            # Measured from the first iteration on: it carries one-off costs (data, warm-up).
+            self.speed = (train_seconds - self.first[1]) / (iteration - self.first[0])
+            projected = self.speed * self.total
+            enough = iteration - self.first[0] >= 3 or train_seconds - self.first[1] > 60
+            if not self.hinted and enough and projected > self.LONG_RUN_SECONDS:
+                self.hinted = True
+                note = f"{self.speed:.2f} s per iteration here: all {self.total} take ~"
+                note += _duration(projected)
+                self._note(note + (f"; {self.hint}" if self.hint else ""))
         if self.live is not None:
             self.progress.update(self.task, completed=iteration)
             self.live.update(self._render())
+
+    def update(self, iteration: int, metrics: dict) -> None:
+        self.last = metrics
+        if self.live is not None:
+            self.live.update(self._render())
             return
-        if iteration >= self.next_line or iteration == self.total:
+        if iteration >= self.next_line or iteration == self.total or iteration in (1, 10):
             step = max(1, self.total // 20)
-            self.next_line = (iteration // step + 1) * step
-            self.console.print(
-                f"it {iteration}/{self.total}  {metrics['train_seconds']:.0f}s  "
+            self.next_line = max(self.next_line, (iteration // step + 1) * step)
+            speed = f"  {self.speed:.3g} s/it" if self.speed else ""
+            self._note(
+                f"it {iteration}/{self.total}  {metrics['train_seconds']:.0f}s{speed}  "
                 f"loss {metrics['loss']:.4g}  f data {metrics['f_data']:.4g}  "
                 f"f samples {metrics['f_samples']:.4g}  lr {metrics['lr']:.3g}  "
-                f"accept {_fmt_accept(metrics['accept'])}",
-                highlight=False,
+                f"accept {_fmt_accept(metrics['accept'])}"
             )
+
+    def _note(self, text: str) -> None:
+        """One log line, never wrapped (a wrapped line splits paths and numbers in CI logs)."""
+        self.console.print(text, highlight=False, markup=False, soft_wrap=True)
 
     def evaluated(self, iteration: int, result: dict) -> None:
         self.last_eval = result
         if self.live is not None:
             self.live.update(self._render())
         else:
-            self.console.print(f"eval: {_fmt_eval(result)}", highlight=False)
+            self._note(f"eval: {_fmt_eval(result)}")
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {text}", highlight=False)
+        self.console.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self.live is not None:
@@ -135,5 +172,8 @@ class LiveDisplay(Monitor):
             table.add_row("mean f", f"data {m['f_data']:.4g}   samples {m['f_samples']:.4g}")
             table.add_row("acceptance", _fmt_accept(m["accept"]))
             table.add_row("learning rate", f"{m['lr']:.3g}")
+        if self.speed:
+            full = _duration(self.speed * self.total)
+            table.add_row("speed", f"{self.speed:.3g} s/iteration, all {self.total} ~{full}")
         table.add_row("last evaluation", _fmt_eval(self.last_eval))
         return Group(self.progress, table)

@@ -160,6 +160,9 @@ class Monitor:
 
     def start(self, total: int, done: int) -> None: ...
 
+    def tick(self, iteration: int, train_seconds: float) -> None:
+        """Every iteration (no tensor is read, so it costs no device sync)."""
+
     def update(self, iteration: int, metrics: dict) -> None: ...
 
     def evaluated(self, iteration: int, result: dict) -> None: ...
@@ -560,7 +563,10 @@ class Trainer:
                     window = {}
                     continue
                 self._accumulate(window, metrics)
-                if self.iteration % log_every == 0 or self.done:
+                self.monitor.tick(self.iteration, self.train_seconds)
+                # The first windows are short, so a slow schedule shows its loss within minutes.
+                first = self.iteration in (1, 10) and self.iteration < log_every
+                if self.iteration % log_every == 0 or self.done or first:
                     entry = self._summarise(window)
                     self._log(entry)
                     self.monitor.update(self.iteration, entry)

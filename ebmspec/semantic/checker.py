@@ -81,12 +81,14 @@ class Checker(SamplerChecks, TrainingChecks):
                 self.scope.samplers[block.name.text] = block.span
 
         data = check_data(self.scope, singles.get("data"))
+        self.scope.broken_data = data is None and "data" in singles
         energy_block = singles.get("energy")
         energy = EnergyChecker(self.scope).check(energy_block) if energy_block else None
         sampler_irs = tuple(self._sampler(block, data) for block in samplers)
         train = self._train(singles.get("train"), data)
         evaluate = self._evaluate(singles.get("evaluate"))
-        if train is not None and data is None and any(v.observed for v in variables):
+        needs_data = any(v.observed for v in variables) and not self.scope.broken_data
+        if train is not None and data is None and needs_data:
             self.sink.error(
                 "E604",
                 "training needs data but the spec has no `data` line",

@@ -170,7 +170,8 @@ class SamplerChecks:
                 )
                 ok = False
             initialised[name] = span
-            if signature.extra.get("needs_data") and (not variable.observed or data is None):
+            no_data = data is None and not self.scope.broken_data
+            if signature.extra.get("needs_data") and (not variable.observed or no_data):
                 reason = "is latent" if not variable.observed else "has no data (no `data` line)"
                 self.sink.error(
                     "E405",

@@ -30,6 +30,8 @@ class Scope:
     samplers: dict[str, Span] = field(default_factory=dict)
     # Variables whose declaration was reported as wrong; uses of them are not reported again.
     broken: set[str] = field(default_factory=set)
+    # A `data` line that was written but reported as wrong: checks that need data stay quiet.
+    broken_data: bool = False
 
 
 def suggest(name: str, candidates) -> str:

@@ -204,7 +204,8 @@ def sample(
     from ebmspec.runtime.sampling import sample as run_chains
 
     _tune_allocator()
-    program, model, stats, origin = _load_for_sampling(spec_or_run, profile, settings, best)
+    loaded = _load_for_sampling(spec_or_run, profile, settings, best)
+    program, model, stats, transforms, origin = loaded
     sampler = _check_sampler_name(program, sampler)
     conditions = check_conditions(program, condition or ())
     _check_output(program, output)
@@ -237,7 +238,7 @@ def sample(
         from ebmspec.runtime.images import grid_png, image_variable
 
         image = image_variable(program)
-        content = grid_png(program, image, values[image.name])
+        content = grid_png(program, image, values[image.name], transforms)
         what = f"a grid of {chains} samples of `{image.name}`"
     else:
         content = sample_output.npz_bytes(program, values, blocks)
@@ -517,7 +518,8 @@ def _cli_error(name: str, text: str, code: str, message: str, start: int, end: i
 def _load_for_sampling(
     path: Path | None, profile: str | None, settings: list[str] | None, best: bool = False
 ):
-    """SPEC_OR_RUN -> (program, energy model, data statistics or None, what was loaded).
+    """SPEC_OR_RUN -> (program, energy model, data statistics or None, fitted transforms or
+    None, what was loaded).
 
     A run folder (default: `runs/latest`) gives its program, EMA weights and data statistics; a
     spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
@@ -533,11 +535,12 @@ def _load_for_sampling(
         origin = f"{run.path}: EMA weights at iteration {done} of {planned}"
         if isinstance(done, int) and isinstance(planned, int) and done < planned:
             origin += " (training stopped early: samples may not look like the data yet)"
-        return run.program, run.model, run.stats, origin
+        return run.program, run.model, run.stats, run.pipelines, origin
     program = _configure(compile_file(path), profile, settings, path)
     seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
     model = lower_energy(program, seed=seed)
-    return program, model, None, f"{path}: freshly initialised model (parameter seed {seed})"
+    origin = f"{path}: freshly initialised model (parameter seed {seed})"
+    return program, model, None, None, origin
 
 
 def _load_run(path: Path | None, argument: str, device: str = "cpu", best: bool = False):

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from ebmspec.runtime.batches import test_split
+from ebmspec.runtime.checkpoint import write_atomically
 from ebmspec.runtime.energy import variable_table
 
 
@@ -55,8 +56,9 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
         for report in program.evaluate.reports:
             if report.kind == "samples" and report.call.name == "grid":
                 content = evaluation.conditional_grid(
-                    program, run.model, report.call, run.stats, device, seed=seed
-                )
+                    program, run.model, report.call, run.stats, device, seed=seed,
+                    transforms=run.pipelines,
+                )  # fmt: skip
                 path = run.path / "samples_grid.png"
             elif report.kind == "density":
                 variable = dict(report.call.args)["variable"]
@@ -67,7 +69,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
                 path = run.path / "density.png"
             else:
                 continue
-            path.write_bytes(content)
+            write_atomically(path, content)
             written.append(str(path))
     result["images"] = written
     return result

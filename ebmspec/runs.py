@@ -106,7 +106,8 @@ def read_run_info(run_dir: Path) -> dict:
         raise RunError(
             "E922",
             f"`{run_dir}` is not a run folder (it has no run.json and spec.ebm)",
-            "run folders are written by `ebmspec train`: name one, or leave it out for the latest",
+            "run folders are written by `ebmspec train`: name one, or leave it out for the latest"
+            " (`sample` also takes a .ebm spec)",
         )
     try:
         return json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

@@ -321,7 +321,8 @@ or .npz
 SPEC_OR_RUN:1:1: error[E922]: `.` is not a run folder (it has no run.json and spec.ebm)
     1 | .
       | ^
-      = help: run folders are written by `ebmspec train`; pass one, or a .ebm spec
+      = help: run folders are written by `ebmspec train`: name one, or leave it out for the latest \
+(`sample` also takes a .ebm spec)
 1 error in SPEC_OR_RUN
 """,
     ),

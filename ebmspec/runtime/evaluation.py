@@ -11,7 +11,6 @@ the data / model / samples density panels of a 2-D real variable.
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 import time
@@ -391,10 +390,7 @@ def conditional_grid(
         stats=stats,
         device=device,
     )
-    keywords = {}
-    if transforms is not None and "transforms" in inspect.signature(images.to_pixels).parameters:
-        keywords["transforms"] = transforms
-    pixels = images.to_pixels(program, variable, state.point.values[variable.name], **keywords)
+    pixels = images.to_pixels(program, variable, state.point.values[variable.name], transforms)
     return images.png_bytes(_tile(pixels.reshape(rows.count, width, *pixels.shape[1:])))
 
 

@@ -515,7 +515,9 @@ def test_density_png_is_three_panels_side_by_side():
     assert min(abs(x0 + 1), abs(x0 - 1)) < 0.3 and abs(x1) < 0.3
 
 
-def test_grid_passes_transforms_on_when_to_pixels_takes_them(monkeypatch):
+def test_grid_passes_the_fitted_transforms_on(monkeypatch):
+    """`eval` and `sample -o` hand the run's fitted pipelines (a fitted `standardize` cannot be
+    inverted without them) to the grid, which gives them to `to_pixels`."""
     program, model = _pictures()
     seen = []
     plain = images.to_pixels

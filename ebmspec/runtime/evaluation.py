@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec import ir
-from ebmspec.runtime import images, sampling
+from ebmspec.runtime import images, lettering, sampling
 from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
@@ -487,13 +487,23 @@ def density_png(
     sweeps: int | None = None,
 ) -> bytes:
     """RGB PNG of a `plot(variable, bins)` report: data, model density and model samples side by
-    side, each bins x bins pixels (first coordinate left to right, second bottom to top; colour
-    = sqrt of the cell's probability over the panel's largest), `images.PAD` pixels apart."""
+    side, titled, each bins x bins cells of `density_zoom(bins)` pixels (first coordinate left
+    to right, second bottom to top, their ranges on the axes; colour = sqrt of the cell's
+    probability over the panel's largest); layout in `lettering.labelled_panels`."""
     panels = density_panels(
         program, model, report_call, data_points, stats, device, seed, samples, chains, sweeps
     )
     tiles = []
     for table in (panels.data, panels.model, panels.samples):
         scaled = (table / table.max().clamp_min(1e-300)).sqrt()
-        tiles.append(colour(scaled.t().flip(0)).permute(2, 0, 1).float())  # [3, rows, columns]
-    return images.png_bytes(_tile(torch.stack(tiles).unsqueeze(0)))
+        tiles.append(colour(scaled.t().flip(0)).permute(2, 0, 1))  # [3, rows, columns]
+    figure = density_figure(tiles, panels.extent, report_call.arg("variable"))
+    return images.png_bytes(figure.image)
+
+
+def density_figure(tiles: list[torch.Tensor], extent, name: str) -> lettering.Figure:
+    """The density plot's three coloured tiles [3, bins, bins] laid out and labelled; a cell is
+    240 // bins pixels wide, so panels stay about 240 pixels whatever the number of bins."""
+    zoom = max(1, 240 // tiles[0].shape[-1])
+    titles = ["data", "model density", "model samples"]
+    return lettering.labelled_panels(tiles, titles, extent, (f"{name}[0]", f"{name}[1]"), zoom)

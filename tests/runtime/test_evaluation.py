@@ -23,7 +23,7 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.runtime import evaluation as ev
-from ebmspec.runtime import images
+from ebmspec.runtime import images, lettering
 from ebmspec.runtime.energy import lower_energy
 from ebmspec.source import Source
 
@@ -496,23 +496,48 @@ def test_density_model_panel_is_the_closed_form_mixture():
     assert float(panels.data[near].sum()) > 0.5
 
 
-def test_density_png_is_three_panels_side_by_side():
+def test_density_png_is_three_titled_panels_side_by_side():
     program, model = _mixture()
     call = program.evaluate.reports[0].call
     data = torch.randn(500, 2)
     samples = torch.randn(200, 2)
     png = ev.density_png(program, model, call, data, samples=samples)
-    pad = images.PAD
-    assert _png_size(png) == (3 * 40 + 4 * pad, 40 + 2 * pad, 2)
+    blank = torch.zeros(3, 40, 40)
+    extent = ((float(data[:, 0].min()), float(data[:, 0].max())),) * 2
+    layout = ev.density_figure([blank] * 3, extent, "x")
+    height, width, _ = layout.image.shape
+    assert _png_size(png) == (width, height, 2)
+    assert layout.size == 240  # 6 pixels per cell: the old panels were 40 pixels
+    assert width > 3 * 240 and height > 240
     pixels = _png_pixels(png).float()
-    model_panel = pixels[pad : pad + 40, 2 * pad + 40 : 2 * pad + 80].sum(-1)
-    # The brightest model pixel sits near one of the modes (x = +-1, y = 0).
-    row, column = divmod(int(model_panel.argmax()), 40)
+    # Titles and axis labels: dark ink above the first panel and left of it, on white.
+    top, left = layout.origins[0]
+    title_strip = pixels[:top, left : left + 240].sum(-1)
+    assert (title_strip < 200).any() and (title_strip == 3 * 255).float().mean() > 0.5
+    assert (pixels[top : top + 240, : left - 2].sum(-1) < 200).any()
+    top, left = layout.origins[1]
+    model_panel = pixels[top : top + 240, left : left + 240].sum(-1)
+    # The brightest model cell sits near one of the modes (x = +-1, y = 0).
+    row, column = divmod(int(model_panel.argmax()), 240)
+    row, column = row // 6, column // 6
     low0, high0 = float(data[:, 0].min()), float(data[:, 0].max())
     low1, high1 = float(data[:, 1].min()), float(data[:, 1].max())
     x0 = low0 + (column + 0.5) * (high0 - low0) / 40
     x1 = high1 - (row + 0.5) * (high1 - low1) / 40  # the second coordinate grows upwards
     assert min(abs(x0 + 1), abs(x0 - 1)) < 0.3 and abs(x1) < 0.3
+
+
+def test_lettering_draws_every_glyph_inside_its_box():
+    text = "".join(lettering.GLYPHS)
+    mask = lettering.text_mask(text, 2)
+    assert mask.shape == (14, lettering.text_width(text, 2))
+    for index, char in enumerate(text):
+        cell = mask[:, index * 12 : index * 12 + 10]
+        assert torch.equal(cell[::2, ::2], lettering.GLYPHS[char]), char
+        assert not mask[:, index * 12 + 10 : index * 12 + 12].any()  # the gap between glyphs
+    canvas = torch.ones(3, 5, 5, dtype=torch.float64)
+    lettering.draw(canvas, "8", -3, 2, (0, 0, 0))  # cut off at the canvas edges, no error
+    assert (canvas == 0).any() and (canvas[:, :, :2] == 1).all()
 
 
 def test_grid_passes_the_fitted_transforms_on(monkeypatch):

@@ -37,8 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ebmspec.api import compile_spec
-from ebmspec.passes.profiles import apply_overrides, apply_profile
+from ebmspec.passes.profiles import apply_overrides
 from ebmspec.runs import load_run
 from ebmspec.runtime.batches import encode
 from ebmspec.runtime.datasets import TOY_CENTRES, load_dataset, toy_attributes
@@ -47,14 +46,6 @@ from ebmspec.runtime.evaluation import label_configurations
 from ebmspec.runtime.sampling import default_sampler, sample
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import Source
-
-
-def configure(program, profile, settings, _path):
-    """The run's profile, then its `--set`s, as `ebmspec train` applied them."""
-    if profile is not None:
-        program = apply_profile(program, profile)
-    overrides = [check_setting(program, Source("--set", text)) for text in settings or ()]
-    return apply_overrides(program, overrides)
 
 
 class Judge(nn.Module):
@@ -249,7 +240,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    run = load_run(args.run, configure, device=args.device, best=args.best)
+    run = load_run(args.run, device=args.device, best=args.best)
+    trained = run.program  # as trained: the data come from it, not from the test-time settings
     if args.set:
         overrides = [check_setting(run.program, Source("--set", text)) for text in args.set]
         run = replace(run, program=apply_overrides(run.program, overrides))
@@ -269,10 +261,7 @@ def main(argv=None) -> None:
     if dataset_name == "toy":
         summary = toy_benchmark(run, args)
     else:
-        spec = compile_spec(Source(str(run.path / "spec.ebm"), (run.path / "spec.ebm").read_text()))
-        dataset = load_dataset(
-            configure(spec, run.info.get("profile"), run.info.get("settings"), None)
-        )
+        dataset = load_dataset(trained)
         if dataset_name == "dsprites":
             summary = image_benchmark(run, dataset, ["x_pos", "y_pos"], 1, args)
         else:

@@ -48,17 +48,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ebmspec.api import compile_file
-from ebmspec.cli import _tune_allocator
 from ebmspec.diagnostics import UserError, render
-from ebmspec.passes.profiles import apply_overrides, apply_profile
 from ebmspec.runs import write_run_info
 from ebmspec.runtime import evaluation
 from ebmspec.runtime.batches import encode, test_split
 from ebmspec.runtime.datasets import load_dataset
 from ebmspec.runtime.energy import variable_table
+from ebmspec.runtime.host import tune_allocator
 from ebmspec.runtime.trainer import Settings, Trainer, warmup_factor
-from ebmspec.semantic.profiles import check_setting
-from ebmspec.source import Source
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "mnist_joint.ebm"
 EVALUATIONS = 10  # the MLP is evaluated at every tenth of W (the last one is the headline)
@@ -67,14 +64,7 @@ EVAL_CHUNK = 1000
 
 def configure(path: Path, profile: str | None, settings: list[str], seed: int):
     """The spec with its profile, then `train.seed = seed`, then each `--set`, as the CLI does."""
-    program = compile_file(path)
-    if profile is not None:
-        names = [p.name for p in program.profiles]
-        if profile not in names:
-            raise SystemExit(f"{path} has no profile {profile!r} (profiles: {', '.join(names)})")
-        program = apply_profile(program, profile)
-    texts = [f"train.seed={seed}", *settings]
-    return apply_overrides(program, [check_setting(program, Source("--set", t)) for t in texts])
+    return compile_file(path, profile, [f"train.seed={seed}", *settings])
 
 
 def with_methods(program, keep: set[str]):
@@ -306,7 +296,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     args.profile = None if args.profile == "none" else args.profile
     torch.set_num_threads(args.threads)
-    _tune_allocator()  # as `ebmspec train` does: the sampling loop reuses large blocks
+    tune_allocator()  # as `ebmspec train` does: the sampling loop reuses large blocks
     try:
         result = run(args)
     except UserError as error:

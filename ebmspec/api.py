@@ -1,18 +1,23 @@
 """Library entry points: spec text or file in, checked and planned `ir.Program` out.
 
-`compile_spec(source)` = parse -> check -> passes.PIPELINE. Raises `UserError` (exit 1 in the CLI)
-with located diagnostics on any mistake in the spec.
+`compile_spec(source, profile, settings)` = parse -> check -> `passes.PIPELINE` -> the profile and
+`--set` settings: the one pipeline entry that the CLI, the run folders, the benches and the tests
+use. `check_trainable` is the rule for what `ebmspec train` can run. Raises `UserError` (exit 1 in
+the CLI) with located diagnostics on any mistake in the spec or a setting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
+from ebmspec.passes.profiles import apply_overrides, apply_profile
 from ebmspec.semantic.checker import check_program
+from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import NO_SPAN, Source
 
 
@@ -37,12 +42,76 @@ def read_source(path: str | Path) -> Source:
     return Source(str(path), text)
 
 
-def compile_spec(source: Source) -> ir.Program:
+def compile_spec(
+    source: Source, profile: str | None = None, settings: Sequence[str] = ()
+) -> ir.Program:
+    """Parse, check, run `passes.PIPELINE`, then apply `profile` and each `--set` setting."""
     program = check_program(source, parse_source(source))
     for run_pass in PIPELINE:
         program = run_pass(program)
-    return program
+    return configure(program, profile, settings)
 
 
-def compile_file(path: str | Path) -> ir.Program:
-    return compile_spec(read_source(path))
+def compile_file(
+    path: str | Path, profile: str | None = None, settings: Sequence[str] = ()
+) -> ir.Program:
+    return compile_spec(read_source(path), profile, settings)
+
+
+def configure(program: ir.Program, profile: str | None, settings: Sequence[str] = ()):
+    """Apply a profile of the spec first, then each `key=value` setting in order, each checked
+    like spec text (a mistake is located in the setting's own text)."""
+    if profile is not None:
+        names = [p.name for p in program.profiles]
+        if profile not in names:
+            source = Source("--profile", profile)
+            available = ", ".join(f"`{n}`" for n in names) or "none"
+            raise UserError(
+                source,
+                [
+                    Diagnostic(
+                        "E927",
+                        f"`{program.name}` has no profile `{profile}`",
+                        source.span(0, len(profile)),
+                        f"the spec's profiles: {available}",
+                    )
+                ],
+            )
+        program = apply_profile(program, profile)
+    overrides = [check_setting(program, Source("--set", text)) for text in settings or ()]
+    return apply_overrides(program, overrides)
+
+
+def resolve_device(choice: str) -> str:
+    """`auto` -> cuda when available, else cpu; `cuda` on a machine without it is E928."""
+    import torch
+
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        source = Source("--device", choice)
+        message = "CUDA is not available on this machine (this torch build or its drivers)"
+        help = "use `--device cpu`, or install a CUDA build of torch on a machine with a GPU"
+        raise UserError(source, [Diagnostic("E928", message, source.span(0, 4), help)])
+    return choice
+
+
+# Objectives `ebmspec train` can run; the others are checked and emitted only.
+TRAINABLE = ("pcd", "cd", "jem")
+
+
+def check_trainable(program: ir.Program, source: Source) -> None:
+    """A train block, a data line and an objective this version can run, else E924 / E925."""
+    if program.train is not None and program.train.objective.name not in TRAINABLE:
+        objective = program.train.objective
+        message = (
+            f"`ebmspec train` cannot run objective `{objective.name}` yet (it is checked, "
+            "compiled and emitted, but has no trainer)"
+        )
+        help = "use " + ", ".join(f"`{n}`" for n in TRAINABLE)
+        raise UserError(source, [Diagnostic("E925", message, objective.span, help)])
+    if program.train is None or program.data is None:
+        missing = "train" if program.train is None else "data"
+        message = f"`{program.name}` has no `{missing}` block, so there is nothing to train"
+        help = "add a `data` line and a `train { objective = pcd(...) }` block"
+        raise UserError(source, [Diagnostic("E924", message, NO_SPAN, help)])

@@ -20,7 +20,9 @@ import typer
 from rich.console import Console
 
 from ebmspec import __version__
-from ebmspec.diagnostics import UserError, render
+from ebmspec.diagnostics import Diagnostic, UserError, render
+from ebmspec.runtime.host import tune_allocator
+from ebmspec.source import Source
 
 
 class _PlainHelp:
@@ -100,7 +102,7 @@ def check(spec: SpecArg, profile: ProfileOpt = None, settings: SetOpt = None) ->
     from ebmspec.api import compile_file
     from ebmspec.summary import print_summary
 
-    program = _configure(compile_file(spec), profile, settings, spec)
+    program = compile_file(spec, profile, settings or ())
     print_summary(_console(), program, str(spec), profile)
 
 
@@ -128,7 +130,7 @@ def compile_command(
 
         text = dump_ast(parse_source(source))
     else:
-        program = _configure(api.compile_spec(source), profile, settings, spec)
+        program = api.compile_spec(source, profile, settings or ())
         if emit is Stage.ir:
             text = dump_ir(program)
         elif emit is Stage.schedule:
@@ -203,7 +205,7 @@ def sample(
     from ebmspec.conditions import check_conditions
     from ebmspec.runtime.sampling import sample as run_chains
 
-    _tune_allocator()
+    tune_allocator()
     loaded = _load_for_sampling(spec_or_run, profile, settings, best)
     program, model, stats, transforms, origin = loaded
     sampler = _check_sampler_name(program, sampler)
@@ -288,15 +290,16 @@ def train(
     from ebmspec.runtime.trainer import Settings, Trainer, TrainingDiverged
     from ebmspec.train_display import LiveDisplay
 
-    _tune_allocator()
+    tune_allocator()
     where = _device(device)
     source = read_source(spec)
     run_dir = out
     if resume:
         run_dir = _resume_target(out)
         # the trainer loads the checkpoint itself; here only the run's own program is needed
-        program, info = runs.load_program(run_dir, _configure)
+        program, info = runs.load_program(run_dir)
         stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
+        trained_source = Source(str(run_dir / "spec.ebm"), stored)
         if (
             stored != source.text
             or info.get("profile") != profile
@@ -307,10 +310,11 @@ def train(
                 "with (they differ from this command's)\n"
             )
     else:
-        from ebmspec.api import compile_spec
+        from ebmspec.api import check_trainable, compile_spec
 
-        program = _configure(compile_spec(source), profile, settings, spec)
-        _require_training(program, source)
+        program = compile_spec(source, profile, settings or ())
+        check_trainable(program, source)
+        trained_source = source
         run_dir = out or runs.default_run_dir(program)
         if (run_dir / "checkpoint.safetensors").exists():
             text = str(run_dir)
@@ -339,53 +343,15 @@ def train(
         summary = trainer.run()
     except TrainingDiverged as error:
         display.stop()
-        sys.stderr.write(
-            f"error: training stopped: {error}\n  = help: lower train.optimizer.lr, add "
-            "train.energy_l2 = 0.1, or raise train.objective.steps; the last good checkpoint "
-            f"is in {run_dir}\n"
+        help = (
+            "lower train.optimizer.lr, add train.energy_l2 = 0.1, or raise "
+            f"train.objective.steps; the last good checkpoint is in {run_dir}"
         )
-        raise typer.Exit(1) from None
+        diagnostic = Diagnostic("E929", f"training diverged: {error}", program.train.span, help)
+        raise UserError(trained_source, [diagnostic]) from None
     finally:
         display.stop()
     _print_training_summary(console, run_dir, summary)
-
-
-TRAINABLE = ("pcd", "cd", "jem")
-
-
-def _require_training(program, source) -> None:
-    """A train block, a data line, and an objective this version can run."""
-    from ebmspec.diagnostics import Diagnostic
-
-    if program.train is not None and program.train.objective.name not in TRAINABLE:
-        objective = program.train.objective
-        raise UserError(
-            source,
-            [
-                Diagnostic(
-                    "E925",
-                    f"`ebmspec train` cannot run objective `{objective.name}` yet (it is "
-                    "checked, compiled and emitted, but has no trainer)",
-                    objective.span,
-                    "use " + ", ".join(f"`{n}`" for n in TRAINABLE),
-                )
-            ],
-        )
-    if program.train is None or program.data is None:
-        from ebmspec.source import NO_SPAN
-
-        missing = "train" if program.train is None else "data"
-        raise UserError(
-            source,
-            [
-                Diagnostic(
-                    "E924",
-                    f"`{program.name}` has no `{missing}` block, so there is nothing to train",
-                    NO_SPAN,
-                    "add a `data` line and a `train { objective = pcd(...) }` block",
-                )
-            ],
-        )
 
 
 def _resume_target(out: Path | None) -> Path:
@@ -475,7 +441,7 @@ def eval_command(
 
     from ebmspec.eval_output import evaluate_run
 
-    _tune_allocator()
+    tune_allocator()
     where = _device(device)
     loaded = _load_run(run, "RUN", where, best=best)
     result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
@@ -489,28 +455,8 @@ def eval_command(
     print_evaluation(_console(), loaded, result)
 
 
-def _tune_allocator() -> None:
-    """Keep freed tensor memory in the process (glibc): the sampling loop allocates and frees
-    the same large blocks every step, and returning them to the OS each time costs ~40 %."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
-    libc.mallopt(m_mmap_threshold, 1 << 30)
-    libc.mallopt(m_trim_threshold, 1 << 36 if sys.maxsize > 2**32 else 1 << 30)
-    libc.mallopt(m_top_pad, 1 << 30)
-
-
 def _cli_error(name: str, text: str, code: str, message: str, start: int, end: int, help: str):
     """A located user error in one command-line argument, quoted as its own one-line source."""
-    from ebmspec.diagnostics import Diagnostic
-    from ebmspec.source import Source
-
     source = Source(name, text)
     return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])
 
@@ -536,7 +482,7 @@ def _load_for_sampling(
         if isinstance(done, int) and isinstance(planned, int) and done < planned:
             origin += " (training stopped early: samples may not look like the data yet)"
         return run.program, run.model, run.stats, run.pipelines, origin
-    program = _configure(compile_file(path), profile, settings, path)
+    program = compile_file(path, profile, settings or ())
     seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
     model = lower_energy(program, seed=seed)
     origin = f"{path}: freshly initialised model (parameter seed {seed})"
@@ -549,7 +495,7 @@ def _load_run(path: Path | None, argument: str, device: str = "cpu", best: bool 
 
     try:
         folder = runs.latest_run() if path is None else path
-        return runs.load_run(folder, _configure, device, best=best)
+        return runs.load_run(folder, device, best=best)
     except runs.RunError as error:
         text = str(path) if path is not None else "runs/latest"
         raise _cli_error(
@@ -610,13 +556,9 @@ def _check_output(program, output: Path | None) -> None:
 
 
 def _device(choice: Device) -> str:
-    import torch
+    from ebmspec.api import resolve_device
 
-    if choice is Device.auto:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice is Device.cuda and not torch.cuda.is_available():
-        raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    return choice.value
+    return resolve_device(choice.value)
 
 
 @contextmanager
@@ -626,28 +568,6 @@ def _sweep_progress(total: int):
 
     with progress_bar("sweeps", total) as update:
         yield None if update is None else (lambda state: update(advance=1))
-
-
-def _configure(program, profile: str | None, settings: list[str] | None, spec: Path):
-    """Apply `--profile` first, then each `--set key=value` in order (each checked, located)."""
-    from ebmspec.passes.profiles import apply_overrides, apply_profile
-    from ebmspec.semantic.profiles import check_setting
-    from ebmspec.source import Source
-
-    if profile is not None:
-        program = _with_profile(program, profile, spec, apply_profile)
-    overrides = [check_setting(program, Source("--set", text)) for text in settings or ()]
-    return apply_overrides(program, overrides)
-
-
-def _with_profile(program, profile: str, spec: Path, apply_profile):
-    names = [p.name for p in program.profiles]
-    if profile not in names:
-        raise typer.BadParameter(
-            f"{spec} has no profile '{profile}' (profiles: {', '.join(names) or 'none'})",
-            param_hint="--profile",
-        )
-    return apply_profile(program, profile)
 
 
 def _write_atomically(path: Path, content: str | bytes) -> None:

@@ -128,29 +128,28 @@ class TrainedRun:
     meta: dict
 
 
-def load_program(run_dir: Path, configure) -> tuple[ir.Program, dict]:
-    """The program of a run (stored spec + profile + settings, via `configure(program, profile,
-    settings, path)`) and its run.json."""
+def load_program(run_dir: Path) -> tuple[ir.Program, dict]:
+    """The program of a run (its stored spec, profile and settings) and its run.json."""
     from ebmspec.api import compile_spec
     from ebmspec.source import Source
 
     info = read_run_info(run_dir)
     spec_file = run_dir / "spec.ebm"
     source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
-    program = configure(compile_spec(source), info.get("profile"), info.get("settings"), spec_file)
+    program = compile_spec(source, info.get("profile"), info.get("settings") or ())
     return program, info
 
 
-def load_run(run_dir: Path, configure, device: str = "cpu", best: bool = False) -> TrainedRun:
-    """Program (stored spec + profile + settings, via `configure(program, profile, settings,
-    path)`), EMA model, data statistics and fitted transforms of a run. `best`: the EMA weights
-    of its best evaluation (`best.safetensors`) instead of the last ones."""
+def load_run(run_dir: Path, device: str = "cpu", best: bool = False) -> TrainedRun:
+    """Program (stored spec, profile and settings), EMA model, data statistics and fitted
+    transforms of a run. `best`: the EMA weights of its best evaluation (`best.safetensors`)
+    instead of the last ones."""
     from ebmspec.runtime.batches import unflatten_stats
     from ebmspec.runtime.energy import lower_energy
     from ebmspec.runtime.params import load_parameters
     from ebmspec.runtime.transforms import Pipeline
 
-    program, info = load_program(run_dir, configure)
+    program, info = load_program(run_dir)
     try:
         tensors, meta = ckpt.load_checkpoint(run_dir / "checkpoint.safetensors")
     except ckpt.CheckpointError as error:

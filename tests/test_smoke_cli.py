@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.conftest import SPECS
 
@@ -24,7 +25,7 @@ def test_missing_file_is_a_user_error(cli, tmp_path):
 def test_unknown_profile_is_a_user_error(cli):
     status, _, err = cli("check", str(SPECS[0]), "--profile", "nonexistent")
     assert status == 1
-    assert "has no profile 'nonexistent'" in err
+    assert "--profile:1:1: error[E927]: `" in err and "` has no profile `nonexistent`" in err
     assert "Traceback" not in err
 
 
@@ -44,3 +45,10 @@ def test_help_names_values_not_python_types(cli, command, monkeypatch):
         assert label not in out, (command, label)
     usage = {"sample": "[SPEC_OR_RUN]", "eval": "[RUN]"}.get(command, "SPEC")
     assert f"Usage: ebmspec {command} [OPTIONS] {usage}" in out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_a_located_user_error(cli):
+    status, _, err = cli("train", str(SPECS[0]), "--device", "cuda")
+    assert status == 1 and "Traceback" not in err
+    assert "--device:1:1: error[E928]: CUDA is not available on this machine" in err

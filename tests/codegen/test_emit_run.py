@@ -8,8 +8,6 @@ import torch
 from safetensors.torch import load_file
 
 from ebmspec.api import compile_file
-from ebmspec.cli import _configure
-from ebmspec.passes.profiles import apply_profile
 from ebmspec.runs import load_run, write_run_info
 from ebmspec.runtime import sampling
 from ebmspec.runtime.datasets import load_dataset
@@ -38,7 +36,7 @@ module.main(["--run", run, "--chains", "4", "--steps", "2", "--condition", "y=[1
 
 def test_emitted_module_samples_a_run_like_the_cli(tmp_path):
     spec = ROOT / "specs" / "toy_joint.ebm"
-    program = apply_profile(compile_file(spec), "smoke")
+    program = compile_file(spec, "smoke")
     run = tmp_path / "run"
     trainer = Trainer(program, load_dataset(program), run)
     trainer.start(resume=False)
@@ -46,7 +44,7 @@ def test_emitted_module_samples_a_run_like_the_cli(tmp_path):
     # a run folder as `ebmspec train` leaves it
     write_run_info(run, spec, spec.read_text(), "smoke", [], "cpu")
 
-    loaded = load_run(run, _configure)
+    loaded = load_run(run)
     assert loaded.stats["x"]["min"].shape == (2,)  # the data statistics came back
     state, _ = sampling.sample(program, loaded.model, 32, sweeps=6, seed=3, stats=loaded.stats)
 

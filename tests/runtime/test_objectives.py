@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_file
-from ebmspec.passes.profiles import apply_overrides, apply_profile
 from ebmspec.runtime.batches import data_stats, encode
 from ebmspec.runtime.datasets import load_dataset
 from ebmspec.runtime.energy import lower_energy, variable_table
@@ -25,8 +24,6 @@ from ebmspec.runtime.objectives import (
 )
 from ebmspec.runtime.sampling import sampler_table
 from ebmspec.runtime.trainer import Trainer, warmup_factor
-from ebmspec.semantic.profiles import check_setting
-from ebmspec.source import Source
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
@@ -36,12 +33,8 @@ def _program(*settings: str, text: str | None = None, tmp: Path | None = None):
     if text is not None:
         path = tmp / "spec.ebm"
         path.write_text(text)
-        program = compile_file(path)
-    else:
-        program = compile_file(TOY)
-    program = apply_profile(program, "smoke")
-    overrides = [check_setting(program, Source("--set", s)) for s in settings]
-    return apply_overrides(program, overrides)
+        return compile_file(path, "smoke", settings)
+    return compile_file(TOY, "smoke", settings)
 
 
 def _toy_batch(program, size=64, seed=0):

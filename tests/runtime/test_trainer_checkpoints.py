@@ -11,23 +11,18 @@ import torch
 from safetensors.torch import load_file
 
 from ebmspec.api import compile_file
-from ebmspec.cli import _configure
-from ebmspec.passes.profiles import apply_overrides, apply_profile
 from ebmspec.runs import load_run, write_run_info
 from ebmspec.runtime import checkpoint as ckpt
 from ebmspec.runtime.datasets import load_dataset
 from ebmspec.runtime.trainer import KEEP_CHECKPOINTS, Trainer, best_metric, score
-from ebmspec.semantic.profiles import check_setting
-from ebmspec.source import Source
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
 
 
 def _trainer(tmp_path, *settings: str, evaluate=None) -> Trainer:
-    program = apply_profile(compile_file(TOY), "smoke")
     texts = ["train.checkpoint_every=5", "train.eval_every=1000", *settings]
-    program = apply_overrides(program, [check_setting(program, Source("--set", t)) for t in texts])
+    program = compile_file(TOY, "smoke", texts)
     trainer = Trainer(program, load_dataset(program), tmp_path / "run", evaluate=evaluate)
     trainer.start(resume=False)
     return trainer
@@ -94,8 +89,8 @@ def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
     assert best["metric"] == "score" and best["iteration"] == 15 and best["value"] == 0.8
     assert trainer.best["accuracy_samples"]["iteration"] == 10
     stored = load_file(str(trainer.run_dir / "best.safetensors"))
-    last = load_run(trainer.run_dir, _configure)
-    chosen = load_run(trainer.run_dir, _configure, best=True)
+    last = load_run(trainer.run_dir)
+    chosen = load_run(trainer.run_dir, best=True)
     assert (
         "weights" not in last.meta
         and last.meta["iteration"] == 20

@@ -40,7 +40,7 @@ from torch import nn
 from ebmspec.passes.profiles import apply_overrides
 from ebmspec.runs import load_run
 from ebmspec.runtime.batches import encode
-from ebmspec.runtime.datasets import TOY_CENTRES, load_dataset, toy_attributes
+from ebmspec.runtime.data import TOY_CENTRES, load_dataset, toy_attributes
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.evaluation import label_configurations
 from ebmspec.runtime.sampling import default_sampler, sample

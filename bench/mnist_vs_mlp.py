@@ -52,7 +52,7 @@ from ebmspec.diagnostics import UserError, render
 from ebmspec.runs import write_run_info
 from ebmspec.runtime import evaluation
 from ebmspec.runtime.batches import encode, test_split
-from ebmspec.runtime.datasets import load_dataset
+from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.host import tune_allocator
 from ebmspec.runtime.trainer import Settings, Trainer, warmup_factor

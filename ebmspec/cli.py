@@ -286,7 +286,7 @@ def train(
     from ebmspec import runs
     from ebmspec.api import read_source
     from ebmspec.runtime import evaluation
-    from ebmspec.runtime.datasets import load_dataset
+    from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.trainer import Settings, Trainer, TrainingDiverged
     from ebmspec.train_display import LiveDisplay
 
@@ -328,7 +328,8 @@ def train(
                 "continue it with --resume, or choose another --out",
             )
         runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
-    dataset = load_dataset(program, spec_dir=spec.parent, seed=Settings.of(program).seed)
+    seed = Settings.of(program).seed
+    dataset = load_dataset(program, spec.parent, seed, source=trained_source)
     display = LiveDisplay(title=program.name, hint=_profile_hint(program, profile))
     trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
     console = _console()

@@ -15,6 +15,7 @@ import torch
 from ebmspec.runtime.batches import test_split
 from ebmspec.runtime.checkpoint import write_atomically
 from ebmspec.runtime.energy import variable_table
+from ebmspec.source import Source
 
 
 @contextmanager
@@ -27,13 +28,15 @@ def _progress(quiet: bool):
 
 def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
     from ebmspec.runtime import evaluation
-    from ebmspec.runtime.datasets import load_dataset
+    from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.trainer import Settings
 
     program = run.program
     spec_dir = Path(run.info.get("spec", ".")).parent
     seed = Settings.of(program).seed  # the training run's seed: same data split and transforms
-    dataset = load_dataset(program, spec_dir=spec_dir, seed=seed)
+    spec_file = run.path / "spec.ebm"  # data errors quote the run's own copy of the spec
+    source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
+    dataset = load_dataset(program, spec_dir=spec_dir, seed=seed, source=source)
     split = test_split(variable_table(program), dataset, run.pipelines, seed)
     with _progress(quiet) as progress:
         result = evaluation.evaluate(

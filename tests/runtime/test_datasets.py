@@ -14,7 +14,7 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.diagnostics import UserError
-from ebmspec.runtime.datasets import TOY_CENTRES, load_dataset, toy_attributes
+from ebmspec.runtime.data import TOY_CENTRES, load_dataset, toy_attributes
 from ebmspec.source import Source
 
 TOY = """model t "t"
@@ -165,9 +165,9 @@ def _all_rows(data) -> torch.Tensor:
     """Every procedural image back in the latent grid [scale, orientation, posX, posY, H, W]."""
     x = torch.cat([data.train["x"], data.test["x"]])
     # recover the official row order from the (sorted) split indices
-    from ebmspec.runtime.datasets import _SPLIT_STREAM, _generator
+    from ebmspec.runtime.data.base import SPLIT_STREAM, stream_generator
 
-    order = torch.randperm(49_152, generator=_generator(0, _SPLIT_STREAM))
+    order = torch.randperm(49_152, generator=stream_generator(0, SPLIT_STREAM))
     index = torch.cat([order[2_500:].sort().values, order[:2_500].sort().values])
     grid = torch.empty_like(x)
     grid[index] = x

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ebmspec.api import compile_file
 from ebmspec.runtime.batches import data_stats, encode
-from ebmspec.runtime.datasets import load_dataset
+from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import lower_energy, variable_table
 from ebmspec.runtime.objectives import (
     Negatives,

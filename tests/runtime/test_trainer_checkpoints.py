@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from ebmspec.api import compile_file
 from ebmspec.runs import load_run, write_run_info
 from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime.datasets import load_dataset
+from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.trainer import KEEP_CHECKPOINTS, Trainer, best_metric, score
 from tests.conftest import ROOT
 

@@ -1,0 +1,156 @@
+"""What every dataset loader shares: the `Dataset` it returns, the `Context` it gets (bound
+arguments, where errors point, where files are looked up), seeded random streams, and the
+file helpers (lookup, test split, image resize).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ebmspec.diagnostics import Diagnostic, UserError
+from ebmspec.source import Source, Span
+
+TRAIN_STREAM, TEST_STREAM, SPLIT_STREAM = 0, 1, 2
+
+Tensors = dict[str, torch.Tensor]
+
+
+class Dataset:
+    """Raw training and test values of every field, and random training batches.
+
+    `fields`: name -> (kind, shape, categories), as `semantic.data.dataset_fields`. `train` and
+    `test` hold CPU tensors with one row per example. `batch` returns CPU tensors whatever the
+    generator's device; its randomness comes from `generator` alone.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        fields: dict[str, tuple],
+        train: Tensors,
+        test: Tensors,
+        draw: Callable[[int, torch.Generator], Tensors] | None = None,
+        nominal_size: int | None = None,
+    ):
+        self.name = name
+        self.description = description
+        self.fields = fields
+        self.train = train
+        self.test = test
+        self._draw = draw
+        self._size = nominal_size if nominal_size is not None else count_rows(train)
+
+    def batch(self, size: int, generator: torch.Generator) -> Tensors:
+        """A random raw training batch drawn with `generator` only: toy draws `size` fresh
+        examples from its generative process (as the paper does every iteration); the others
+        take `size` distinct random training rows."""
+        if self._draw is not None:
+            return self._draw(size, generator)
+        rows = count_rows(self.train)
+        if size > rows:
+            raise ValueError(f"batch of {size} from {rows} training examples of {self.name}")
+        index = torch.randperm(rows, generator=generator, device=generator.device)[:size].cpu()
+        return {name: values[index] for name, values in self.train.items()}
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name}: {self.description})"
+
+
+def count_rows(values: Tensors) -> int:
+    return len(next(iter(values.values())))
+
+
+def stream_generator(seed: int, stream: int) -> torch.Generator:
+    """A CPU generator for one purpose (`stream`) of one seed; streams never share draws."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, stream]).generate_state(1)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a loader needs: the bound arguments, where errors point, where files are looked up."""
+
+    name: str
+    args: dict
+    source: Source
+    span: Span
+    spec_dir: Path | None
+    seed: int
+
+    def fail(self, code: str, message: str, help: str) -> UserError:
+        return UserError(self.source, [Diagnostic(code, message, self.span, help)])
+
+
+def resolve_file(context: Context, file: str) -> Path:
+    """`file` as given (relative: to the current directory), else relative to the spec's folder."""
+    path = Path(file).expanduser()
+    candidates = [path]
+    if not path.is_absolute() and context.spec_dir is not None:
+        beside = Path(context.spec_dir) / path
+        if beside.resolve() != path.resolve():
+            candidates.append(beside)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    where = " or ".join(f"`{c}`" for c in candidates)
+    raise context.fail(
+        "E620",
+        f"data file `{file}` not found (looked for {where})",
+        "check the path; relative paths are looked up in the current directory, then next to "
+        "the spec",
+    )
+
+
+def unreadable(context: Context, path: Path, reason: object, help: str) -> UserError:
+    return context.fail("E621", f"cannot read data file `{path}`: {reason}", help)
+
+
+def split_rows(
+    context: Context, values: Tensors, n_test: int, path: object
+) -> tuple[Tensors, Tensors]:
+    """A fixed random split (seeded by `seed`): `n_test` rows to test, the rest to train."""
+    rows = count_rows(values)
+    if not 1 <= n_test < rows:
+        test = context.args["test"]
+        left = "no test examples" if n_test < 1 else "no training examples"
+        raise context.fail(
+            "E628",
+            f"too few examples for the test split: {path} holds {rows:,} examples, so "
+            f"test = {test:g} leaves {left}",
+            "choose a `test` fraction that keeps examples on both sides"
+            if context.name == "csv"
+            else f"set `test` below {rows:,}",
+        )
+    order = torch.randperm(rows, generator=stream_generator(context.seed, SPLIT_STREAM))
+    test, train = order[:n_test].sort().values, order[n_test:].sort().values
+    return {k: v[train] for k, v in values.items()}, {k: v[test] for k, v in values.items()}
+
+
+def resize_images(images: torch.Tensor, size: int, chunk: int = 8192) -> torch.Tensor:
+    """Float images [N, 1, H, W] -> [N, 1, size, size], bilinear with antialiasing (the paper's
+    64 -> 32 resize), in chunks to bound memory."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = [
+        torch.nn.functional.interpolate(
+            images[i : i + chunk].float(),
+            size=(size, size),
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )
+        for i in range(0, len(images), chunk)
+    ]
+    return torch.cat(out).clamp_(0, 1)

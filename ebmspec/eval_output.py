@@ -27,7 +27,7 @@ def _progress(quiet: bool):
 
 
 def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
-    from ebmspec.runtime import evaluation
+    from ebmspec.runtime import evaluation, pictures
     from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.trainer import Settings
 
@@ -58,14 +58,14 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
     if images and program.evaluate is not None:
         for report in program.evaluate.reports:
             if report.kind == "samples" and report.call.name == "grid":
-                content = evaluation.conditional_grid(
+                content = pictures.conditional_grid(
                     program, run.model, report.call, run.stats, device, seed=seed,
                     transforms=run.pipelines,
                 )  # fmt: skip
                 path = run.path / "samples_grid.png"
             elif report.kind == "density":
                 variable = dict(report.call.args)["variable"]
-                content = evaluation.density_png(
+                content = pictures.density_png(
                     program, run.model, report.call, split[variable], run.stats, device,
                     seed=seed,
                 )  # fmt: skip

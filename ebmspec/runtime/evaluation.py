@@ -4,9 +4,8 @@ In: a checked program, its energy module, a test split in model space (`{name: [
 transformed, categoricals one-hot, plus `labels`: `{name: int64 [N, *shape]}`, -1 = missing) and
 the data statistics the samplers' init distributions read. Out: energy-based predictions (f at
 every label configuration, ALGORITHMS.md 2.6), sample-based ones (majority vote of chains with the
-inputs clamped), per-attribute accuracy, top-label ECE (equal-width bins, a confidence of exactly
-1.0 in the last one: 2.9, 3.4), and the report pictures as PNG bytes: conditional sample grids and
-the data / model / samples density panels of a 2-D real variable.
+inputs clamped), per-attribute accuracy and top-label ECE (equal-width bins, a confidence of
+exactly 1.0 in the last one: 2.9, 3.4). The report pictures are `pictures`'.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec import ir
-from ebmspec.runtime import images, lettering, sampling
+from ebmspec.runtime import sampling
 from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
@@ -29,8 +28,6 @@ from ebmspec.runtime.objectives import configurations
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way
 ENERGY_ROWS = 8192  # (example, configuration) rows per energy evaluation
 SAMPLE_CHAINS = 2500  # chains per sampling run (examples x chains per example)
-# Colour map of the density panels (black -> purple -> red -> orange -> pale yellow).
-COLOURS = ((0.0, 0.0, 0.0), (0.34, 0.06, 0.43), (0.85, 0.27, 0.2), (0.99, 0.65, 0.1), (1, 1, 0.7))
 
 
 class Configurations(NamedTuple):
@@ -70,7 +67,7 @@ def _one_hot(variable: ir.Variable, code: torch.Tensor) -> torch.Tensor:
     return F.one_hot(code.long(), variable.categories or 2).float()
 
 
-def _energy_table(model, given: dict, configurations: dict, count: int) -> torch.Tensor:
+def energy_table(model, given: dict, configurations: dict, count: int) -> torch.Tensor:
     """f(x_n, configuration c) as [n, C]: the given part is specialised once (features such as
     dSprites' h(x) computed once per example) and tiled over the configurations, copy-major."""
     n = next(iter(given.values())).shape[0]
@@ -84,7 +81,7 @@ def _energy_table(model, given: dict, configurations: dict, count: int) -> torch
     return f.reshape(count, n).t()
 
 
-def _hidden(program: ir.Program, given, targets) -> list[str]:
+def hidden_variables(program: ir.Program, given, targets) -> list[str]:
     """The variables neither given nor predicted: discrete ones are summed out."""
     hidden = [v for v in program.variables if v.name not in (*given, *targets)]
     for variable in hidden:
@@ -103,7 +100,7 @@ def predict_energy(model, program: ir.Program, given: dict, targets, batch: int 
     neither given nor predicted summed out). Returns (pred, marginals): pred[name] int64
     [N, *shape], the argmax configuration; marginals[name] [N, *shape, K] = p(y_i = k | x)."""
     targets = tuple(targets)
-    hidden = _hidden(program, given, targets)
+    hidden = hidden_variables(program, given, targets)
     configs = label_configurations(program, targets + tuple(hidden))
     count = configs.count
     spread = math.prod(program.variable(n).cardinality for n in hidden)  # per target config
@@ -113,7 +110,7 @@ def predict_energy(model, program: ir.Program, given: dict, targets, batch: int 
     best, probs = [], []
     for start in range(0, total, per):
         part = {name: value[start : start + per] for name, value in given.items()}
-        f = _energy_table(model, part, configs.values, count)
+        f = energy_table(model, part, configs.values, count)
         log_joint = f.float().reshape(f.shape[0], count // spread, spread).logsumexp(-1)
         best.append(log_joint.argmax(-1).cpu())
         probs.append(log_joint.softmax(-1).cpu())
@@ -331,179 +328,3 @@ def evaluate(
         result.update(quality)
         result.setdefault("seconds", {})["generation"] = time.perf_counter() - start
     return result
-
-
-# ---- pictures ----------------------------------------------------------------------------------
-
-
-def _tile(pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels [R, C, channels, H, W] in [0, 1] -> uint8 [H', W', channels]: R rows of C tiles,
-    `images.PAD` grey pixels around every tile."""
-    rows, columns, channels, height, width = pixels.shape
-    pad = images.PAD
-    grid = torch.full(
-        (channels, rows * (height + pad) + pad, columns * (width + pad) + pad), images.PAD_VALUE
-    )
-    for row in range(rows):
-        for column in range(columns):
-            top, left = pad + row * (height + pad), pad + column * (width + pad)
-            grid[:, top : top + height, left : left + width] = pixels[row, column]
-    return (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
-
-
-def conditional_grid(
-    program: ir.Program,
-    model,
-    report_call: ir.Call,
-    stats: dict | None = None,
-    device="cpu",
-    seed: int = 0,
-    columns: int = 8,
-    transforms=None,
-) -> bytes:
-    """PNG of a `grid(rows, cols, steps, sampler)` report: one row per value of `rows`; with
-    `cols` one tile per (row value, column value), else `columns` tiles per row. Each tile is
-    one chain of `steps` sweeps from the init distribution with that condition clamped, shown as
-    the program's image variable (`images.to_pixels`; `transforms` is passed on to it)."""
-    args = dict(report_call.args)
-    rows = label_configurations(program, [args["rows"]])
-    condition = {args["rows"]: rows.values[args["rows"]]}
-    if args.get("cols") is not None:
-        cols = label_configurations(program, [args["cols"]])
-        width = cols.count
-        values = cols.values[args["cols"]]
-        condition[args["cols"]] = values.repeat(rows.count, *([1] * (values.dim() - 1)))
-    else:
-        width = columns
-    condition[args["rows"]] = condition[args["rows"]].repeat_interleave(width, 0)
-    variable = images.image_variable(program)
-    if variable is None or variable.name in condition:
-        raise ValueError("a sample grid needs an image variable ([1 or 3, H, W]) left free")
-    state, _ = sampling.sample(
-        program,
-        model,
-        rows.count * width,
-        sweeps=int(args["steps"]),
-        seed=seed,
-        condition={n: v.to(device) for n, v in condition.items()},
-        sampler=args.get("sampler"),
-        stats=stats,
-        device=device,
-    )
-    pixels = images.to_pixels(program, variable, state.point.values[variable.name], transforms)
-    return images.png_bytes(_tile(pixels.reshape(rows.count, width, *pixels.shape[1:])))
-
-
-class DensityPanels(NamedTuple):
-    """Three [bins, bins] probability tables over one grid (each sums to 1; entry [i, j] is the
-    cell of the i-th interval of the first coordinate and the j-th of the second) and the
-    grid's extent ((low_0, high_0), (low_1, high_1))."""
-
-    data: torch.Tensor
-    model: torch.Tensor
-    samples: torch.Tensor
-    extent: tuple
-
-
-def _histogram(points: torch.Tensor, low: torch.Tensor, high: torch.Tensor, bins: int):
-    points = points.detach().double().cpu()
-    cell = ((points - low) / (high - low) * bins).floor().long()
-    cell = torch.where(points == high, bins - 1, cell)  # the upper edge belongs to the last bin
-    inside = ((cell >= 0) & (cell < bins)).all(1)
-    cell = cell[inside]
-    counts = torch.bincount(cell[:, 0] * bins + cell[:, 1], minlength=bins * bins).double()
-    return (counts / counts.sum().clamp_min(1)).reshape(bins, bins)
-
-
-def density_panels(
-    program: ir.Program,
-    model,
-    report_call: ir.Call,
-    data_points: torch.Tensor,
-    stats: dict | None = None,
-    device="cpu",
-    seed: int = 0,
-    samples: torch.Tensor | None = None,
-    chains: int = 2000,
-    sweeps: int | None = None,
-) -> DensityPanels:
-    """The tables behind `density_png`: data histogram; the model's marginal density of the
-    variable, exp(logsumexp of f over every configuration of the discrete variables) at the
-    cell midpoints, normalised over the grid; histogram of `samples` (default: the final states
-    of `chains` unconditional chains of the default sampler, `sweeps` sweeps)."""
-    name, bins = report_call.arg("variable"), int(report_call.arg("bins"))
-    variable = program.variable(name)
-    if variable.kind != "real" or variable.shape != (2,):
-        raise ValueError(f"a density plot needs a real[2] variable, {name!r} is not one")
-    points = data_points.detach().double().cpu()
-    low, high = points.min(0).values, points.max(0).values
-    high = torch.where(high > low, high, low + 1)
-    configs = label_configurations(program, _hidden(program, (name,), ()))
-    centres = [low[d] + (torch.arange(bins) + 0.5) * (high[d] - low[d]) / bins for d in (0, 1)]
-    grid = torch.stack(torch.meshgrid(*centres, indexing="ij"), -1).reshape(-1, 2)
-    grid = grid.to(device=device, dtype=torch.float32)
-    per = max(1, ENERGY_ROWS // configs.count)
-    with torch.no_grad():
-        log_density = torch.cat(
-            [
-                _energy_table(model, {name: grid[s : s + per]}, configs.values, configs.count)
-                .double()
-                .logsumexp(-1)
-                .cpu()
-                for s in range(0, grid.shape[0], per)
-            ]
-        )
-    density = log_density.softmax(0).reshape(bins, bins)
-    if samples is None:
-        state, _ = sampling.sample(
-            program, model, chains, sweeps=sweeps, seed=seed, stats=stats, device=device
-        )
-        samples = state.point.values[name]
-    extent = tuple((float(low[d]), float(high[d])) for d in (0, 1))
-    return DensityPanels(
-        _histogram(points, low, high, bins), density, _histogram(samples, low, high, bins), extent
-    )
-
-
-def colour(values: torch.Tensor) -> torch.Tensor:
-    """Values in [0, 1] -> RGB floats [..., 3] on `COLOURS`, piecewise linear."""
-    anchors = torch.tensor(COLOURS, dtype=torch.float64)
-    position = values.double().clamp(0, 1) * (len(COLOURS) - 1)
-    index = position.floor().long().clamp(max=len(COLOURS) - 2)
-    share = (position - index).unsqueeze(-1)
-    return anchors[index] * (1 - share) + anchors[index + 1] * share
-
-
-def density_png(
-    program: ir.Program,
-    model,
-    report_call: ir.Call,
-    data_points: torch.Tensor,
-    stats: dict | None = None,
-    device="cpu",
-    seed: int = 0,
-    samples: torch.Tensor | None = None,
-    chains: int = 2000,
-    sweeps: int | None = None,
-) -> bytes:
-    """RGB PNG of a `plot(variable, bins)` report: data, model density and model samples side by
-    side, titled, each bins x bins cells of `density_zoom(bins)` pixels (first coordinate left
-    to right, second bottom to top, their ranges on the axes; colour = sqrt of the cell's
-    probability over the panel's largest); layout in `lettering.labelled_panels`."""
-    panels = density_panels(
-        program, model, report_call, data_points, stats, device, seed, samples, chains, sweeps
-    )
-    tiles = []
-    for table in (panels.data, panels.model, panels.samples):
-        scaled = (table / table.max().clamp_min(1e-300)).sqrt()
-        tiles.append(colour(scaled.t().flip(0)).permute(2, 0, 1))  # [3, rows, columns]
-    figure = density_figure(tiles, panels.extent, report_call.arg("variable"))
-    return images.png_bytes(figure.image)
-
-
-def density_figure(tiles: list[torch.Tensor], extent, name: str) -> lettering.Figure:
-    """The density plot's three coloured tiles [3, bins, bins] laid out and labelled; a cell is
-    240 // bins pixels wide, so panels stay about 240 pixels whatever the number of bins."""
-    zoom = max(1, 240 // tiles[0].shape[-1])
-    titles = ["data", "model density", "model samples"]
-    return lettering.labelled_panels(tiles, titles, extent, (f"{name}[0]", f"{name}[1]"), zoom)

@@ -23,7 +23,7 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.runtime import evaluation as ev
-from ebmspec.runtime import images, lettering
+from ebmspec.runtime import images, lettering, pictures
 from ebmspec.runtime.energy import lower_energy
 from ebmspec.source import Source
 
@@ -442,7 +442,7 @@ def _pictures():
 def test_grid_of_rows_and_columns_has_one_tile_per_pair():
     program, model = _pictures()
     call = program.evaluate.reports[0].call
-    data = ev.conditional_grid(program, model, call, seed=1)
+    data = pictures.conditional_grid(program, model, call, seed=1)
     pad = images.PAD
     assert _png_size(data) == (2 * 6 + 3 * pad, 3 * 4 + 4 * pad, 0)
     pixels = _png_pixels(data)[..., 0].float() / 255
@@ -456,7 +456,7 @@ def test_grid_of_rows_and_columns_has_one_tile_per_pair():
 def test_grid_of_rows_only_has_columns_samples_per_row():
     program, model = _pictures()
     call = program.evaluate.reports[1].call
-    data = ev.conditional_grid(program, model, call, columns=5, transforms=None)
+    data = pictures.conditional_grid(program, model, call, columns=5, transforms=None)
     assert _png_size(data) == (5 * 6 + 6 * images.PAD, 3 * 4 + 4 * images.PAD, 0)
 
 
@@ -475,7 +475,7 @@ def test_density_model_panel_is_the_closed_form_mixture():
     modes = torch.tensor([[-1.0, 0.0], [1.0, 0.0]])
     data = modes[torch.randint(0, 2, (3000,), generator=generator)]
     data = data + 0.3 * torch.randn(3000, 2, generator=generator)
-    panels = ev.density_panels(program, model, call, data, chains=1000, sweeps=60)
+    panels = pictures.density_panels(program, model, call, data, chains=1000, sweeps=60)
     (low0, high0), (low1, high1) = panels.extent
     assert (low0, high0) == pytest.approx((float(data[:, 0].min()), float(data[:, 0].max())))
     centres = [
@@ -501,10 +501,10 @@ def test_density_png_is_three_titled_panels_side_by_side():
     call = program.evaluate.reports[0].call
     data = torch.randn(500, 2)
     samples = torch.randn(200, 2)
-    png = ev.density_png(program, model, call, data, samples=samples)
+    png = pictures.density_png(program, model, call, data, samples=samples)
     blank = torch.zeros(3, 40, 40)
     extent = ((float(data[:, 0].min()), float(data[:, 0].max())),) * 2
-    layout = ev.density_figure([blank] * 3, extent, "x")
+    layout = pictures.density_figure([blank] * 3, extent, "x")
     height, width, _ = layout.image.shape
     assert _png_size(png) == (width, height, 2)
     assert layout.size == 240  # 6 pixels per cell: the old panels were 40 pixels
@@ -553,5 +553,5 @@ def test_grid_passes_the_fitted_transforms_on(monkeypatch):
 
     monkeypatch.setattr(images, "to_pixels", to_pixels)
     call = program.evaluate.reports[1].call.with_arg("steps", 2)
-    ev.conditional_grid(program, model, call, columns=2, transforms="marker")
+    pictures.conditional_grid(program, model, call, columns=2, transforms="marker")
     assert seen == ["marker"]

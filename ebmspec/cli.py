@@ -20,8 +20,7 @@ import typer
 from rich.console import Console
 
 from ebmspec import __version__
-from ebmspec.diagnostics import Diagnostic, UserError, render
-from ebmspec.runtime.host import tune_allocator
+from ebmspec.diagnostics import Diagnostic, UserError, argument_error, render
 from ebmspec.source import Source
 
 
@@ -123,6 +122,7 @@ def compile_command(
     from ebmspec import api
     from ebmspec.codegen import emit_python
     from ebmspec.dumps import dump_ast, dump_ir, dump_schedule
+    from ebmspec.runtime import checkpoint
 
     source = api.read_source(spec)
     if emit is Stage.ast:
@@ -140,7 +140,7 @@ def compile_command(
     if output is None:
         sys.stdout.write(text)
         return
-    _write_atomically(output, text)
+    checkpoint.write_atomically(output, text)
     Console(stderr=True, highlight=False, markup=False).print(f"wrote {output} ({emit.value})")
 
 
@@ -201,16 +201,17 @@ def sample(
     best: BestOpt = False,
 ) -> None:
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
-    from ebmspec import sample_output
+    from ebmspec import runs, sample_output
     from ebmspec.conditions import check_conditions
+    from ebmspec.runtime import checkpoint, host
     from ebmspec.runtime.sampling import sample as run_chains
 
-    tune_allocator()
-    loaded = _load_for_sampling(spec_or_run, profile, settings, best)
+    host.tune_allocator()
+    loaded = runs.load_for_sampling(spec_or_run, profile, settings, best)
     program, model, stats, transforms, origin = loaded
-    sampler = _check_sampler_name(program, sampler)
+    sampler = sample_output.check_sampler_name(program, sampler)
     conditions = check_conditions(program, condition or ())
-    _check_output(program, output)
+    sample_output.check_output(program, output)
     where = _device(device)
     sweeps = program.sampler(sampler).sweeps if steps is None else steps
     if output is not None:  # without -o the summary names it; with -o, say what was sampled
@@ -246,10 +247,10 @@ def sample(
         content = sample_output.npz_bytes(program, values, blocks)
         what = f"{chains} samples of {len(values)} variables and the acceptance rates"
     try:
-        _write_atomically(output, content)
+        checkpoint.write_atomically(output, content)
     except OSError as error:
         text = str(output)
-        raise _cli_error(
+        raise argument_error(
             "--output",
             text,
             "E914",
@@ -283,19 +284,19 @@ def train(
     ] = False,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
-    from ebmspec import runs
+    from ebmspec import runs, train_display
     from ebmspec.api import read_source
-    from ebmspec.runtime import evaluation
+    from ebmspec.runtime import evaluation, host
     from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.trainer import Settings, Trainer, TrainingDiverged
     from ebmspec.train_display import LiveDisplay
 
-    tune_allocator()
+    host.tune_allocator()
     where = _device(device)
     source = read_source(spec)
     run_dir = out
     if resume:
-        run_dir = _resume_target(out)
+        run_dir = runs.resume_target(out)
         # the trainer loads the checkpoint itself; here only the run's own program is needed
         program, info = runs.load_program(run_dir)
         stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
@@ -318,7 +319,7 @@ def train(
         run_dir = out or runs.default_run_dir(program)
         if (run_dir / "checkpoint.safetensors").exists():
             text = str(run_dir)
-            raise _cli_error(
+            raise argument_error(
                 "--out",
                 text,
                 "E920",
@@ -330,7 +331,7 @@ def train(
         runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
     seed = Settings.of(program).seed
     dataset = load_dataset(program, spec.parent, seed, source=trained_source)
-    display = LiveDisplay(title=program.name, hint=_profile_hint(program, profile))
+    display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))
     trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
     console = _console()
     console.print(
@@ -352,65 +353,7 @@ def train(
         raise UserError(trained_source, [diagnostic]) from None
     finally:
         display.stop()
-    _print_training_summary(console, run_dir, summary)
-
-
-def _resume_target(out: Path | None) -> Path:
-    from ebmspec import runs
-
-    try:
-        target = out if out is not None else runs.latest_run()
-    except runs.RunError as error:
-        raise _cli_error(
-            "--resume", "runs/latest", error.code, error.message, 0, 11, error.help
-        ) from None
-    if not (target / "checkpoint.safetensors").exists():
-        text = str(target)
-        raise _cli_error(
-            "--out",
-            text,
-            "E923",
-            f"`{text}` has no checkpoint to resume from",
-            0,
-            len(text),
-            "start a new run without --resume",
-        )
-    return target
-
-
-def _print_training_summary(console, run_dir: Path, summary: dict) -> None:
-    state = "finished" if summary["complete"] else "stopped (resume with --resume)"
-    console.print(
-        f"{state} at iteration {summary['iteration']} after {summary['train_seconds']:.1f} s "
-        f"of training; {summary['rollbacks']} rollbacks",
-        highlight=False,
-    )
-    result = summary.get("last_eval")
-    if result:
-        parts = [
-            f"{key} {100 * result[key]:.2f}%"
-            for key in ("accuracy_energy", "accuracy_samples")
-            if key in result
-        ]
-        if "ece" in result:
-            parts.append(f"ece {result['ece']:.4f}")
-        console.print(
-            f"evaluation on {result.get('examples', '?')} test examples: " + ", ".join(parts),
-            highlight=False,
-        )
-    console.print(
-        f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",
-        soft_wrap=True,
-    )
-
-
-def _profile_hint(program, applied: str | None) -> str | None:
-    """What to suggest when the schedule would run for hours: the spec's own profiles."""
-    names = [p.name for p in program.profiles if p.name != applied]
-    if applied is not None or not names:
-        return None
-    pick = "cpu" if "cpu" in names else names[0]
-    return f"the spec's profiles ({', '.join(names)}) are shorter, e.g. `--profile {pick}`"
+    train_display.print_training_summary(console, run_dir, summary)
 
 
 @app.command(cls=_Command, name="eval")
@@ -440,120 +383,22 @@ def eval_command(
     """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
     import json
 
+    from ebmspec import runs
     from ebmspec.eval_output import evaluate_run
+    from ebmspec.runtime import checkpoint, host
 
-    tune_allocator()
+    host.tune_allocator()
     where = _device(device)
-    loaded = _load_run(run, "RUN", where, best=best)
+    loaded = runs.load_located(run, "RUN", where, best=best)
     result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
     name = "eval-best.json" if best else "eval.json"
-    _write_atomically(loaded.path / name, json.dumps(result, indent=2) + "\n")
+    checkpoint.write_atomically(loaded.path / name, json.dumps(result, indent=2) + "\n")
     if json_output:
         print(json.dumps(result))
         return
     from ebmspec.eval_output import print_evaluation
 
     print_evaluation(_console(), loaded, result)
-
-
-def _cli_error(name: str, text: str, code: str, message: str, start: int, end: int, help: str):
-    """A located user error in one command-line argument, quoted as its own one-line source."""
-    source = Source(name, text)
-    return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])
-
-
-def _load_for_sampling(
-    path: Path | None, profile: str | None, settings: list[str] | None, best: bool = False
-):
-    """SPEC_OR_RUN -> (program, energy model, data statistics or None, fitted transforms or
-    None, what was loaded).
-
-    A run folder (default: `runs/latest`) gives its program, EMA weights and data statistics; a
-    spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
-    starts them) and no data statistics.
-    """
-    from ebmspec.api import compile_file
-    from ebmspec.runtime.energy import lower_energy
-
-    if path is None or path.is_dir():
-        run = _load_run(path, "SPEC_OR_RUN", best=best)
-        meta = run.meta
-        done, planned = meta.get("iteration"), meta.get("iterations")
-        origin = f"{run.path}: EMA weights at iteration {done} of {planned}"
-        if isinstance(done, int) and isinstance(planned, int) and done < planned:
-            origin += " (training stopped early: samples may not look like the data yet)"
-        return run.program, run.model, run.stats, run.pipelines, origin
-    program = compile_file(path, profile, settings or ())
-    seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
-    model = lower_energy(program, seed=seed)
-    origin = f"{path}: freshly initialised model (parameter seed {seed})"
-    return program, model, None, None, origin
-
-
-def _load_run(path: Path | None, argument: str, device: str = "cpu", best: bool = False):
-    """A run folder (or the latest run) loaded, or a located E92x error on the argument."""
-    from ebmspec import runs
-
-    try:
-        folder = runs.latest_run() if path is None else path
-        return runs.load_run(folder, device, best=best)
-    except runs.RunError as error:
-        text = str(path) if path is not None else "runs/latest"
-        raise _cli_error(
-            argument, text, error.code, error.message, 0, len(text), error.help
-        ) from None
-
-
-def _check_sampler_name(program, name: str | None) -> str:
-    from ebmspec.runtime.sampling import default_sampler
-    from ebmspec.semantic.values import suggest
-
-    if name is None:
-        return default_sampler(program)
-    known = [s.name for s in program.samplers]
-    if name not in known:
-        raise _cli_error(
-            "--sampler",
-            name,
-            "E913",
-            f"unknown sampler `{name}`{suggest(name, known)}",
-            0,
-            len(name),
-            f"the samplers of `{program.name}` are: {', '.join(known)}",
-        )
-    return name
-
-
-def _check_output(program, output: Path | None) -> None:
-    """-o must end in .png (and the program have an image variable) or .npz."""
-    from ebmspec.runtime.images import image_variable
-
-    if output is None:
-        return
-    text, suffix = str(output), output.suffix.lower()
-    start = len(text) - len(output.suffix)
-    if suffix not in (".png", ".npz"):
-        found = f"`{output.suffix}` files" if suffix else "a file without a suffix"
-        raise _cli_error(
-            "--output",
-            text,
-            "E910",
-            f"cannot write {found}: samples are saved as .png (an image grid) or .npz",
-            start,
-            len(text),
-            "end the file name in .png or .npz, e.g. `-o samples.png`",
-        )
-    if suffix == ".png" and image_variable(program) is None:
-        raise _cli_error(
-            "--output",
-            text,
-            "E912",
-            f"`{program.name}` has no image variable to draw (a real variable of shape "
-            "[1, H, W] or [3, H, W])",
-            start,
-            len(text),
-            f"save every variable instead: `-o {text[:start]}.npz`",
-        )
 
 
 def _device(choice: Device) -> str:
@@ -569,12 +414,6 @@ def _sweep_progress(total: int):
 
     with progress_bar("sweeps", total) as update:
         yield None if update is None else (lambda state: update(advance=1))
-
-
-def _write_atomically(path: Path, content: str | bytes) -> None:
-    from ebmspec.runtime.checkpoint import write_atomically
-
-    write_atomically(path, content)
 
 
 def version_callback(value: bool) -> None:

@@ -87,3 +87,9 @@ def render(source: Source, diagnostics: Iterable[Diagnostic]) -> str:
     noun = "error" if len(items) == 1 else "errors"
     blocks.append(f"{len(items)} {noun} in {source.path}")
     return "\n".join(blocks) + "\n"
+
+
+def argument_error(name: str, text: str, code: str, message: str, start: int, end: int, help: str):
+    """A located user error in one command-line argument, quoted as its own one-line source."""
+    source = Source(name, text)
+    return UserError(source, [Diagnostic(code, message, source.span(start, end), help)])

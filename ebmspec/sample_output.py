@@ -8,6 +8,10 @@ for want of data statistics. Used by `ebmspec sample`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ebmspec.diagnostics import argument_error
+
 
 def init_fallbacks(program, sampler: str, conditions: dict, stats: dict | None) -> list[str]:
     """The data-based inits that fall back (no training run means no data statistics)."""
@@ -130,3 +134,55 @@ def print_samples(console, program, origin, run, conditions, values, blocks) -> 
         )
     else:
         console.print("every variable is clamped: no block ran")
+
+
+def check_sampler_name(program, name: str | None) -> str:
+    from ebmspec.runtime.sampling import default_sampler
+    from ebmspec.semantic.values import suggest
+
+    if name is None:
+        return default_sampler(program)
+    known = [s.name for s in program.samplers]
+    if name not in known:
+        raise argument_error(
+            "--sampler",
+            name,
+            "E913",
+            f"unknown sampler `{name}`{suggest(name, known)}",
+            0,
+            len(name),
+            f"the samplers of `{program.name}` are: {', '.join(known)}",
+        )
+    return name
+
+
+def check_output(program, output: Path | None) -> None:
+    """-o must end in .png (and the program have an image variable) or .npz."""
+    from ebmspec.runtime.images import image_variable
+
+    if output is None:
+        return
+    text, suffix = str(output), output.suffix.lower()
+    start = len(text) - len(output.suffix)
+    if suffix not in (".png", ".npz"):
+        found = f"`{output.suffix}` files" if suffix else "a file without a suffix"
+        raise argument_error(
+            "--output",
+            text,
+            "E910",
+            f"cannot write {found}: samples are saved as .png (an image grid) or .npz",
+            start,
+            len(text),
+            "end the file name in .png or .npz, e.g. `-o samples.png`",
+        )
+    if suffix == ".png" and image_variable(program) is None:
+        raise argument_error(
+            "--output",
+            text,
+            "E912",
+            f"`{program.name}` has no image variable to draw (a real variable of shape "
+            "[1, H, W] or [3, H, W])",
+            start,
+            len(text),
+            f"save every variable instead: `-o {text[:start]}.npz`",
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -177,3 +178,38 @@ class LiveDisplay(Monitor):
             table.add_row("speed", f"{self.speed:.3g} s/iteration, all {self.total} ~{full}")
         table.add_row("last evaluation", _fmt_eval(self.last_eval))
         return Group(self.progress, table)
+
+
+def print_training_summary(console, run_dir: Path, summary: dict) -> None:
+    state = "finished" if summary["complete"] else "stopped (resume with --resume)"
+    console.print(
+        f"{state} at iteration {summary['iteration']} after {summary['train_seconds']:.1f} s "
+        f"of training; {summary['rollbacks']} rollbacks",
+        highlight=False,
+    )
+    result = summary.get("last_eval")
+    if result:
+        parts = [
+            f"{key} {100 * result[key]:.2f}%"
+            for key in ("accuracy_energy", "accuracy_samples")
+            if key in result
+        ]
+        if "ece" in result:
+            parts.append(f"ece {result['ece']:.4f}")
+        console.print(
+            f"evaluation on {result.get('examples', '?')} test examples: " + ", ".join(parts),
+            highlight=False,
+        )
+    console.print(
+        f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",
+        soft_wrap=True,
+    )
+
+
+def profile_hint(program, applied: str | None) -> str | None:
+    """What to suggest when the schedule would run for hours: the spec's own profiles."""
+    names = [p.name for p in program.profiles if p.name != applied]
+    if applied is not None or not names:
+        return None
+    pick = "cpu" if "cpu" in names else names[0]
+    return f"the spec's profiles ({', '.join(names)}) are shorter, e.g. `--profile {pick}`"

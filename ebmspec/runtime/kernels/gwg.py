@@ -40,7 +40,6 @@ class GWG(Kernel):
     name = "gwg"
     reads = "grad"
     leaves = "full"
-    include_reverse = True  # tests switch this off for the negative control; never do so here
 
     def __init__(self, variables, table: dict, temperature: float = 2.0, flips: int = 1):
         super().__init__(variables, table)
@@ -105,6 +104,11 @@ class GWG(Kernel):
             hops = hops + (per_site > 0).reshape(x.shape[0], -1).sum(1)
         return new, clash, hops
 
+    def _log_reverse(self, proposal: Point, target: Target, back) -> torch.Tensor:
+        """log q(x | x'): the draws `back` that undo the move, from the proposal's gradients."""
+        log_q_back, _, _ = self._log_proposal(proposal, target, undo=False)
+        return log_q_back.gather(1, back).sum(1)
+
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)
         log_q, undo, movable = self._log_proposal(point, target)
@@ -117,9 +121,7 @@ class GWG(Kernel):
         values, clash, hops = self._apply(point.values, chosen)
         proposal = target.propose(point, values, self.variables)
         log_alpha = proposal.f - point.f - log_q.gather(1, draws).sum(1)
-        if self.include_reverse:
-            log_q_back, _, _ = self._log_proposal(proposal, target, undo=False)
-            log_alpha = log_alpha + log_q_back.gather(1, undo.gather(1, draws)).sum(1)
+        log_alpha = log_alpha + self._log_reverse(proposal, target, undo.gather(1, draws))
         if clash is not None:
             log_alpha = log_alpha.masked_fill(clash, -torch.inf)
         accept = metropolis_accept(log_alpha, generator) & movable

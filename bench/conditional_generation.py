@@ -11,9 +11,9 @@ The judge, by dataset:
 * dsprites: a classifier trained here on the real training images (pixel space: the run's
   transforms applied and inverted, as samples are shown) - two conv + pool layers and an MLP,
   not the EBM's architecture - predicting x_pos and y_pos. A sample counts when the predicted bin
-  of the conditioned variable is within +-1 of the condition (DESIGN.md section 5). Also printed:
-  the median foreground size (pixels > 0.5) of samples and of data, and the median of each
-  image's maximum |model-space value| (the range Langevin reached) against the data's.
+  of the conditioned variable is within +-1 of the condition (docs/design/DESIGN.md section 5).
+  Also printed: the median foreground size (pixels > 0.5) of samples and of data, and the median of
+  each image's maximum |model-space value| (the range Langevin reached) against the data's.
 * mnist: the same kind of classifier over the 10 digits; a sample counts when its digit is the
   condition.
 * toy: the generating process is known: a sample counts when the mode nearest to it has the

@@ -7,7 +7,7 @@ the maximal subexpressions that read none of the moving variables, plus, for an 
 and the moving variables. A block whose moves change only the moving variables evaluates the
 roots once at its entry point (dSprites: the CNN features h(x) and their share of the MLP's
 first layer), scores every proposal with the head alone, and gets the gradients of the held
-variables (for the next block) by one backward from the roots (DESIGN.md section 4).
+variables (for the next block) by one backward from the roots (docs/design/DESIGN.md section 4).
 
 `macs` estimates multiply-accumulates per example, so the planner only splits where the roots
 carry a real share of the work (`worth_caching`) and can state the cost of a sweep.

@@ -2,9 +2,9 @@
 
 In: a program after `fill_sampler_defaults`. Out: one `SweepPlan` per sampler saying, for every
 block, whether its entry point must be evaluated or can reuse the energy and gradients a previous
-block left (DESIGN.md section 4), and the evaluations per sweep with and without that reuse.
-Every evaluation yields f and the gradients of all free variables, so the cache survives until a
-kernel moves the state without evaluating there (Langevin, Gibbs).
+block left (docs/design/DESIGN.md section 4), and the evaluations per sweep with and without that
+reuse. Every evaluation yields f and the gradients of all free variables, so the cache survives
+until a kernel moves the state without evaluating there (Langevin, Gibbs).
 
 With caching (`passes.plan_cache`), a block whose moves leave an expensive part of the energy
 alone evaluates that *static part* once at its entry and its proposals by the *head*; the next

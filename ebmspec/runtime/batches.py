@@ -5,7 +5,7 @@ In: a raw batch from `datasets.Dataset` (reals as stored, discrete labels as int
 energy takes it (reals transformed, categoricals one-hot `[B, *shape, K]`, binaries 0/1 floats),
 plus `{name: bool [B, *shape]}` masks of the observed label elements for variables with missing
 entries. `data_stats` summarises one such batch for `uniform_data_range`, `normal_data` and
-`data_frequency` (ALGORITHMS.md 2.3: "of one data batch").
+`data_frequency` (docs/design/ALGORITHMS.md 2.3: "of one data batch").
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 In: a checked program, its energy module, a test split in model space (`{name: [N, ...]}`, reals
 transformed, categoricals one-hot, plus `labels`: `{name: int64 [N, *shape]}`, -1 = missing) and
 the data statistics the samplers' init distributions read. Out: energy-based predictions (f at
-every label configuration, ALGORITHMS.md 2.6), sample-based ones (majority vote of chains with the
-inputs clamped), per-attribute accuracy and top-label ECE (equal-width bins, a confidence of
-exactly 1.0 in the last one: 2.9, 3.4). The report pictures are `pictures`'.
+every label configuration, docs/design/ALGORITHMS.md 2.6), sample-based ones (majority vote of
+chains with the inputs clamped), per-attribute accuracy and top-label ECE (equal-width bins, a
+confidence of exactly 1.0 in the last one: 2.9, 3.4). The report pictures are `pictures`'.
 """
 
 from __future__ import annotations
@@ -196,8 +196,9 @@ def _attributes(labels: dict, other: dict):
 
 def accuracy(pred: dict, labels: dict) -> dict:
     """Per-attribute accuracy over the examples whose label is not -1, and `mean` over all
-    observed (example, attribute) pairs (ALGORITHMS.md 2.6: not exact-match). An attribute with
-    no label is NaN. Returns {"mean", "per_attribute": {attribute: accuracy}, "pairs"}."""
+    observed (example, attribute) pairs (docs/design/ALGORITHMS.md 2.6: not exact-match). An
+    attribute with no label is NaN. Returns {"mean", "per_attribute": {attribute: accuracy},
+    "pairs"}."""
     per_attribute, right, seen = {}, 0, 0
     for attribute, label, guess in _attributes(labels, pred):
         observed = label != -1
@@ -215,7 +216,8 @@ def accuracy(pred: dict, labels: dict) -> dict:
 def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 20) -> float:
     """Top-label ECE: sum over `bins` equal-width bins [k/bins, (k+1)/bins) of
     (n_b / n) |accuracy_b - confidence_b|. A confidence of exactly 1.0 belongs to the last bin
-    (the upper edge is exclusive, and the reference code drops those: ALGORITHMS.md 2.9)."""
+    (the upper edge is exclusive, and the reference code drops those: docs/design/ALGORITHMS.md
+    2.9)."""
     confidence = confidence.double().flatten()
     if confidence.numel() == 0:
         return math.nan

@@ -32,7 +32,7 @@ class Negatives:
 
     persistent=True (pcd, jem): a buffer of `size` chains of every variable; each iteration
     draws `batch` distinct slots, re-initialises each with probability `reinit`, runs `steps`
-    sweeps and writes x *and* y back (ALGORITHMS.md 2.3 - the reference code lost y).
+    sweeps and writes x *and* y back (docs/design/ALGORITHMS.md 2.3 - the reference code lost y).
     persistent=False (cd): `batch` fresh chains from the init distributions every iteration.
     kept: variables the chains keep as drawn from their init distribution (no block moves them):
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
@@ -111,7 +111,7 @@ def impute(
 ) -> dict:
     """Fill missing label elements with one draw of a chain on p(y_miss | x, y_obs): observed
     elements and complete variables clamped, missing ones started from the init distribution,
-    `steps` sweeps, not persistent (paper 004, Eq. 8; ALGORITHMS.md 2.4)."""
+    `steps` sweeps, not persistent (paper 004, Eq. 8; docs/design/ALGORITHMS.md 2.4)."""
     if not observed:
         return values
     batch = next(iter(values.values())).shape[0]

@@ -3,11 +3,11 @@ rollbacks), `energy.safetensors`, `best.safetensors`, `metrics.jsonl`; saving, r
 rolling back. Mixed into `trainer.Trainer`, whose attributes (model, EMA, optimizer, chains,
 generators, statistics, transforms, counters) it reads and writes.
 
-Divergence: a non-finite loss or |loss| > 1e8 (ALGORITHMS.md 2.4, JEM practice) restores the last
-checkpoint, halves the learning rate and goes on; after `MAX_ROLLBACKS` it gives up. The
-`KEEP_CHECKPOINTS - 1` checkpoints before the last stay in `history/`: when the loss diverges again
-before a new checkpoint is reached, the restored one was already on a diverging path and the next
-rollback goes one checkpoint further back.
+Divergence: a non-finite loss or |loss| > 1e8 (docs/design/ALGORITHMS.md 2.4, JEM practice)
+restores the last checkpoint, halves the learning rate and goes on; after `MAX_ROLLBACKS` it gives
+up. The `KEEP_CHECKPOINTS - 1` checkpoints before the last stay in `history/`: when the loss
+diverges again before a new checkpoint is reached, the restored one was already on a diverging path
+and the next rollback goes one checkpoint further back.
 """
 
 from __future__ import annotations

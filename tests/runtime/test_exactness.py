@@ -347,7 +347,8 @@ def test_unadjusted_langevin_bias_is_the_closed_form(case: Case, device: str):
 
 
 class NoReverseGWG(GWG):
-    """GWG without log q(x | x') in the acceptance ratio: the classic bug (ALGORITHMS.md 1.6)."""
+    """GWG without log q(x | x') in the acceptance ratio: the classic bug
+    (docs/design/ALGORITHMS.md 1.6)."""
 
     def _log_reverse(self, proposal, target, back):
         return torch.zeros(back.shape[0], device=back.device)

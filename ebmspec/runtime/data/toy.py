@@ -1,5 +1,5 @@
-"""toy: 8 Gaussians with 3 binary attributes (paper 004, section 6.1; ALGORITHMS.md 2.7), a
-fresh batch every iteration.
+"""toy: 8 Gaussians with 3 binary attributes (paper 004, section 6.1; docs/design/ALGORITHMS.md
+2.7), a fresh batch every iteration.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ebmspec.runtime.data.base import (
 
 TOY_TRAIN_SIZE = 100_000
 _S = 1 / math.sqrt(2)
-# Paper 004 / ALGORITHMS.md 2.7: the 8 centres in this order (the attributes depend on it).
+# Paper 004 / docs/design/ALGORITHMS.md 2.7: the 8 centres in this order (attributes depend on it).
 TOY_CENTRES = 4 * torch.tensor(
     [[0, -1], [1, 0], [0, 1], [-1, 0], [_S, _S], [_S, -_S], [-_S, _S], [-_S, -_S]],
     dtype=torch.float32,

@@ -7,7 +7,7 @@ one Metropolis-Hastings step whose proposal flips `flips` sites chosen from
 q(i | x) = softmax(d(x) / T), where d(x) estimates f(x with site i changed) - f(x) to first order
 (binary: (1 - 2x) * grad; categorical: grad[k] - grad[current]). All the block's variables share one
 softmax. The reverse term log q(i | x') is evaluated at the proposal: leaving it out biases the
-chain (ALGORITHMS.md 1.6), and the exactness suite checks that it does.
+chain (docs/design/ALGORITHMS.md 1.6), and the exactness suite checks that it does.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 In: a `Point` (gradients reused when a previous block left them). Out: the point after
 x <- x + step * grad f(x) + noise * N(0, I) on the free elements, clipped to the variable's box when
-it has one. This is the update of every reference EBM code base (ALGORITHMS.md 2.2); with
-noise = sqrt(2 step) it is textbook Langevin. There is no accept step, so the chain is biased by
-O(step): the exactness suite bounds the bias on a Gaussian where it is known in closed form.
+it has one. This is the update of every reference EBM code base (docs/design/ALGORITHMS.md 2.2);
+with noise = sqrt(2 step) it is textbook Langevin. There is no accept step, so the chain is biased
+by O(step): the exactness suite bounds the bias on a Gaussian where it is known in closed form.
 """
 
 from __future__ import annotations

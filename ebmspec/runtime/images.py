@@ -16,6 +16,8 @@ import struct
 import zlib
 
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 
 from ebmspec import ir
 from ebmspec.runtime.transforms import Pipeline, transform_steps
@@ -88,15 +90,21 @@ def grid_size(count: int, height: int, width: int) -> tuple[int, int]:
 def image_grid(pixels: torch.Tensor) -> torch.Tensor:
     """Pixels [N, C, H, W] in [0, 1] -> one uint8 image [H', W', C] with ceil(sqrt(N)) columns
     and PAD grey pixels around every tile; tiles fill the rows left to right."""
-    count, channels, height, width = pixels.shape
+    count = pixels.shape[0]
     columns = max(1, math.ceil(math.sqrt(count)))
-    grid_height, grid_width = grid_size(count, height, width)
-    grid = torch.full((channels, grid_height, grid_width), PAD_VALUE)
-    for index in range(count):
-        row, column = divmod(index, columns)
-        top, left = PAD + row * (height + PAD), PAD + column * (width + PAD)
-        grid[:, top : top + height, left : left + width] = pixels[index]
-    return (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+    rows = max(1, math.ceil(count / columns))
+    blank = torch.full((rows * columns - count, *pixels.shape[1:]), PAD_VALUE)
+    cells = torch.cat([pixels.float(), blank])
+    return tile(rearrange(cells, "(r c) ch h w -> r c ch h w", r=rows))
+
+
+def tile(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels [R, C, channels, H, W] in [0, 1] -> uint8 [H', W', channels]: R rows of C tiles
+    with PAD grey pixels around every tile."""
+    framed = F.pad(pixels.float(), (0, PAD, 0, PAD), value=PAD_VALUE)  # right and bottom
+    grid = rearrange(framed, "r c ch h w -> (r h) (c w) ch")
+    grid = F.pad(grid, (0, 0, PAD, 0, PAD, 0), value=PAD_VALUE)  # the first column and row
+    return (grid * 255).round().clamp(0, 255).to(torch.uint8).contiguous()
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

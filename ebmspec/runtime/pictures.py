@@ -25,21 +25,6 @@ from ebmspec.runtime.evaluation import (
 COLOURS = ((0.0, 0.0, 0.0), (0.34, 0.06, 0.43), (0.85, 0.27, 0.2), (0.99, 0.65, 0.1), (1, 1, 0.7))
 
 
-def _tile(pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels [R, C, channels, H, W] in [0, 1] -> uint8 [H', W', channels]: R rows of C tiles,
-    `images.PAD` grey pixels around every tile."""
-    rows, columns, channels, height, width = pixels.shape
-    pad = images.PAD
-    grid = torch.full(
-        (channels, rows * (height + pad) + pad, columns * (width + pad) + pad), images.PAD_VALUE
-    )
-    for row in range(rows):
-        for column in range(columns):
-            top, left = pad + row * (height + pad), pad + column * (width + pad)
-            grid[:, top : top + height, left : left + width] = pixels[row, column]
-    return (grid * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
-
-
 def conditional_grid(
     program: ir.Program,
     model,
@@ -80,7 +65,7 @@ def conditional_grid(
         device=device,
     )
     pixels = images.to_pixels(program, variable, state.point.values[variable.name], transforms)
-    return images.png_bytes(_tile(pixels.reshape(rows.count, width, *pixels.shape[1:])))
+    return images.png_bytes(images.tile(pixels.reshape(rows.count, width, *pixels.shape[1:])))
 
 
 class DensityPanels(NamedTuple):

@@ -81,7 +81,7 @@ def train_judge(run, dataset, labels: list[str], steps: int, seed: int) -> Judge
     """The judge on real training images (transformed as the run saw them, shown as samples
     are), Adam, batch 128; its test accuracy per label is printed."""
     table = variable_table(run.program)
-    heads = [table[name][2] for name in labels]
+    heads = [table[name].categories for name in labels]
     size = table["x"][1][-1]
     judge = Judge(size, heads)
     generator = torch.Generator().manual_seed(seed + 100)
@@ -131,7 +131,7 @@ def image_benchmark(run, dataset, labels: list[str], tolerance: int, args) -> di
     summary = {}
     for index, name in enumerate(labels):
         shares, sizes, ranges = [], [], []
-        for value in range(table[name][2]):
+        for value in range(table[name].categories):
             drawn = conditional_samples(
                 run, name, value, args.chains, args.steps, args.seed, args.device
             )

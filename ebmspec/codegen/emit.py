@@ -39,6 +39,8 @@ def environment() -> jinja2.Environment:
 
 def _literal(value) -> str:
     """Python source for a constant, quoted the way `ruff format` would write it."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple: its constructor
+        return f"{type(value).__name__}({', '.join(_literal(v) for v in value)})"
     if isinstance(value, tuple):
         items = [_literal(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else "(" + ", ".join(items) + ")"

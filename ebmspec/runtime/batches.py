@@ -46,7 +46,7 @@ def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
     integer codes of its discrete variables, -1 = missing."""
     generator = torch.Generator().manual_seed(seed + 4)
     values, _ = encode(variables, dataset.test, pipelines, generator)
-    labels = {n: t.long() for n, t in dataset.test.items() if variables[n][0] != "real"}
+    labels = {n: t.long() for n, t in dataset.test.items() if variables[n].kind != "real"}
     return {**values, "labels": labels}
 
 
@@ -54,7 +54,7 @@ def labels_of(variables: dict, values: dict) -> dict:
     """Integer codes [B, *shape] of the discrete variables among model-space `values`."""
     labels = {}
     for name, value in values.items():
-        kind = variables[name][0]
+        kind = variables[name].kind
         if kind == "categorical":
             labels[name] = value.argmax(-1)
         elif kind == "binary":
@@ -67,7 +67,8 @@ def data_stats(variables: dict, values: dict, observed: dict) -> dict:
     variables (missing labels excluded; a site with no observed label falls back to uniform)."""
     stats = {}
     for name, value in values.items():
-        kind, shape, categories, _, _ = variables[name]
+        spec = variables[name]
+        kind, shape = spec.kind, spec.shape
         if kind == "real":
             std = value.std(0).clamp_min(1e-6) if value.shape[0] > 1 else torch.ones(shape)
             stats[name] = {

@@ -248,8 +248,10 @@ def lower_energy(program: ir.Program, seed: int | None = 0) -> EnergyModel:
 
 
 def variable_table(program: ir.Program) -> dict:
-    """name -> (kind, shape, categories, low, high), the form the standalone code uses."""
-    return {v.name: (v.kind, v.shape, v.categories, v.low, v.high) for v in program.variables}
+    """`{name: layers.Var}`, the form the samplers and the standalone code use."""
+    return {
+        v.name: layers.Var(v.kind, v.shape, v.categories, v.low, v.high) for v in program.variables
+    }
 
 
 def random_values(program: ir.Program, batch: int, generator: torch.Generator) -> dict:

@@ -9,12 +9,26 @@ by `ebmspec compile`, so the in-process model and the emitted one run the very s
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 # --- begin standalone ---
+
+
+class Var(NamedTuple):
+    """One row of the variable table `{name: Var}` that the samplers, kernels and the emitted
+    module read: the domain kind ("real", "binary", "categorical"), the shape without the batch
+    axis (nor a categorical's one-hot axis), the number of categories (categorical only) and the
+    box of a bounded real variable (else None)."""
+
+    kind: str
+    shape: tuple
+    categories: int | None = None
+    low: float | None = None
+    high: float | None = None
 
 
 def _activation(name: str) -> nn.Module:
@@ -261,8 +275,8 @@ def op_identity(x):
 
 
 def random_values(variables: dict, batch: int, generator: torch.Generator) -> dict:
-    """A random batch of valid values; `variables` maps name -> (kind, shape, categories, low,
-    high). Real values are N(0, 1) (uniform within bounds), discrete ones uniform."""
+    """A random batch of valid values of the variable table `{name: Var}`. Real values are
+    N(0, 1) (uniform within bounds), discrete ones uniform."""
     values = {}
     for name, (kind, shape, categories, low, high) in variables.items():
         size = (batch, *shape)

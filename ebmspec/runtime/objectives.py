@@ -158,7 +158,8 @@ def configurations(variables: dict, names, device=None) -> dict[str, torch.Tenso
     the last variable's last element varying fastest."""
     codes, widths = [], []
     for name in names:
-        kind, shape, categories, _, _ = variables[name]
+        spec = variables[name]
+        kind, shape, categories = spec.kind, spec.shape, spec.categories
         width = categories if kind == "categorical" else 2
         sites = math.prod(shape)
         widths.append((name, kind, shape, width, sites))
@@ -212,7 +213,8 @@ def jem_loss(
     match = torch.ones(count, options, dtype=torch.bool, device=device)
     agree = torch.ones(count, options, dtype=torch.bool, device=device)
     for name in labels:
-        kind, shape, categories, _, _ = variables[name]
+        spec = variables[name]
+        kind, categories = spec.kind, spec.categories
         width = categories if kind == "categorical" else 1
         true = positive[name].reshape(count, 1, -1, width)
         option = configs[name].reshape(1, options, -1, width)

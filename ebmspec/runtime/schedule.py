@@ -1,7 +1,7 @@
 """Block Metropolis-within-Gibbs schedules: kernels composed in order, initial states, clamping.
 
 In: plain tables (so the emitted standalone module can embed them): the variable table
-`{name: (kind, shape, categories, low, high)}`, a sampler `{"inits": [(names, dist, params)],
+`{name: Var(kind, shape, categories, low, high)}`, a sampler `{"inits": [(names, dist, params)],
 "blocks": [(kernel, names, params, repeats)], "sweeps": n}`, an energy module and the conditioning
 `{name: value}`. Out: batched chains after the requested sweeps, plus per-block diagnostics.
 
@@ -182,7 +182,8 @@ def condition_masks(condition: dict, variables: dict, batch: int, device=None):
     (per example or per chain), or a (value, clamped-elements mask) pair."""
     values, free, fixed = {}, {}, set()
     for name, given in condition.items():
-        kind, shape, categories, _, _ = variables[name]
+        spec = variables[name]
+        kind, shape, categories = spec.kind, spec.shape, spec.categories
         value, clamped = given if isinstance(given, tuple) else (given, None)
         tensor_shape = (*shape, categories) if kind == "categorical" else tuple(shape)
         value = torch.as_tensor(value, dtype=torch.float32, device=device)

@@ -15,6 +15,7 @@ from ebmspec.api import compile_file
 from ebmspec.runtime.batches import data_stats, encode
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import lower_energy, variable_table
+from ebmspec.runtime.layers import Var
 from ebmspec.runtime.objectives import (
     Negatives,
     configurations,
@@ -130,8 +131,8 @@ def test_impute_changes_only_missing_label_elements():
 
 def test_configurations_enumerate_joint_values_in_order():
     table = {
-        "a": ("categorical", (), 3, None, None),
-        "b": ("binary", (2,), None, None, None),
+        "a": Var("categorical", (), 3),
+        "b": Var("binary", (2,)),
     }
     configs = configurations(table, ("a", "b"))
     assert configs["a"].shape == (12, 3) and configs["b"].shape == (12, 2)
@@ -244,7 +245,7 @@ def test_warmup_is_linear_from_zero():
 
 
 def test_data_stats_skip_missing_labels():
-    table = {"y": ("categorical", (2,), 3, None, None), "x": ("real", (2,), None, None, None)}
+    table = {"y": Var("categorical", (2,), 3), "x": Var("real", (2,))}
     y = F.one_hot(torch.tensor([[0, 1], [0, 2], [1, 2]]), 3).float()
     observed = {"y": torch.tensor([[True, False], [True, False], [False, False]])}
     x = torch.tensor([[0.0, 1.0], [2.0, -1.0], [1.0, 0.0]])

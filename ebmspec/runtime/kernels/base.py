@@ -82,7 +82,7 @@ class Kernel:
     """The protocol every kernel follows, and what each one keeps.
 
     variables: the names this block updates (wholly clamped ones already removed).
-    table:     the variable table, name -> (kind, shape, categories, low, high).
+    table:     the variable table, name -> `layers.Var` (kind, shape, categories, low, high).
     reads:     what `step` needs known at its entry point: "grad" (f and gradients), "f", "none".
     leaves:    what is known at the point it returns: "full", "f" or "none". Both are mirrored
                in the registry for the sweep planner (a test keeps them equal).
@@ -330,7 +330,8 @@ def within_bounds(values: dict, names, variables: dict) -> torch.Tensor:
     """[B] True where every bounded real variable among `names` lies inside its box."""
     inside = None
     for name in names:
-        _, _, _, low, high = variables[name]
+        spec = variables[name]
+        low, high = spec.low, spec.high
         if low is None:
             continue
         x = values[name].reshape(values[name].shape[0], -1)

@@ -57,7 +57,8 @@ class Gibbs(Kernel):
         batch = some.shape[0]
         hops = torch.zeros(batch, device=some.device)
         for name in self.variables:
-            kind, shape, categories, _, _ = self.table[name]
+            spec = self.table[name]
+            kind, shape, categories = spec.kind, spec.shape, spec.categories
             count = 2 if kind == "binary" else categories
             sites = math.prod(shape)
             free = target.free[name]
@@ -96,7 +97,8 @@ class Gibbs(Kernel):
         batch, device = some.shape[0], some.device
         widths = []
         for name in self.variables:
-            kind, shape, categories, _, _ = self.table[name]
+            spec = self.table[name]
+            kind, shape, categories = spec.kind, spec.shape, spec.categories
             widths.append((name, kind, math.prod(shape), 2 if kind == "binary" else categories))
         if self.codes is None or self.codes.device != device:
             ranges = [range(k) for _, _, sites, k in widths for _ in range(sites)]

@@ -54,7 +54,8 @@ class GWG(Kernel):
         offset = 0
         for name in self.variables:
             x, grad = point.values[name], point.grads[name]
-            kind, _, categories, _, _ = self.table[name]
+            spec = self.table[name]
+            kind, categories = spec.kind, spec.categories
             batch = x.shape[0]
             # Clamped elements cannot move; with nothing clamped there is nothing to mask.
             blocked = None if target.free[name] is None else target.mask(name, x) == 0
@@ -92,7 +93,7 @@ class GWG(Kernel):
             size = x[0].numel()
             pick = chosen[:, offset : offset + size].reshape(x.shape)
             offset += size
-            if self.table[name][0] == "binary":
+            if self.table[name].kind == "binary":
                 new[name] = x + pick * (1 - 2 * x)
                 hops = hops + pick.reshape(x.shape[0], -1).sum(1)
                 continue

@@ -41,7 +41,8 @@ class Langevin(Kernel):
             if target.free[name] is not None:  # with nothing clamped the mask is all ones
                 move = target.mask(name, x) * move
             new = x + move
-            _, _, _, low, high = self.table[name]
+            spec = self.table[name]
+            low, high = spec.low, spec.high
             if low is not None:
                 new = new.clamp(low, high)
             values[name] = new

@@ -72,7 +72,8 @@ class Metropolis(Kernel):
         batch = some.shape[0]
         masks, sizes = [], []
         for name in self.variables:
-            kind, shape, _, _, _ = self.table[name]
+            spec = self.table[name]
+            kind, shape = spec.kind, spec.shape
             free = target.free[name]
             sites = math.prod(shape)
             masks.append(
@@ -88,7 +89,8 @@ class Metropolis(Kernel):
         new = dict(values)
         offset = 0
         for name, sites in zip(self.variables, sizes, strict=True):
-            kind, _, categories, _, _ = self.table[name]
+            spec = self.table[name]
+            kind, categories = spec.kind, spec.categories
             x = values[name]
             hit = (site.unsqueeze(1) - offset == torch.arange(sites, device=x.device)).to(x.dtype)
             offset += sites

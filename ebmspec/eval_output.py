@@ -65,10 +65,11 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
                 path = run.path / "samples_grid.png"
             elif report.kind == "density":
                 variable = dict(report.call.args)["variable"]
-                content = pictures.density_png(
+                panels = pictures.density_panels(
                     program, run.model, report.call, split[variable], run.stats, device,
                     seed=seed,
                 )  # fmt: skip
+                content = pictures.density_png(panels, variable)
                 path = run.path / "density.png"
             else:
                 continue

@@ -148,30 +148,16 @@ def colour(values: torch.Tensor) -> torch.Tensor:
     return anchors[index] * (1 - share) + anchors[index + 1] * share
 
 
-def density_png(
-    program: ir.Program,
-    model,
-    report_call: ir.Call,
-    data_points: torch.Tensor,
-    stats: dict | None = None,
-    device="cpu",
-    seed: int = 0,
-    samples: torch.Tensor | None = None,
-    chains: int = 2000,
-    sweeps: int | None = None,
-) -> bytes:
-    """RGB PNG of a `plot(variable, bins)` report: data, model density and model samples side by
-    side, titled, each bins x bins cells of `density_zoom(bins)` pixels (first coordinate left
-    to right, second bottom to top, their ranges on the axes; colour = sqrt of the cell's
-    probability over the panel's largest); layout in `lettering.labelled_panels`."""
-    panels = density_panels(
-        program, model, report_call, data_points, stats, device, seed, samples, chains, sweeps
-    )
+def density_png(panels: DensityPanels, name: str) -> bytes:
+    """RGB PNG of a `plot(variable, bins)` report's `density_panels`: data, model density and
+    model samples side by side, titled, each bins x bins cells (first coordinate left to right,
+    second bottom to top, their ranges on the axes; colour = sqrt of the cell's probability over
+    the panel's largest); layout in `density_figure`."""
     tiles = []
     for table in (panels.data, panels.model, panels.samples):
         scaled = (table / table.max().clamp_min(1e-300)).sqrt()
         tiles.append(colour(scaled.t().flip(0)).permute(2, 0, 1))  # [3, rows, columns]
-    figure = density_figure(tiles, panels.extent, report_call.arg("variable"))
+    figure = density_figure(tiles, panels.extent, name)
     return images.png_bytes(figure.image)
 
 

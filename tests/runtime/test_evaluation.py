@@ -501,7 +501,9 @@ def test_density_png_is_three_titled_panels_side_by_side():
     call = program.evaluate.reports[0].call
     data = torch.randn(500, 2)
     samples = torch.randn(200, 2)
-    png = pictures.density_png(program, model, call, data, samples=samples)
+    png = pictures.density_png(
+        pictures.density_panels(program, model, call, data, samples=samples), "x"
+    )
     blank = torch.zeros(3, 40, 40)
     extent = ((float(data[:, 0].min()), float(data[:, 0].max())),) * 2
     layout = pictures.density_figure([blank] * 3, extent, "x")

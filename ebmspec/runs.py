@@ -145,9 +145,9 @@ def load_run(run_dir: Path, device: str = "cpu", best: bool = False) -> TrainedR
     """Program (stored spec, profile and settings), EMA model, data statistics and fitted
     transforms of a run. `best`: the EMA weights of its best evaluation (`best.safetensors`)
     instead of the last ones."""
-    from ebmspec.runtime.batches import unflatten_stats
     from ebmspec.runtime.energy import lower_energy
     from ebmspec.runtime.params import load_parameters
+    from ebmspec.runtime.run_files import unflatten_stats
     from ebmspec.runtime.transforms import Pipeline
 
     program, info = load_program(run_dir)

@@ -105,6 +105,12 @@ def standalone_layers() -> str:
     return _standalone(energy_runtime.layers)
 
 
+def standalone_run_files() -> str:
+    """The torch-only body of runtime/run_files.py (the safetensors reader, checkpoint
+    statistics), copied into every emitted module."""
+    return _standalone(importlib.import_module("ebmspec.runtime.run_files"))
+
+
 def standalone_sampling() -> str:
     """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses)
     and of runtime/schedule.py, copied into every emitted module so that it samples with the very
@@ -292,6 +298,7 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         doc=program.doc,
         spec_name=spec_name,
         layers=standalone_layers(),
+        run_files=standalone_run_files(),
         sampling=standalone_sampling(),
         samplers=samplers_assignment(program),
         default_sampler=sampling.default_sampler(program),

@@ -88,20 +88,3 @@ def data_stats(variables: dict, values: dict, observed: dict) -> dict:
         freq = counts / counts.sum(-1, keepdim=True)
         stats[name] = {"freq": freq}
     return stats
-
-
-def flatten_stats(stats: dict) -> dict[str, torch.Tensor]:
-    """`{name: {key: tensor}}` -> `{"name/key": tensor}` for a checkpoint."""
-    return {
-        f"{name}/{key}": tensor.contiguous()
-        for name, entry in stats.items()
-        for key, tensor in entry.items()
-    }
-
-
-def unflatten_stats(flat: dict[str, torch.Tensor]) -> dict:
-    stats: dict = {}
-    for key, tensor in flat.items():
-        name, field = key.rsplit("/", 1)
-        stats.setdefault(name, {})[field] = tensor
-    return stats

@@ -1,8 +1,8 @@
 """Save and load energy parameters as safetensors (no pickle anywhere).
 
 In: an `EnergyModel` (or its state dict) and a path. Out: a `.safetensors` file written atomically
-(temp file + rename), whose metadata names the model; the emitted standalone module reads the same
-file with its own small torch-only reader.
+(temp file + rename), whose metadata names the model. Reading uses `run_files.read_safetensors`,
+the torch-only reader the emitted modules carry too.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ebmspec.runtime.checkpoint import write_atomically
+from ebmspec.runtime.run_files import read_safetensors
 
 
 def save_parameters(model: torch.nn.Module, path: str | Path, model_name: str) -> None:
@@ -22,4 +23,5 @@ def save_parameters(model: torch.nn.Module, path: str | Path, model_name: str) -
 
 
 def load_parameters(model: torch.nn.Module, path: str | Path) -> None:
-    model.load_state_dict(load_file(str(path)))
+    """Load weights `save_parameters` wrote, with the reader the emitted modules use."""
+    model.load_state_dict(read_safetensors(path))

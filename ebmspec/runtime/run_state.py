@@ -17,11 +17,8 @@ import os
 from pathlib import Path
 
 from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime.batches import (
-    flatten_stats,
-    unflatten_stats,
-)
 from ebmspec.runtime.params import save_parameters
+from ebmspec.runtime.run_files import flatten_stats, unflatten_stats
 from ebmspec.runtime.train_settings import TrainingDiverged
 from ebmspec.runtime.transforms import Pipeline
 

@@ -20,8 +20,7 @@ import typer
 from rich.console import Console
 
 from ebmspec import __version__
-from ebmspec.diagnostics import Diagnostic, UserError, argument_error, render
-from ebmspec.source import Source
+from ebmspec.diagnostics import Diagnostic, UserError, render
 
 
 class _PlainHelp:
@@ -203,7 +202,7 @@ def sample(
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
     from ebmspec import runs, sample_output
     from ebmspec.conditions import check_conditions
-    from ebmspec.runtime import checkpoint, host
+    from ebmspec.runtime import host
     from ebmspec.runtime.sampling import sample as run_chains
 
     host.tune_allocator()
@@ -237,28 +236,7 @@ def sample(
         run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
         sample_output.print_samples(_console(), program, origin, run, conditions, values, blocks)
         return
-    if output.suffix.lower() == ".png":
-        from ebmspec.runtime.images import grid_png, image_variable
-
-        image = image_variable(program)
-        content = grid_png(program, image, values[image.name], transforms)
-        what = f"a grid of {chains} samples of `{image.name}`"
-    else:
-        content = sample_output.npz_bytes(program, values, blocks)
-        what = f"{chains} samples of {len(values)} variables and the acceptance rates"
-    try:
-        checkpoint.write_atomically(output, content)
-    except OSError as error:
-        text = str(output)
-        raise argument_error(
-            "--output",
-            text,
-            "E914",
-            f"cannot write `{text}`: {error.strerror or error}",
-            0,
-            len(text),
-            "choose a path in a folder you can write to",
-        ) from None
+    what = sample_output.write_samples(program, output, values, blocks, transforms)
     sys.stderr.write(f"wrote {output} ({what})\n")
 
 
@@ -294,41 +272,9 @@ def train(
     host.tune_allocator()
     where = _device(device)
     source = read_source(spec)
-    run_dir = out
-    if resume:
-        run_dir = runs.resume_target(out)
-        # the trainer loads the checkpoint itself; here only the run's own program is needed
-        program, info = runs.load_program(run_dir)
-        stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
-        trained_source = Source(str(run_dir / "spec.ebm"), stored)
-        if (
-            stored != source.text
-            or info.get("profile") != profile
-            or (info.get("settings") or []) != list(settings or ())
-        ):
-            sys.stderr.write(
-                f"note: resuming {run_dir} with the spec, profile and settings it was started "
-                "with (they differ from this command's)\n"
-            )
-    else:
-        from ebmspec.api import check_trainable, compile_spec
-
-        program = compile_spec(source, profile, settings or ())
-        check_trainable(program, source)
-        trained_source = source
-        run_dir = out or runs.default_run_dir(program)
-        if (run_dir / "checkpoint.safetensors").exists():
-            text = str(run_dir)
-            raise argument_error(
-                "--out",
-                text,
-                "E920",
-                f"`{text}` already holds a run",
-                0,
-                len(text),
-                "continue it with --resume, or choose another --out",
-            )
-        runs.write_run_info(run_dir, spec, source.text, profile, settings, where)
+    program, run_dir, trained_source = runs.prepare_run(
+        spec, source, out, resume, profile, settings or [], where
+    )
     seed = Settings.of(program).seed
     dataset = load_dataset(program, spec.parent, seed, source=trained_source)
     display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))

@@ -248,3 +248,48 @@ def load_for_sampling(
     model = lower_energy(program, seed=seed)
     origin = f"{path}: freshly initialised model (parameter seed {seed})"
     return program, model, None, None, origin
+
+
+def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, where: str):
+    """The program, run folder and spec source of `ebmspec train`: with `resume` the run's own
+    (a note when this command's differ), else the compiled spec in a new folder (E920 when
+    `out` already holds a run), whose run.json and spec copy are written here."""
+    import sys
+
+    from ebmspec.api import check_trainable, compile_spec
+    from ebmspec.source import Source
+
+    run_dir = out
+    if resume:
+        run_dir = resume_target(out)
+        # the trainer loads the checkpoint itself; here only the run's own program is needed
+        program, info = load_program(run_dir)
+        stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
+        trained_source = Source(str(run_dir / "spec.ebm"), stored)
+        if (
+            stored != source.text
+            or info.get("profile") != profile
+            or (info.get("settings") or []) != list(settings or ())
+        ):
+            sys.stderr.write(
+                f"note: resuming {run_dir} with the spec, profile and settings it was started "
+                "with (they differ from this command's)\n"
+            )
+    else:
+        program = compile_spec(source, profile, settings or ())
+        check_trainable(program, source)
+        trained_source = source
+        run_dir = out or default_run_dir(program)
+        if (run_dir / "checkpoint.safetensors").exists():
+            text = str(run_dir)
+            raise argument_error(
+                "--out",
+                text,
+                "E920",
+                f"`{text}` already holds a run",
+                0,
+                len(text),
+                "continue it with --resume, or choose another --out",
+            )
+        write_run_info(run_dir, spec, source.text, profile, settings, where)
+    return program, run_dir, trained_source

@@ -186,3 +186,35 @@ def check_output(program, output: Path | None) -> None:
             len(text),
             f"save every variable instead: `-o {text[:start]}.npz`",
         )
+
+
+def write_samples(program, output: Path, values: dict, blocks, transforms) -> str:
+    """Write `-o`: a .png grid of the image variable (the run's fitted transforms inverted) or
+    an .npz of every variable and the acceptance rates; returns what was written (E914 when the
+    file cannot be written)."""
+    from ebmspec.runtime.checkpoint import write_atomically
+
+    chains = len(next(iter(values.values())))
+    if output.suffix.lower() == ".png":
+        from ebmspec.runtime.images import grid_png, image_variable
+
+        image = image_variable(program)
+        content = grid_png(program, image, values[image.name], transforms)
+        what = f"a grid of {chains} samples of `{image.name}`"
+    else:
+        content = npz_bytes(program, values, blocks)
+        what = f"{chains} samples of {len(values)} variables and the acceptance rates"
+    try:
+        write_atomically(output, content)
+    except OSError as error:
+        text = str(output)
+        raise argument_error(
+            "--output",
+            text,
+            "E914",
+            f"cannot write `{text}`: {error.strerror or error}",
+            0,
+            len(text),
+            "choose a path in a folder you can write to",
+        ) from None
+    return what

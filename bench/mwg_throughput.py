@@ -144,7 +144,7 @@ class EbmspecVariant:
     def __init__(self, model, variables, table, values, generator_state, fuse, cache=False):
         self.schedule = schedule.build_schedule(table["blocks"], variables, fuse=fuse)
         self.target = Target(model, variables, cache=cache)
-        self.state = self.schedule.init({n: v.clone() for n, v in values.items()})
+        self.state = self.schedule.start({n: v.clone() for n, v in values.items()})
         self.generator = torch.Generator().set_state(generator_state)
 
     def run(self, sweeps):

@@ -87,7 +87,7 @@ class Negatives:
                     for name, value in values.items()
                 }
         target = Target(model, self.variables, fixed=self.kept)
-        state = self.schedule.run(self.schedule.init(values), target, generator, self.steps)
+        state = self.schedule.run(self.schedule.start(values), target, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:
             for name, value in final.items():

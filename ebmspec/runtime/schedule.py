@@ -53,18 +53,32 @@ class ChainState(NamedTuple):
 
 
 class Schedule:
-    """An ordered list of (kernel, repeats); one `sweep` applies each kernel `repeats` times."""
+    """An ordered list of (kernel, repeats); one `sweep` applies each kernel `repeats` times.
+
+    A schedule follows the kernel protocol itself (`init(point)` -> the blocks' states,
+    `step(point, state, target, generator)` = one sweep), so a schedule can be a block of another
+    one: `Schedule([(Schedule(inner), 2), (kernel, 1)])` runs the inner sweep twice, then the
+    kernel. `variables`, `reads` and `leaves` are those of its blocks (the first block's entry
+    needs, the last block's result)."""
 
     def __init__(self, blocks: list, fuse: bool = True):
         self.blocks = [(kernel, int(repeats)) for kernel, repeats in blocks]
         self.fuse = fuse
+        self.variables = tuple(dict.fromkeys(n for k, _ in self.blocks for n in k.variables))
+        self.reads = self.blocks[0][0].reads if self.blocks else "none"
+        self.leaves = self.blocks[-1][0].leaves if self.blocks else "none"
 
-    def init(self, values: dict) -> ChainState:
+    def start(self, values: dict) -> ChainState:
+        """Chains at `values`, no sweep done."""
         point = Point(dict(values), None, None)
-        return ChainState(point, tuple(k.init(point) for k, _ in self.blocks), 0)
+        return ChainState(point, self.init(point), 0)
 
-    def sweep(self, state: ChainState, target: Target, generator) -> ChainState:
-        point, kernel_states = state.point, list(state.kernels)
+    def init(self, point: Point) -> tuple:
+        return tuple(k.init(point) for k, _ in self.blocks)
+
+    def step(self, point: Point, state: tuple, target: Target, generator):
+        """One sweep from `point`; `state` holds one state per block."""
+        kernel_states = list(state)
         for index, (kernel, repeats) in enumerate(self.blocks):
             for _ in range(repeats):
                 if not self.fuse:
@@ -72,7 +86,11 @@ class Schedule:
                 point, kernel_states[index] = kernel.step(
                     point, kernel_states[index], target, generator
                 )
-        return ChainState(point, tuple(kernel_states), state.sweeps + 1)
+        return point, tuple(kernel_states)
+
+    def sweep(self, state: ChainState, target: Target, generator) -> ChainState:
+        point, kernel_states = self.step(state.point, state.kernels, target, generator)
+        return ChainState(point, kernel_states, state.sweeps + 1)
 
     def run(self, state: ChainState, target: Target, generator, sweeps: int, callback=None):
         for _ in range(sweeps):
@@ -256,7 +274,7 @@ def run_conditioned(
         energy = energy.specialize({name: values[name] for name in fixed})
     target = Target(energy, variables, free, fixed, cache and fuse)
     schedule = build_schedule(sampler["blocks"], variables, fixed, fuse)
-    state = schedule.init(values)
+    state = schedule.start(values)
     total = sampler["sweeps"] if sweeps is None else sweeps
     return schedule.run(state, target, generator, total, callback), target
 

@@ -155,11 +155,42 @@ def test_gwg_langevin_sweep_costs_two_passes_fused_three_naive(spec, fuse, per_s
     target = Target(model, variables, cache=False)
     chain = schedule.build_schedule(table["blocks"], variables, fuse=fuse)
     seen: list[int] = []
-    chain.run(chain.init(values), target, generator, 5, lambda _: seen.append(target.passes))
+    chain.run(chain.start(values), target, generator, 5, lambda _: seen.append(target.passes))
     assert seen == [per_sweep * k for k in range(1, 6)]
     assert target.forwards == 0
     _, target = sample(program, model, 4, sweeps=7, seed=1, fuse=fuse, cache=False)
     assert (target.passes, target.forwards) == (per_sweep * 7, 0)
+
+
+def test_a_schedule_nests_as_a_block_of_another():
+    """A schedule follows the kernel protocol: nested as the only block it gives the very chain
+    of the flat schedule, and with `repeat 2` the chain of two flat sweeps per sweep."""
+    program = compile_file(ROOT / "specs" / "toy_joint.ebm")
+    model = lower_energy(program, seed=0)
+    variables = variable_table(program)
+    table = sampler_table(program.sampler(default_sampler(program)))
+    values = schedule.initial_values(
+        table["inits"], variables, 16, torch.Generator().manual_seed(0)
+    )
+
+    def chain(sched, sweeps):
+        target = Target(model, variables, cache=False)
+        state = sched.run(sched.start(values), target, torch.Generator().manual_seed(3), sweeps)
+        return state, target
+
+    flat = schedule.build_schedule(table["blocks"], variables)
+    nested = schedule.Schedule([(schedule.Schedule(flat.blocks), 1)])
+    twice = schedule.Schedule([(schedule.Schedule(flat.blocks), 2)])
+    assert nested.variables == flat.variables == ("y", "x")
+    assert (nested.reads, nested.leaves) == (flat.blocks[0][0].reads, flat.blocks[-1][0].leaves)
+    (a, ta), (b, tb) = chain(flat, 6), chain(nested, 6)
+    (c, _), (d, _) = chain(flat, 12), chain(twice, 6)
+    for one, other in ((a, b), (c, d)):
+        for name in variables:
+            assert torch.equal(one.point.values[name], other.point.values[name]), name
+    assert ta.passes == tb.passes and d.sweeps == 6 and c.sweeps == 12
+    # The nested block's state holds its inner blocks' diagnostics: the same acceptance counts.
+    assert torch.equal(b.kernels[0][0].accepted, a.kernels[0].accepted)
 
 
 # ---- no host synchronisation and no loop over chains in the sweep --------------------------------
@@ -361,7 +392,7 @@ def test_cuda_sweeps_never_synchronise():
     values = schedule.initial_values(table["inits"], variables, 8, generator, device="cuda")
     target = Target(model, variables, cache=False)
     chain = schedule.build_schedule(table["blocks"], variables)
-    state = chain.run(chain.init(values), target, generator, 1)  # warm-up (cuDNN, allocator)
+    state = chain.run(chain.start(values), target, generator, 1)  # warm-up (cuDNN, allocator)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:

@@ -24,19 +24,14 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels import GWG, HMC, MALA, Gibbs, Langevin, Metropolis
+from ebmspec.runtime.kernels import Kernel
 from ebmspec.runtime.kernels.base import KernelState, Point, Target, gumbel
 
 # --- begin standalone ---
 
-KERNEL_CLASSES = {
-    "gwg": GWG,
-    "gibbs": Gibbs,
-    "metropolis": Metropolis,
-    "langevin": Langevin,
-    "mala": MALA,
-    "hmc": HMC,
-}
+# Every kernel class by its spec name, found rather than listed: a new kernel module is picked up
+# here (and in the emitted module, which defines the same classes above this point).
+KERNEL_CLASSES = {kernel.name: kernel for kernel in Kernel.__subclasses__()}
 
 
 class ChainState(NamedTuple):

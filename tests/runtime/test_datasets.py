@@ -520,3 +520,11 @@ def test_program_without_data():
     with pytest.raises(UserError) as info:
         load_dataset(compile_spec(source), source=source)
     assert info.value.diagnostics[0].code == "E631"
+
+
+def test_every_dataset_of_the_registry_has_its_loader_module():
+    """Loaders are found by their module's `DATASET` name: one per registry row, no more."""
+    from ebmspec.runtime.data import LOADERS
+    from ebmspec.semantic import registry
+
+    assert set(LOADERS) == set(registry.DATASETS)

@@ -32,12 +32,13 @@ dataset is a pure function of the program, the files and the seed.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, UserError
-from ebmspec.runtime.data import dsprites, mnist, tabular, toy
 from ebmspec.runtime.data.base import Context, Dataset
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
 from ebmspec.semantic.data import dataset_fields
@@ -45,13 +46,13 @@ from ebmspec.source import Source
 
 __all__ = ["Dataset", "TOY_CENTRES", "load_dataset", "toy_attributes"]
 
-# One loader per dataset (its module holds everything it reads or generates).
-LOADERS: dict[str, Callable] = {
-    "toy": toy.load,
-    "dsprites": dsprites.load,
-    "mnist": mnist.load,
-    "csv": tabular.load,
-}
+# One module per dataset (everything it reads or generates), found rather than listed: its
+# `DATASET` name and its `load(context)`.
+LOADERS: dict[str, Callable] = {}
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if _info.name != "base":
+        _module = importlib.import_module(f"{__name__}.{_info.name}")
+        LOADERS[_module.DATASET] = _module.load
 
 
 def load_dataset(

@@ -21,6 +21,8 @@ from ebmspec.runtime.data.base import (
     unreadable,
 )
 
+DATASET = "dsprites"  # the name a spec's `data` line uses
+
 DSPRITES_SHAPES = ("square", "ellipse", "heart")  # the official shape classes 0, 1, 2
 # Orientation classes within 5 degrees of a multiple of 90 (the official 40 angles are
 # k * 2pi/39, k = 0..39, so class 39 is 360 degrees again), as in the paper.

@@ -22,6 +22,8 @@ from ebmspec.runtime.data.base import (
     unreadable,
 )
 
+DATASET = "mnist"  # the name a spec's `data` line uses
+
 IDX_IMAGES, IDX_LABELS = 2051, 2049  # magic numbers: unsigned bytes, 3 resp. 1 dimensions
 MNIST_HELP = (
     "`file` may be an IDX images file (train-images-idx3-ubyte[.gz], its labels file beside it), "

@@ -17,6 +17,8 @@ from ebmspec.runtime.data.base import (
     unreadable,
 )
 
+DATASET = "csv"  # the name a spec's `data` line uses
+
 CSV_HELP = "a header row, then one example per row; features are numbers, labels integers"
 
 

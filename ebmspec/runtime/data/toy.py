@@ -16,6 +16,8 @@ from ebmspec.runtime.data.base import (
     stream_generator,
 )
 
+DATASET = "toy"  # the name a spec's `data` line uses
+
 TOY_TRAIN_SIZE = 100_000
 _S = 1 / math.sqrt(2)
 # Paper 004 / docs/design/ALGORITHMS.md 2.7: the 8 centres in this order (attributes depend on it).

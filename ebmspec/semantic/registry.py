@@ -174,6 +174,14 @@ KERNELS = _sigs(
         extra={"reads": "grad", "leaves": "full"},
     ),
     Signature(
+        "dmala",
+        (P("step", "posfloat", 1.0),),
+        "discrete Metropolis-adjusted Langevin: every site moves in parallel from a gradient "
+        "proposal (a change costs 1 / step), one Metropolis-Hastings test",
+        domains=DISCRETE,
+        extra={"reads": "grad", "leaves": "full"},
+    ),
+    Signature(
         "gibbs",
         (P("joint", "bool", False),),
         "exact Gibbs: one systematic scan over the sites, each drawn from its K values; "

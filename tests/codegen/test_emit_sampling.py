@@ -75,9 +75,15 @@ sampler lambda {
   update w, h with langevin(step = 0.01, noise = 0.05) repeat 2
   sweeps = 2
 }
+
+sampler parallel {
+  update b, c, d, e, k with dmala(step = 0.7)
+  update r, u, w, h with mala(step = 0.02)
+  sweeps = 2
+}
 """
 
-KERNELS = {"gwg", "gibbs", "metropolis", "langevin", "mala", "hmc"}
+KERNELS = {"gwg", "gibbs", "metropolis", "langevin", "mala", "hmc", "dmala"}
 
 
 def _mixed_cases() -> list[dict]:
@@ -91,6 +97,8 @@ def _mixed_cases() -> list[dict]:
     return [
         {"chains": chains, "sweeps": 2, "seed": 0},
         {"chains": 2, "seed": 11, "sampler": "every"},
+        {"chains": chains, "sweeps": 3, "seed": 5, "sampler": "parallel"},
+        {"chains": chains, "seed": 6, "sampler": "parallel", "condition": {"c": partial}},
         {"chains": chains, "sweeps": 2, "seed": 3, "condition": {"c": c_value, "w": torch.ones(2)}},
         {
             "chains": chains,
@@ -318,7 +326,7 @@ def test_main_rejects_a_bad_condition(mixed_module, capsys, text, message):
 def test_main_rejects_an_unknown_sampler(mixed_module, capsys):
     with pytest.raises(SystemExit):
         mixed_module.main(["--sampler", "nope"])
-    assert "unknown sampler 'nope' (the samplers: every, lambda)" in capsys.readouterr().err
+    assert "unknown sampler 'nope' (the samplers: every, lambda, parallel)" in capsys.readouterr().err
 
 
 def test_condition_value_codes_each_domain(mixed_module):

@@ -28,7 +28,7 @@ CHAINS = 64
 SWEEPS = 15
 SHAPES = {"s": (6,), "y": (3,), "x": (3,), "r": (3,)}  # without the one-hot axis of y
 
-DISCRETE = ["gwg", "gwg(flips = 3)", "gibbs", "metropolis"]
+DISCRETE = ["gwg", "gwg(flips = 3)", "gibbs", "metropolis", "dmala"]
 REAL = [
     "langevin(step = 0.05)",
     "mala(step = 0.05)",

@@ -203,12 +203,14 @@ ISING = [
     Case("ising", "gwg(flips = 3)", sweeps=200),
     Case("ising", "gibbs", sweeps=20),
     Case("ising", "metropolis", sweeps=600),
+    Case("ising", "dmala", sweeps=150),
 ]
 POTTS = [
     Case("potts", "gwg", sweeps=150),
     Case("potts", "gwg(flips = 2)", sweeps=150),
     Case("potts", "gibbs", sweeps=20),
     Case("potts", "metropolis", sweeps=600),
+    Case("potts", "dmala", sweeps=150),
 ]
 HYBRID = [
     Case("hybrid", "gwg", sweeps=150),

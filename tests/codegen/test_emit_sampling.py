@@ -326,7 +326,8 @@ def test_main_rejects_a_bad_condition(mixed_module, capsys, text, message):
 def test_main_rejects_an_unknown_sampler(mixed_module, capsys):
     with pytest.raises(SystemExit):
         mixed_module.main(["--sampler", "nope"])
-    assert "unknown sampler 'nope' (the samplers: every, lambda, parallel)" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "unknown sampler 'nope' (the samplers: every, lambda, parallel)" in error
 
 
 def test_condition_value_codes_each_domain(mixed_module):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from ebmspec.runtime import checkpoint as ckpt
@@ -96,9 +97,15 @@ class RunState:
         previous = self._checkpoint_iteration()
         if previous is not None and previous < self.iteration:
             self.history_dir.mkdir(exist_ok=True)
-            os.replace(
-                self.checkpoint_path, self.history_dir / f"checkpoint-{previous:09d}.safetensors"
-            )
+            kept = self.history_dir / f"checkpoint-{previous:09d}.safetensors"
+            # A second name for the previous checkpoint, not a move: until the atomic write
+            # below replaces it, checkpoint.safetensors must exist (a kill in between used to
+            # leave a run with no checkpoint to resume from).
+            kept.unlink(missing_ok=True)
+            try:
+                os.link(self.checkpoint_path, kept)
+            except OSError:  # a file system without hard links
+                shutil.copy2(self.checkpoint_path, kept)
             for old in self.history()[: -(KEEP_CHECKPOINTS - 1)]:
                 old.unlink()
             self.progressed = True

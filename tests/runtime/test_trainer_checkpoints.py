@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -36,6 +37,27 @@ def test_history_keeps_the_checkpoints_before_the_last(tmp_path):
     kept = [ckpt.read_meta(p)["iteration"] for p in trainer.history()]
     assert kept == [10, 15] and len(kept) == KEEP_CHECKPOINTS - 1
     assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 20
+
+
+def test_a_save_cut_short_leaves_the_previous_checkpoint_in_place(tmp_path, monkeypatch):
+    """The previous checkpoint gets its history name before the new one is written; a crash in
+    between (here: the write fails) still leaves checkpoint.safetensors to resume from. It used
+    to be moved into history/ first, so a kill at that moment left no checkpoint at all."""
+    trainer = _trainer(tmp_path, "train.iterations=20")
+    for _ in range(5):
+        trainer.step()
+    trainer.save()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for a SIGKILL in the middle of the write
+
+    for _ in range(3):
+        trainer.step()
+    monkeypatch.setattr(ckpt, "save_checkpoint", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save()
+    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 5
+    assert [ckpt.read_meta(p)["iteration"] for p in trainer.history()] == [0, 5]
 
 
 def test_a_second_divergence_before_the_next_checkpoint_rolls_back_further(tmp_path):

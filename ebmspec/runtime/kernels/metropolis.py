@@ -39,7 +39,7 @@ class Metropolis(Kernel):
     def __init__(self, variables, table: dict, scale: float = 0.1):
         super().__init__(variables, table)
         self.scale = float(scale)
-        self.discrete = table[self.variables[0]][0] != "real"
+        self.discrete = table[self.variables[0]].kind != "real"
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         # Discrete moves change only this block's variables: the head scores them (Memo).

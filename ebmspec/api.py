@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ebmspec import ir
-from ebmspec.diagnostics import Diagnostic, UserError
+from ebmspec.diagnostics import Diagnostic, UserError, argument_error
 from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
@@ -64,19 +64,11 @@ def configure(program: ir.Program, profile: str | None, settings: Sequence[str] 
     if profile is not None:
         names = [p.name for p in program.profiles]
         if profile not in names:
-            source = Source("--profile", profile)
             available = ", ".join(f"`{n}`" for n in names) or "none"
-            raise UserError(
-                source,
-                [
-                    Diagnostic(
-                        "E927",
-                        f"`{program.name}` has no profile `{profile}`",
-                        source.span(0, len(profile)),
-                        f"the spec's profiles: {available}",
-                    )
-                ],
-            )
+            raise argument_error(
+                "--profile", profile, "E927", f"`{program.name}` has no profile `{profile}`",
+                0, len(profile), f"the spec's profiles: {available}",
+            )  # fmt: skip
         program = apply_profile(program, profile)
     overrides = [check_setting(program, Source("--set", text)) for text in settings or ()]
     return apply_overrides(program, overrides)
@@ -89,10 +81,9 @@ def resolve_device(choice: str) -> str:
     if choice == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
-        source = Source("--device", choice)
         message = "CUDA is not available on this machine (this torch build or its drivers)"
         help = "use `--device cpu`, or install a CUDA build of torch on a machine with a GPU"
-        raise UserError(source, [Diagnostic("E928", message, source.span(0, 4), help)])
+        raise argument_error("--device", choice, "E928", message, 0, len(choice), help)
     return choice
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,8 +255,6 @@ def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, 
     """The program, run folder and spec source of `ebmspec train`: with `resume` the run's own
     (a note when this command's differ), else the compiled spec in a new folder (E920 when
     `out` already holds a run), whose run.json and spec copy are written here."""
-    import sys
-
     from ebmspec.api import check_trainable, compile_spec
     from ebmspec.source import Source
 

@@ -106,7 +106,9 @@ class LiveDisplay(Monitor):
             console=self.console,
         )
         self.task = self.progress.add_task(self.title, total=total, completed=done)
-        self.live = Live(self._render(), console=self.console, refresh_per_second=4)
+        # The panel is this object: Live draws `__rich__` at each refresh (4 per second), so an
+        # iteration only updates numbers, never builds a table.
+        self.live = Live(self, console=self.console, refresh_per_second=4)
         self.live.start()
 
     def tick(self, iteration: int, train_seconds: float) -> None:
@@ -124,12 +126,10 @@ class LiveDisplay(Monitor):
                 self._note(note + (f"; {self.hint}" if self.hint else ""))
         if self.live is not None:
             self.progress.update(self.task, completed=iteration)
-            self.live.update(self._render())
 
     def update(self, iteration: int, metrics: dict) -> None:
         self.last = metrics
         if self.live is not None:
-            self.live.update(self._render())
             return
         if iteration >= self.next_line or iteration == self.total or iteration in (1, 10):
             step = max(1, self.total // 20)
@@ -148,9 +148,7 @@ class LiveDisplay(Monitor):
 
     def evaluated(self, iteration: int, result: dict) -> None:
         self.last_eval = result
-        if self.live is not None:
-            self.live.update(self._render())
-        else:
+        if self.live is None:
             self._note(f"eval: {_fmt_eval(result)}")
 
     def warn(self, text: str) -> None:
@@ -158,12 +156,12 @@ class LiveDisplay(Monitor):
 
     def stop(self) -> None:
         if self.live is not None:
-            self.live.update(self._render())
+            self.live.refresh()
             self.live.stop()
             self.live = None
 
     # ---- rendering ------------------------------------------------------------------------
-    def _render(self):
+    def __rich__(self):
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
@@ -208,8 +206,8 @@ def print_training_summary(console, run_dir: Path, summary: dict) -> None:
 
 def profile_hint(program, applied: str | None) -> str | None:
     """What to suggest when the schedule would run for hours: the spec's own profiles."""
-    names = [p.name for p in program.profiles if p.name != applied]
-    if applied is not None or not names:
+    if applied is not None or not program.profiles:
         return None
+    names = [p.name for p in program.profiles]
     pick = "cpu" if "cpu" in names else names[0]
     return f"the spec's profiles ({', '.join(names)}) are shorter, e.g. `--profile {pick}`"

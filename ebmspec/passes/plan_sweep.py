@@ -136,6 +136,8 @@ def _inner_cost(block: ir.Block, program: ir.Program) -> tuple[int, int]:
         return int(block.kernel.arg("leapfrog")), 0
     if name == "metropolis":
         return 0, 1
+    if name == "jump":  # one batched forward over the orbit
+        return 0, 1
     if name == "gibbs":  # one batched forward per site, or one for the joint values
         if block.kernel.arg("joint"):
             return 0, 1
@@ -243,6 +245,9 @@ def _cached_block(index, block, program, plans, known: _Known, movable: frozense
         steps = 1 if name == "mala" else int(block.kernel.arg("leapfrog"))
         cost += Cost(passes=steps)
         return cost, entry, source, _Known(f=True, grads=known.grads)
+    if name == "jump":  # the orbit in one full forward; it moves x, so no static part is kept
+        cost += Cost(forwards=1)
+        return cost, entry, source, _Known(f=True)
     if name == "gibbs":
         enumerations = (
             1

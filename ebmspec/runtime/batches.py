@@ -10,9 +10,12 @@ entries. `data_stats` summarises one such batch for `uniform_data_range`, `norma
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
+from ebmspec.runtime.kernels.jump import label_codes, place_values, shift_key, site_counts
 from ebmspec.runtime.transforms import apply_transforms
 
 
@@ -62,9 +65,12 @@ def labels_of(variables: dict, values: dict) -> dict:
     return labels
 
 
-def data_stats(variables: dict, values: dict, observed: dict) -> dict:
+def data_stats(variables: dict, values: dict, observed: dict, groups=()) -> dict:
     """Per-element min / max / mean / std of reals, label frequencies [*shape, K] of discrete
-    variables (missing labels excluded; a site with no observed label falls back to uniform)."""
+    variables (missing labels excluded; a site with no observed label falls back to uniform).
+    `groups`: (reals, labels) pairs of `jump` blocks; each real variable also gets its mean per
+    joint value of the labels (`shift_key(labels)`, [C, *shape]; a value no complete example has
+    gets the overall mean)."""
     stats = {}
     for name, value in values.items():
         spec = variables[name]
@@ -87,4 +93,20 @@ def data_stats(variables: dict, values: dict, observed: dict) -> dict:
         counts = torch.where(empty, torch.ones_like(counts), counts)
         freq = counts / counts.sum(-1, keepdim=True)
         stats[name] = {"freq": freq}
+    for reals, labels in groups:
+        configs = math.prod(site_counts(variables, labels))
+        radix = place_values(variables, labels)
+        index = (label_codes(variables, labels, values).cpu() * radix).sum(1)
+        complete = torch.ones(index.shape[0], dtype=torch.bool)
+        for label in labels:
+            if label in observed:
+                complete &= observed[label].reshape(index.shape[0], -1).all(1).cpu()
+        index = index[complete]
+        seen = torch.bincount(index, minlength=configs).float()
+        for real in reals:
+            x = values[real][complete.to(values[real].device)].detach().cpu().float()
+            sums = torch.zeros(configs, *x.shape[1:]).index_add_(0, index, x)
+            share = seen.reshape(-1, *([1] * (x.dim() - 1)))
+            means = torch.where(share > 0, sums / share.clamp_min(1), stats[real]["mean"])
+            stats[real][shift_key(labels)] = means
     return stats

@@ -86,7 +86,7 @@ class Negatives:
                     )
                     for name, value in values.items()
                 }
-        target = Target(model, self.variables, fixed=self.kept)
+        target = Target(model, self.variables, fixed=self.kept, stats=stats)
         state = self.schedule.run(self.schedule.start(values), target, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:

@@ -97,13 +97,19 @@ class Schedule:
 
 def build_schedule(blocks: list, variables: dict, fixed=(), fuse: bool = True) -> Schedule:
     """Kernels from `(kernel, names, params, repeats)` rows. Clamped variables (`fixed`) leave
-    their blocks; a block left with nothing to update is dropped."""
+    their blocks (a kernel that is `whole_block` keeps them and honours `Target.fixed` itself);
+    a block left with nothing to update is dropped."""
     built = []
     for kernel_name, names, params, repeats in blocks:
         free = tuple(n for n in names if n not in fixed)
         if free:
-            kernel = KERNEL_CLASSES[kernel_name](free, variables, **dict(params))
-            built.append((kernel, repeats))
+            kernel_class = KERNEL_CLASSES[kernel_name]
+            kept = free
+            if getattr(kernel_class, "whole_block", False):
+                if all(variables[n].kind == "real" for n in free):
+                    continue  # its labels are all clamped: nothing to jump between
+                kept = tuple(names)
+            built.append((kernel_class(kept, variables, **dict(params)), repeats))
     return Schedule(built, fuse=fuse)
 
 
@@ -267,7 +273,7 @@ def run_conditioned(
             values[name] = torch.where(keep, values[name], value)
     if specialize and not cache and fixed and hasattr(energy, "specialize"):
         energy = energy.specialize({name: values[name] for name in fixed})
-    target = Target(energy, variables, free, fixed, cache and fuse)
+    target = Target(energy, variables, free, fixed, cache and fuse, stats)
     schedule = build_schedule(sampler["blocks"], variables, fixed, fuse)
     state = schedule.start(values)
     total = sampler["sweeps"] if sweeps is None else sweeps

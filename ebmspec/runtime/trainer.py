@@ -38,6 +38,7 @@ from ebmspec.runtime.batches import (
     test_split,
 )
 from ebmspec.runtime.energy import lower_energy, variable_table
+from ebmspec.runtime.kernels.jump import shift_groups
 from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_loss
 from ebmspec.runtime.run_state import DIVERGED, RunState
 from ebmspec.runtime.sampling import sampler_table
@@ -144,7 +145,9 @@ class Trainer(RunState):
         stats_gen = torch.Generator().manual_seed(self.s.seed + 2)
         raw = self.dataset.batch(self.s.batch, stats_gen)
         values, observed = encode(self.table, raw, self.pipelines, stats_gen)
-        self.stats = data_stats(self.table, values, observed)
+        blocks = [row for s in self.program.samplers for row in sampler_table(s)["blocks"]]
+        groups = shift_groups(blocks, self.table)
+        self.stats = data_stats(self.table, values, observed, groups)
         for _, chains in self.chain_sets:
             chains.start(self.chain_gen, self.stats, self.device)
         self.metrics_path.write_text("", encoding="utf-8")

@@ -190,6 +190,16 @@ KERNELS = _sigs(
         extra={"reads": "none", "leaves": "none"},
     ),
     Signature(
+        "jump",
+        (P("gibbs", "bool", False),),
+        "joint move of a block's labels and position: every joint label value k, with the real "
+        "variables translated by the data's mean difference m_k - m_c, scored at once; "
+        "Metropolised Gibbs over those points (`gibbs = true`: plain Gibbs). Mixes between "
+        "modes that block moves cannot leave",
+        domains=CONTINUOUS + DISCRETE,
+        extra={"reads": "none", "leaves": "f", "mixed": True},
+    ),
+    Signature(
         "metropolis",
         (P("scale", "posfloat", 0.1),),
         "random-walk Metropolis (Gaussian for real, uniform single-site for discrete)",

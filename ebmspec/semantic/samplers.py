@@ -2,7 +2,8 @@
 
 In: `ast.SamplerBlock`s and the declared variables. Out: `ir.Sampler`s whose kernels and init
 distributions fit every variable's domain (E402), whose blocks do not mix continuous and discrete
-variables (E403) and whose inits are well-founded (E405-E407). Mixed into `checker.Checker`.
+variables (E403; `jump` needs both kinds, E408) and whose inits are well-founded (E405-E407).
+Mixed into `checker.Checker`.
 """
 
 from __future__ import annotations
@@ -110,13 +111,23 @@ class SamplerChecks:
                     else "use gwg, gibbs or metropolis for discrete variables"
                 )
                 ok = self._check_domains(signature, names, spans, "update", help)
-                if ok and len(kinds) > 1:
+                if ok and signature.extra.get("mixed") and len(kinds) < 2:
+                    self.sink.error(
+                        "E408",
+                        f"`{signature.name}` moves labels and position together: its block needs "
+                        "at least one discrete and one continuous variable",
+                        stmt.names.span,
+                        f"update both with it, e.g. `update x, y with {signature.name}()`; for "
+                        "one kind use gibbs, gwg (discrete) or mala, langevin (continuous)",
+                    )
+                    ok = False
+                if ok and len(kinds) > 1 and not signature.extra.get("mixed"):
                     self.sink.error(
                         "E403",
                         "one block cannot mix continuous and discrete variables",
                         stmt.names.span,
                         "split it: update the discrete variables first, then the "
-                        "continuous ones (paper 004, Algorithm 1)",
+                        "continuous ones (paper 004, Algorithm 1); `jump` moves both together",
                     )
                     ok = False
                 if ok and bound is not None:

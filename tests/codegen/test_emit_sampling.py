@@ -81,9 +81,16 @@ sampler parallel {
   update r, u, w, h with mala(step = 0.02)
   sweeps = 2
 }
+
+sampler leap {
+  update d, k, w, r with jump
+  update b, c, e with gibbs
+  update r, u, w, h with mala(step = 0.02)
+  sweeps = 2
+}
 """
 
-KERNELS = {"gwg", "gibbs", "metropolis", "langevin", "mala", "hmc", "dmala"}
+KERNELS = {"gwg", "gibbs", "metropolis", "langevin", "mala", "hmc", "dmala", "jump"}
 
 
 def _mixed_cases() -> list[dict]:
@@ -94,9 +101,23 @@ def _mixed_cases() -> list[dict]:
     partial = (F.one_hot(torch.tensor([[1, 1]] * chains), 3).float(), torch.tensor([True, False]))
     u_value = (torch.tensor([0.25, -1.0, 2.0]), torch.tensor([False, True, False]))
     h_value = (torch.full((2, 2), 0.5), torch.tensor([[True, False], [False, True]]))
+    # jump's shift tables: w and r per joint value of (d, k), 4 x 3 rows
+    shifts = torch.linspace(-1, 1, 24).reshape(12, 2)
+    stats = {"w": {"means_by:d,k": shifts}, "r": {"means_by:d,k": shifts.flip(0) * 0.5}}
     return [
         {"chains": chains, "sweeps": 2, "seed": 0},
         {"chains": 2, "seed": 11, "sampler": "every"},
+        {"chains": chains, "sweeps": 3, "seed": 7, "sampler": "leap", "stats": stats},
+        {
+            "chains": chains,
+            "seed": 8,
+            "sampler": "leap",
+            "stats": stats,
+            "condition": {
+                "k": F.one_hot(torch.tensor(1), 3).float(),
+                "r": (torch.zeros(2), torch.tensor([True, False])),
+            },
+        },
         {"chains": chains, "sweeps": 3, "seed": 5, "sampler": "parallel"},
         {"chains": chains, "seed": 6, "sampler": "parallel", "condition": {"c": partial}},
         {"chains": chains, "sweeps": 2, "seed": 3, "condition": {"c": c_value, "w": torch.ones(2)}},
@@ -327,7 +348,7 @@ def test_main_rejects_an_unknown_sampler(mixed_module, capsys):
     with pytest.raises(SystemExit):
         mixed_module.main(["--sampler", "nope"])
     error = capsys.readouterr().err
-    assert "unknown sampler 'nope' (the samplers: every, lambda, parallel)" in error
+    assert "unknown sampler 'nope' (the samplers: every, lambda, parallel, leap)" in error
 
 
 def test_condition_value_codes_each_domain(mixed_module):

@@ -72,9 +72,9 @@ def test_profile_can_set_kernel_parameters_and_sweeps():
 
 
 def test_a_replaced_objective_keeps_the_sampler_of_the_one_it_replaces():
-    # The toy spec has two samplers (`joint` trains, `exact` predicts in the cpu profile).
+    # The toy spec has three samplers (`joint` trains, `exact` predicts, `mix` jumps modes).
     program = compile_file(ROOT / "specs" / "toy_joint.ebm")
-    assert [s.name for s in program.samplers] == ["joint", "exact"]
+    assert [s.name for s in program.samplers] == ["joint", "exact", "mix"]
     kept = check_setting(program, Source("--set", "train.objective=jem(alpha = 2)"))
     assert kept.value.name == "jem" and kept.value.arg("sampler") == "joint"
     named = check_setting(program, Source("--set", "train.objective=pcd(sampler = exact)"))

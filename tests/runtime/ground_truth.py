@@ -44,6 +44,10 @@ from ebmspec.runtime.energy import lower_energy
 from ebmspec.source import Source
 
 SIGMA = 0.8  # std of the mixed model's Gaussian, x | a, b ~ N(m(a, b), SIGMA^2 I)
+# The lattice model: 16 components at m(a, b) = (3a - 4.5, 3b - 4.5), 10 standard deviations
+# apart, so that block moves almost never change component (GWG + MALA: TV ~20 x the floor).
+LATTICE_SIGMA = 0.3
+LATTICE_AXIS = (-4.5, -1.5, 1.5, 4.5)
 BOX = 2.0  # the box model's x lies in [-BOX, BOX]^2
 GRID = 240  # midpoints per axis for the box model's integrals (a multiple of its 6 bins)
 # Bins of x that the cells resolve: 4 x 4 in the mixed model, 6 x 6 equal ones in the box. Many
@@ -85,6 +89,14 @@ SPECS = {
         "a, b",
         "x",
     ),
+    "lattice": Spec(
+        "a : categorical(4)\n  b : categorical(4)\n  x : real[2]",
+        "h = concat(onehot(a), onehot(b))\n  return quadratic(h)"
+        f" + gaussian(x, mean = linear(h, out = 2, bias = false), std = {LATTICE_SIGMA})",
+        ("a, b ~ uniform", "x ~ normal(std = 3)"),
+        "a, b",
+        "x",
+    ),
     "box": Spec(
         f"x : real[2] in [{-BOX}, {BOX}]\n  y : categorical(4)",
         "return mlp(concat(x, onehot(y)), hidden = [16], act = tanh)",
@@ -112,6 +124,11 @@ SCALES = {
         "return_quadratic.bias": 0.5,
         "return_linear.net.0.weight": 0.8,
     },
+    "lattice": {
+        "return_quadratic.weight": 0.6,
+        "return_quadratic.bias": 0.6,
+        "return_linear.net.0.weight": 0.0,  # set to the lattice in `build`
+    },
     "box": {
         "net.0.weight": 1.5,
         "net.0.bias": 1.0,
@@ -134,11 +151,13 @@ SCALES = {
 
 
 def program_text(model: str, discrete: str | None, real: str | None, sweeps: int) -> str:
-    """The spec of `model` with one block per kind, e.g. `update a, b with gwg(flips = 3)`."""
+    """The spec of `model` with one block per kind, e.g. `update a, b with gwg(flips = 3)`; a
+    `jump` block updates both kinds (`update a, b, x with jump()`)."""
     spec = SPECS[model]
     lines = [f"init {init}" for init in spec.inits]
     if discrete:
-        lines.append(f"update {spec.discrete} with {discrete}")
+        names = f"{spec.discrete}, {spec.real}" if discrete.startswith("jump") else spec.discrete
+        lines.append(f"update {names} with {discrete}")
     if real:
         lines.append(f"update {spec.real} with {real}")
     sampler = "\n  ".join([*lines, f"sweeps = {sweeps}"])
@@ -167,6 +186,11 @@ def build(model: str, discrete: str | None, real: str | None, sweeps: int):
             if square and model != "featbox":  # featbox's square layer is a feature map
                 noise = (noise + noise.t()) / math.sqrt(2)  # symmetric couplings keep their scale
             parameter.copy_(scale * noise)
+        if model == "lattice":  # m(a, b) = (axis[a], axis[b])
+            weight = energy.blocks["return_linear"].net[0].weight  # [2, 8]
+            weight.zero_()
+            weight[0, :4] = torch.tensor(LATTICE_AXIS)
+            weight[1, 4:] = torch.tensor(LATTICE_AXIS)
     return program, energy
 
 
@@ -192,6 +216,10 @@ def cells(model: str, values: dict) -> torch.Tensor:
         ab = values["a"].argmax(-1) * 4 + values["b"].argmax(-1)
         bins = _bins(values["x"], MIXED_EDGES)
         return ab * 16 + bins[:, 0] * 4 + bins[:, 1]
+    if model == "lattice":  # x binned at the lattice's coordinates: 5 bins per axis
+        ab = values["a"].argmax(-1) * 4 + values["b"].argmax(-1)
+        bins = _bins(values["x"], LATTICE_AXIS)
+        return ab * 25 + bins[:, 0] * 5 + bins[:, 1]
     bins = _bins(values["x"], BOX_EDGES)
     return values["y"].argmax(-1) * 36 + bins[:, 0] * 6 + bins[:, 1]
 
@@ -236,6 +264,8 @@ def truth(model: str, energy, clamp: dict, langevin: tuple[float, float] | None 
             return _hybrid(f64, clamp)
         if model == "mixed":
             return _mixed(f64, clamp, langevin)
+        if model == "lattice":
+            return _mixed(f64, clamp, None, (4, 4), LATTICE_SIGMA, LATTICE_AXIS)
         return _box(f64, clamp)
 
 
@@ -269,33 +299,38 @@ def _normal_cdf(z: torch.Tensor) -> torch.Tensor:
     return 0.5 * (1 + torch.erf(z / math.sqrt(2)))
 
 
-def _mixed(energy, clamp: dict, langevin) -> Truth:
-    ab = torch.stack(torch.meshgrid(torch.arange(3), torch.arange(4), indexing="ij"), -1)
-    ab = ab.reshape(12, 2)  # (a, b) in cell order a * 4 + b
-    onehot_a = torch.nn.functional.one_hot(ab[:, 0], 3).double()
-    onehot_b = torch.nn.functional.one_hot(ab[:, 1], 4).double()
+def _mixed(energy, clamp: dict, langevin, counts=(3, 4), sigma=SIGMA, edges=MIXED_EDGES) -> Truth:
+    """The mixed model (and the lattice: `counts` values of a and b, std `sigma`, x binned at
+    `edges` per axis)."""
+    ab = torch.stack(
+        torch.meshgrid(torch.arange(counts[0]), torch.arange(counts[1]), indexing="ij"), -1
+    )
+    configs, bins_per_axis = counts[0] * counts[1], len(edges) + 1
+    ab = ab.reshape(configs, 2)  # (a, b) in cell order a * 4 + b
+    onehot_a = torch.nn.functional.one_hot(ab[:, 0], counts[0]).double()
+    onehot_b = torch.nn.functional.one_hot(ab[:, 1], counts[1]).double()
     h = torch.cat([onehot_a, onehot_b], 1)
-    means = energy.blocks["return_linear"](h)  # [12, 2] m(a, b)
-    var = SIGMA**2 if langevin is None else langevin_variance(*langevin, SIGMA**2)
-    keep = torch.ones(12, dtype=torch.bool)
+    means = energy.blocks["return_linear"](h)  # [configs, 2] m(a, b)
+    var = sigma**2 if langevin is None else langevin_variance(*langevin, sigma**2)
+    keep = torch.ones(configs, dtype=torch.bool)
     for index, name in enumerate("ab"):
         if name in clamp:
             keep &= ab[:, index] == torch.as_tensor(clamp[name]).argmax(-1)
     if "x" in clamp:
         # p(a, b | x) is proportional to exp f(a, b, x); x sits in one bin.
-        x = torch.as_tensor(clamp["x"], dtype=torch.float64).expand(12, 2)
+        x = torch.as_tensor(clamp["x"], dtype=torch.float64).expand(configs, 2)
         f = energy({"a": onehot_a, "b": onehot_b, "x": x}).masked_fill(~keep, -math.inf)
-        bins = _bins(x[0], MIXED_EDGES)
-        probs = torch.zeros(12, 16, dtype=torch.float64)
-        probs[:, int(bins[0]) * 4 + int(bins[1])] = torch.softmax(f, 0)
+        bins = _bins(x[0], edges)
+        probs = torch.zeros(configs, bins_per_axis**2, dtype=torch.float64)
+        probs[:, int(bins[0]) * bins_per_axis + int(bins[1])] = torch.softmax(f, 0)
         return Truth(probs.reshape(-1).numpy())
-    # log of the integral over x of exp f(a, b, x): f at x = m(a, b), minus log N(m; m, SIGMA^2).
-    f = energy({"a": onehot_a, "b": onehot_b, "x": means}) + math.log(2 * math.pi * SIGMA**2)
+    # log of the integral over x of exp f(a, b, x): f at x = m(a, b), minus log N(m; m, sigma^2).
+    f = energy({"a": onehot_a, "b": onehot_b, "x": means}) + math.log(2 * math.pi * sigma**2)
     weights = torch.softmax(f.masked_fill(~keep, -math.inf), 0)  # p(a, b)
-    edges = torch.tensor([-math.inf, *MIXED_EDGES, math.inf], dtype=torch.float64)
-    below = _normal_cdf((edges - means.unsqueeze(-1)) / math.sqrt(var))  # [12, 2, 5]
-    per_axis = below.diff(dim=-1)  # [12, 2, 4] P(x_d in bin | a, b)
-    bins = (per_axis[:, 0, :, None] * per_axis[:, 1, None, :]).reshape(12, 16)
+    edges = torch.tensor([-math.inf, *edges, math.inf], dtype=torch.float64)
+    below = _normal_cdf((edges - means.unsqueeze(-1)) / math.sqrt(var))  # [C, 2, bins + 1]
+    per_axis = below.diff(dim=-1)  # [C, 2, bins] P(x_d in bin | a, b)
+    bins = (per_axis[:, 0, :, None] * per_axis[:, 1, None, :]).reshape(configs, -1)
     mean = (weights.unsqueeze(1) * means).sum(0)
     second = (weights.unsqueeze(1) * means.pow(2)).sum(0)
     probs = weights.unsqueeze(1) * bins

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ebmspec.api import compile_spec
 from ebmspec.runtime.energy import lower_energy
+from ebmspec.runtime.kernels.jump import shift_key
 from ebmspec.runtime.sampling import sample
 from ebmspec.source import Source
 
@@ -169,3 +170,56 @@ def test_clamped_elements_never_change(discrete, real, condition, device, progra
             changed = changed.any(-1)
         assert changed[free].any(), f"{name}: no free element moved in {SWEEPS} sweeps"
         assert not changed[~free].any()
+
+
+def _jump_stats(seed: int) -> dict:
+    """Random shift tables for `jump` over (s, y): one row per joint value (2^6 x 4^3)."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = 2**6 * 4**3
+    return {
+        name: {shift_key(("s", "y")): 0.3 * torch.randn(rows, 3, generator=generator)}
+        for name in ("x", "r")
+    }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("condition", CONDITIONS, ids=str)
+@pytest.mark.parametrize("kernel", ["jump", "jump(gibbs = true)"])
+def test_jump_keeps_clamped_elements(kernel, condition, device):
+    """The joint move shifts x and r with the labels: clamped label elements restrict the
+    orbit, clamped real elements are not shifted, r stays in its box. With no real kernel in
+    the sampler, every free element that moves was moved by the jump."""
+    text = _spec("gibbs", "mala(step = 0.05)").replace(
+        "  update s, y with gibbs\n  update x, r with mala(step = 0.05)\n",
+        f"  update s, y, x, r with {kernel}\n",
+    )
+    program = compile_spec(Source("clamping.ebm", text))
+    energy = lower_energy(program, seed=0).to(device)
+    given = CONDITIONS[condition]
+    expected = {name: _expected(name, g) for name, g in given.items()}
+    stats = {n: {k: t.to(device) for k, t in e.items()} for n, e in _jump_stats(4).items()}
+    frames = []
+
+    def check(state) -> None:
+        values = {name: v.cpu() for name, v in state.point.values.items()}
+        for name, (value, mask) in expected.items():
+            same = values[name] == value
+            same = same.all(-1) if name == "y" else same
+            assert same[mask].all(), f"{name}: a clamped element changed at sweep {state.sweeps}"
+        assert ((values["r"] >= -2) & (values["r"] <= 2)).all(), "r left its box"
+        frames.append(values)
+
+    start = sample(
+        program, energy, CHAINS, sweeps=0, seed=7, condition=given, stats=stats, device=device
+    )[0].point.values
+    sample(program, energy, CHAINS, seed=7, condition=given, stats=stats, device=device,
+           callback=check)  # fmt: skip
+    labels_free = [n for n in ("s", "y") if n not in given or isinstance(given[n], tuple)]
+    for name in ("s", "y", "x", "r"):
+        free = ~expected[name][1] if name in expected else torch.ones(CHAINS, *SHAPES[name]) > 0
+        changed = frames[-1][name] != start[name].cpu()
+        changed = changed.any(-1) if name == "y" else changed
+        if labels_free and free.any():
+            assert changed[free].any(), f"{name}: no free element moved in {SWEEPS} sweeps"
+        else:  # no label can change: the block is dropped and nothing moves
+            assert not changed.any()

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from ebmspec.runtime import schedule
 from ebmspec.runtime.kernels.gwg import GWG
+from ebmspec.runtime.kernels.jump import Jump, shift_key
 from ebmspec.runtime.sampling import sample
 from tests.runtime import ground_truth as gt
 
@@ -87,6 +88,8 @@ CONDITIONS = {
         for v in (-1.5, -0.5, 0.5, 1.5)
     ],
     "y": [{"y": _hot(k, 4)} for k in range(4)],
+    "lattice a": [{"a": _hot(0, 4)}, {"a": _hot(2, 4)}],
+    "lattice x": [{"x": torch.tensor([u, v])} for u in (-4.4, -1.6, 0.0, 3.0) for v in (-3.0, 1.5)],
 }
 
 
@@ -106,11 +109,13 @@ class Case:
     bias: float = 0.0
     seed: int = 0
     slow: bool = False
+    shift: str | None = None  # jump's shift table: "exact" lattice means, "rough" (perturbed)
 
     @property
     def id(self) -> str:
         parts = [self.model, self.discrete, self.real]
         label = "+".join(p.replace(" ", "") for p in parts if p)
+        label += f"[{self.shift} shift]" if self.shift else ""
         return f"{label}|{self.given}" if self.given else label
 
 
@@ -147,6 +152,20 @@ def _condition(groups: list, per_group: int) -> dict:
     return condition
 
 
+def _shift_stats(case: Case, energy) -> dict | None:
+    """The data statistics `jump` reads: x's mean per joint value of (a, b) - the lattice's own
+    means, or those moved by a fixed N(0, 0.5^2) error (any fixed table keeps the move exact)."""
+    if case.shift is None:
+        return None
+    codes = torch.cartesian_prod(torch.arange(4), torch.arange(4))  # rows a * 4 + b
+    h = torch.cat([F.one_hot(codes[:, 0], 4), F.one_hot(codes[:, 1], 4)], 1).float()
+    with torch.no_grad():
+        means = energy.blocks["return_linear"](h)
+    if case.shift == "rough":
+        means = means + 0.5 * torch.randn(means.shape, generator=torch.Generator().manual_seed(9))
+    return {"x": {shift_key(("a", "b")): means}}
+
+
 def measure(case: Case, device: str = "cpu") -> Measured:
     """Run `case` (CHAINS chains split evenly over its groups) and compare with the exact laws."""
     program, energy = gt.build(case.model, case.discrete, case.real, case.sweeps)
@@ -158,6 +177,7 @@ def measure(case: Case, device: str = "cpu") -> Measured:
         per_group * len(groups),
         seed=case.seed,
         condition=_condition(groups, per_group),
+        stats=_shift_stats(case, energy),
         device=device,
     )
     values = {name: v.cpu() for name, v in state.point.values.items()}
@@ -315,7 +335,20 @@ CACHED = [
     Case("featbox", None, BOX_REAL["mala"], sweeps=300, given="y"),
 ]
 
-CASES = DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL + JOINT_GIBBS + CACHED
+# Joint label-and-position moves on the lattice, where block moves do not mix (see
+# `test_block_moves_do_not_mix_the_lattice`): Metropolised Gibbs and plain Gibbs over the
+# translation orbit, with the exact means and with a rough table; p(a, b, x | a) and p(a, b | x)
+# (the orbit then holds the labels alone: joint Gibbs at fixed x).
+LATTICE_MALA = "mala(step = 0.02)"
+JUMP = [
+    Case("lattice", "jump", LATTICE_MALA, sweeps=100, shift="exact"),
+    Case("lattice", "jump(gibbs = true)", LATTICE_MALA, sweeps=100, shift="exact"),
+    Case("lattice", "jump", LATTICE_MALA, sweeps=150, shift="rough"),
+    Case("lattice", "jump", LATTICE_MALA, sweeps=100, shift="exact", given="lattice a"),
+    Case("lattice", "jump", LATTICE_MALA, sweeps=20, shift="exact", given="lattice x"),
+]
+
+CASES = DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL + JOINT_GIBBS + CACHED + JUMP
 
 
 def _params(cases):
@@ -368,3 +401,29 @@ def test_gwg_without_reverse_term_fails_the_same_test(case, device, monkeypatch)
     assert result.tv > 2 * result.floor, (
         f"{case.id}: the biased sampler passes (TV {result.tv:.4f}, floor {result.floor:.4f})"
     )
+
+
+class UncorrectedJump(Jump):
+    """Metropolised Gibbs over the orbit without its acceptance test: every proposal accepted,
+    so the orbit point k is visited in proportion to p_k (1 - p_k), not p_k."""
+
+    def _metropolised(self, logits, index, generator):
+        choice, accept = super()._metropolised(logits, index, generator)
+        return choice, torch.isfinite(logits).sum(1) > 1
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_jump_without_its_acceptance_test_fails_the_same_test(device, monkeypatch):
+    monkeypatch.setitem(schedule.KERNEL_CLASSES, "jump", UncorrectedJump)
+    result = measure(JUMP[0], device)
+    assert result.tv > 2 * result.floor, (
+        f"the biased sampler passes (TV {result.tv:.4f}, floor {result.floor:.4f})"
+    )
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_block_moves_do_not_mix_the_lattice(device):
+    """Why `jump` exists: on the lattice, GWG on the labels then MALA on x, as many sweeps as the
+    jump cases, stays far from the law (the chains keep the component they fall into)."""
+    result = measure(Case("lattice", "gwg", LATTICE_MALA, sweeps=150), device)
+    assert result.tv > 5 * result.floor, f"TV {result.tv:.4f}, floor {result.floor:.4f}"

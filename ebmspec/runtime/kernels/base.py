@@ -112,7 +112,9 @@ class Target:
 
     `free` maps each variable to a bool mask of its movable elements, shaped like the value
     without the one-hot axis ([B, *shape]), or to None when all of it may move. Variables in `fixed`
-    are clamped entirely: no gradient is taken for them and no block updates them. With `cache`,
+    are clamped entirely: no gradient is taken for them and no block updates them. `stats`: the
+    data statistics of a training run (`{name: {key: tensor}}`, empty without one), which a
+    kernel may read (`jump`'s mean position per label value). With `cache`,
     a block whose moves the energy can split (`energy.split(names)`, see `Memo`) evaluates the
     static part once and its proposals by the head; without it every evaluation is a full one.
 
@@ -122,8 +124,11 @@ class Target:
     backward passes from it.
     """
 
-    def __init__(self, energy, variables: dict, free: dict | None = None, fixed=(), cache=True):
+    def __init__(
+        self, energy, variables: dict, free: dict | None = None, fixed=(), cache=True, stats=None
+    ):
         self.energy = energy
+        self.stats = stats or {}
         self.variables = variables
         self.fixed = frozenset(fixed)
         self.free = {name: None for name in variables}

@@ -88,7 +88,7 @@ def resolve_device(choice: str) -> str:
 
 
 # Objectives `ebmspec train` can run; the others are checked and emitted only.
-TRAINABLE = ("pcd", "cd", "jem")
+TRAINABLE = ("pcd", "cd", "jem", "ssm", "nll")
 
 
 def check_trainable(program: ir.Program, source: Source) -> None:

@@ -259,6 +259,35 @@ class Program:
         raise KeyError(name)
 
 
+def flow_density(energy: Energy | None, variables) -> bool:
+    """Whether f is an exact, normalised log-density: the result is a `nice` flow whose input
+    holds every real variable exactly once, only reshaped (`flatten`, `concat`, `reshape`, or
+    a `let` of those), and the model has no discrete variable. Then log p(x) = f(x)."""
+    if energy is None or any(v.discrete for v in variables):
+        return False
+    lets = {let.name: let.value for let in energy.lets}
+    result = energy.result
+    while isinstance(result, Ref):
+        result = lets[result.name]
+    if not (isinstance(result, Op) and result.op == "nice"):
+        return False
+    seen: list[str] = []
+
+    def reshaped(node: ENode) -> bool:
+        while isinstance(node, Ref):
+            node = lets[node.name]
+        if isinstance(node, Input):
+            seen.append(node.variable)
+            return True
+        if isinstance(node, Op) and node.op in ("flatten", "concat", "reshape"):
+            return all(reshaped(child) for child in node.inputs)
+        return False
+
+    if not reshaped(result.inputs[0]):
+        return False
+    return sorted(seen) == sorted(v.name for v in variables)
+
+
 # ---- dump --------------------------------------------------------------------------------------
 
 

@@ -44,13 +44,17 @@ def block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
     """(label, kernel, variables, acceptance, moves per step) per block that ran, in order."""
     import torch
 
-    from ebmspec.runtime.schedule import acceptance
+    from ebmspec.runtime.energy import variable_table
+    from ebmspec.runtime.sampling import sampler_table
+    from ebmspec.runtime.schedule import acceptance, running_blocks
 
-    running = []
-    for index, block in enumerate(program.sampler(sampler).blocks):
-        free = [n for n in block.variables if n not in conditions]
-        if free:
-            running.append((f"block {index}", block.kernel.name, ", ".join(free)))
+    rows = sampler_table(program.sampler(sampler))["blocks"]
+    running = [
+        (f"block {index}", kernel, ", ".join(free))
+        for index, kernel, _, free, _, _ in running_blocks(
+            rows, variable_table(program), set(conditions)
+        )
+    ]
     if not running:
         return []
     rates = torch.stack([acceptance(k) for k in state.kernels]).tolist()

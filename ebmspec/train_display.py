@@ -41,6 +41,8 @@ def _fmt_eval(result: dict | None) -> str:
             f"samples obey condition {100 * result['generation_accuracy']:.1f}% "
             f"(worst value {100 * result['generation_worst']:.0f}%)"
         )
+    if "test_log_likelihood" in result:
+        parts.append(f"test log-likelihood {result['test_log_likelihood']:.4g} nats")
     if "sample_out_of_range" in result:
         parts.append(
             f"out of data range {100 * result['sample_out_of_range']:.1f}%, "
@@ -55,6 +57,29 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
+
+
+# The loss parts an objective reports (train_settings.LOSS_PARTS): log-line and panel labels.
+_PART_LABELS = {
+    "f_data": "f data",
+    "f_samples": "f samples",
+    "score_norm": "score^2/2",
+    "score_trace": "trace",
+    "log_z": "log Z",
+}
+_PART_ROWS = (
+    ("mean f on data", "f_data"),
+    ("mean f on samples", "f_samples"),
+    ("1/2 |score|^2", "score_norm"),
+    ("trace term", "score_trace"),
+    ("log Z", "log_z"),
+)
+
+
+def _fmt_parts(metrics: dict) -> str:
+    return "  ".join(
+        f"{label} {metrics[key]:.4g}" for key, label in _PART_LABELS.items() if key in metrics
+    )
 
 
 def _fmt_accept(accept: dict) -> str:
@@ -137,9 +162,8 @@ class LiveDisplay(Monitor):
             speed = f"  {self.speed:.3g} s/it" if self.speed else ""
             self._note(
                 f"it {iteration}/{self.total}  {metrics['train_seconds']:.0f}s{speed}  "
-                f"loss {metrics['loss']:.4g}  f data {metrics['f_data']:.4g}  "
-                f"f samples {metrics['f_samples']:.4g}  lr {metrics['lr']:.3g}  "
-                f"accept {_fmt_accept(metrics['accept'])}"
+                f"loss {metrics['loss']:.4g}  {_fmt_parts(metrics)}  lr {metrics['lr']:.3g}"
+                + (f"  accept {_fmt_accept(metrics['accept'])}" if metrics["accept"] else "")
             )
 
     def _note(self, text: str) -> None:
@@ -168,8 +192,11 @@ class LiveDisplay(Monitor):
         m = self.last
         if m:
             table.add_row("loss", f"{m['loss']:.4g}")
-            table.add_row("mean f", f"data {m['f_data']:.4g}   samples {m['f_samples']:.4g}")
-            table.add_row("acceptance", _fmt_accept(m["accept"]))
+            for label, key in _PART_ROWS:
+                if key in m:
+                    table.add_row(label, f"{m[key]:.4g}")
+            if m["accept"]:
+                table.add_row("acceptance", _fmt_accept(m["accept"]))
             table.add_row("learning rate", f"{m['lr']:.3g}")
         if self.speed:
             full = _duration(self.speed * self.total)
@@ -194,9 +221,14 @@ def print_training_summary(console, run_dir: Path, summary: dict) -> None:
         ]
         if "ece" in result:
             parts.append(f"ece {result['ece']:.4f}")
+        if "test_log_likelihood" in result:
+            parts.append(
+                f"exact log-likelihood {result['test_log_likelihood']:.2f} nats "
+                f"({result['test_log_likelihood_per_dim']:.4f} per dimension)"
+            )
+        examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
         console.print(
-            f"evaluation on {result.get('examples', '?')} test examples: " + ", ".join(parts),
-            highlight=False,
+            f"evaluation on {examples} test examples: " + ", ".join(parts), highlight=False
         )
     console.print(
         f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",

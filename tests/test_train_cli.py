@@ -18,26 +18,20 @@ from ebmspec.runtime import checkpoint as ckpt
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
-# Small and fast, but every part of the loop runs: PCD buffer with reinit, GWG + Langevin,
-# warmup, EMA, periodic checkpoints; no evaluation until the end (eval_every > iterations).
-SMALL = [
-    "--profile",
-    "smoke",
-    "--set",
-    "train.iterations=60",
-    "--set",
-    "train.checkpoint_every=10",
-    "--set",
-    "train.eval_every=100000",
-    "--set",
-    "train.objective.buffer=500",
-    "--set",
-    "train.optimizer.warmup=20",
+# The smoke profile for 60 iterations, a checkpoint every 10, no evaluation until the end.
+RESUMABLE = [
+    *("--profile", "smoke", "--set", "train.iterations=60"),
+    *("--set", "train.checkpoint_every=10", "--set", "train.eval_every=100000"),
 ]
+# Small and fast, but every part of the loop runs: PCD buffer with reinit, GWG + Langevin,
+# warmup, EMA, periodic checkpoints.
+SMALL = [*RESUMABLE, "--set", "train.objective.buffer=500", "--set", "train.optimizer.warmup=20"]
+# Sliced score matching (no chains: the data and projection streams resume).
+SSM = ROOT / "specs" / "toy_ssm.ebm"
 
 
-def _train(cwd: Path, *args: str, wait: bool = True):
-    command = [sys.executable, "-m", "ebmspec.cli", "train", str(TOY), *args]
+def _train(cwd: Path, *args: str, wait: bool = True, spec: Path = TOY):
+    command = [sys.executable, "-m", "ebmspec.cli", "train", str(spec), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="120")
     if not wait:
         return subprocess.Popen(
@@ -59,11 +53,44 @@ def _tensors(run: Path) -> dict:
     return tensors
 
 
-def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
-    whole = _train(tmp_path, *SMALL, "--out", "runs/whole", "--device", "cpu")
+# Exact maximum likelihood of a NICE flow on the toy's points (no chains, no labels).
+FLOW = """\
+model toy_flow
+
+data toy()
+
+variables {
+  x : real[2]
+}
+
+energy {
+  return nice(x, layers = 4, hidden = [32])
+}
+
+train {
+  objective = nll
+  optimizer = adam(lr = 1e-3)
+  batch = 100
+  iterations = 60
+  checkpoint_every = 10
+  eval_every = 100000
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("spec", "small"), [(TOY, SMALL), (SSM, RESUMABLE), (None, [])], ids=["pcd", "ssm", "nll"]
+)
+def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small):
+    if spec is None:
+        spec = tmp_path / "toy_flow.ebm"
+        spec.write_text(FLOW)
+    whole = _train(tmp_path, *small, "--out", "runs/whole", "--device", "cpu", spec=spec)
     assert whole.returncode == 0, whole.stderr
 
-    process = _train(tmp_path, *SMALL, "--out", "runs/killed", "--device", "cpu", wait=False)
+    process = _train(
+        tmp_path, *small, "--out", "runs/killed", "--device", "cpu", wait=False, spec=spec
+    )
     killed = tmp_path / "runs" / "killed"
     deadline = time.time() + 300
     while _checkpoint_iteration(killed) < 20 and time.time() < deadline:
@@ -74,7 +101,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     stopped_at = _checkpoint_iteration(killed)
     assert 20 <= stopped_at < 60, stopped_at
 
-    resumed = _train(tmp_path, "--resume", "--out", "runs/killed", "--device", "cpu")
+    resumed = _train(tmp_path, "--resume", "--out", "runs/killed", "--device", "cpu", spec=spec)
     assert resumed.returncode == 0, resumed.stderr
     expected, got = _tensors(tmp_path / "runs" / "whole"), _tensors(killed)
     assert expected.keys() == got.keys()
@@ -289,15 +316,15 @@ def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):
 
 
 def test_objectives_without_a_trainer_are_located_errors(tmp_path):
-    spec = tmp_path / "ssm.ebm"
+    spec = tmp_path / "vera.ebm"
     text = TOY.read_text().split("profile cpu")[0]  # its profiles set pcd-only keys
     spec.write_text(
         text.replace(
             "pcd(sampler = joint, steps = 20, buffer = 10000, reinit = 0.05)",
-            "ssm(projections = 2)",
+            "vera(latent = 8)",
         )
     )
     result = _cli(tmp_path, "train", str(spec), "--out", "runs/x")
     assert result.returncode == 1 and "error[E925]" in result.stderr
-    assert "ssm(projections = 2)" in result.stderr  # the source line is quoted
+    assert "vera(latent = 8)" in result.stderr  # the source line is quoted
     assert not (tmp_path / "runs" / "x").exists()

@@ -117,6 +117,14 @@ def op_macs(node: ir.Op) -> int:
         return attrs["left"] * attrs["right"]
     if node.op == "quadratic":
         return attrs["dim"] ** 2
+    if node.op == "nice":  # each coupling: an MLP from one half of the vector to the other
+        half, rest = (attrs["dim"] + 1) // 2, attrs["dim"] // 2
+        total = 0
+        for index in range(attrs["layers"]):
+            source, target = (half, rest) if index % 2 == 0 else (rest, half)
+            widths = [source, *attrs["hidden"], target]
+            total += sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+        return total
     return 0
 
 

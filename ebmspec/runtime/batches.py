@@ -49,7 +49,11 @@ def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
     integer codes of its discrete variables, -1 = missing."""
     generator = torch.Generator().manual_seed(seed + 4)
     values, _ = encode(variables, dataset.test, pipelines, generator)
-    labels = {n: t.long() for n, t in dataset.test.items() if variables[n].kind != "real"}
+    labels = {
+        n: t.long()
+        for n, t in dataset.test.items()
+        if n in variables and variables[n].kind != "real"
+    }
     return {**values, "labels": labels}
 
 

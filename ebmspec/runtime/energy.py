@@ -21,6 +21,7 @@ MODULE_CLASSES = {
     "embedding": "Embedding",
     "bilinear": "Bilinear",
     "quadratic": "Quadratic",
+    "nice": "NICE",
 }
 _MODULE_ARGS = {
     "mlp": ("in_features", "hidden", "out", "act", "bias"),
@@ -28,6 +29,7 @@ _MODULE_ARGS = {
     "embedding": ("categories", "dim"),
     "bilinear": ("left", "right"),
     "quadratic": ("dim", "bias"),
+    "nice": ("dim", "layers", "hidden", "act"),
 }
 
 

@@ -251,6 +251,27 @@ def _report(program: ir.Program, kind: str) -> ir.Call | None:
     return next((r.call for r in reports if r.kind == kind), None)
 
 
+def test_log_likelihood(model, program: ir.Program, split: dict, limit, device) -> dict:
+    """Exact mean log p(x) over the split (its first `limit` examples) of a normalised flow
+    energy, in nats per example of the model's (transformed) space, and per dimension."""
+    names = [v.name for v in program.variables]
+    count = split[names[0]].shape[0] if limit is None else min(limit, split[names[0]].shape[0])
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, count, ENERGY_ROWS):
+            rows = {
+                n: split[n][start : start + ENERGY_ROWS][: count - start].to(device) for n in names
+            }
+            total += float(model(rows).double().sum())
+    dims = sum(math.prod(v.shape) for v in program.variables)
+    mean = total / max(count, 1)
+    return {
+        "test_log_likelihood": mean,
+        "test_log_likelihood_per_dim": mean / dims,
+        "test_log_likelihood_examples": count,
+    }
+
+
 def evaluate(
     program: ir.Program,
     model,
@@ -324,6 +345,8 @@ def evaluate(
         entries.append(entry)
     result = dict(entries[0]) if entries else {"examples": examples}
     result["predictions"] = entries
+    if ir.flow_density(program.energy, program.variables):
+        result.update(test_log_likelihood(model, program, split, limit, device))
     start = time.perf_counter()
     quality = generation(program, model, split, stats, device, seed)
     if quality:

@@ -128,6 +128,41 @@ class Embedding(nn.Module):
         return (onehot @ self.weight).flatten(1)
 
 
+class NICE(nn.Module):
+    """NICE (Dinh et al. 2015; paper 001's Table 2 model): `layers` additive coupling layers on
+    a vector of `dim` elements, split into its even and odd positions; layer i shifts one half by
+    an MLP of the other (odd by even for even i), then z = exp(log_scale) * h. Additive couplings
+    have Jacobian determinant 1, so with a standard normal base the output is the exact
+    log-density log p(x) = sum_i log N(z_i; 0, 1) + sum(log_scale). The couplings' last layers
+    start at zero: the flow starts as the identity."""
+
+    def __init__(self, dim, layers=4, hidden=(256, 256), act="relu"):
+        super().__init__()
+        half, rest = (dim + 1) // 2, dim // 2
+        self.couplings = nn.ModuleList()
+        for index in range(layers):
+            source, target = (half, rest) if index % 2 == 0 else (rest, half)
+            coupling = MLP(source, list(hidden), target, act)
+            nn.init.zeros_(coupling.net[-1].weight)
+            nn.init.zeros_(coupling.net[-1].bias)
+            self.couplings.append(coupling)
+        self.log_scale = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        even, odd = x[:, 0::2], x[:, 1::2]
+        for index, coupling in enumerate(self.couplings):
+            if index % 2 == 0:
+                odd = odd + coupling(even)
+            else:
+                even = even + coupling(odd)
+        h = torch.stack([even[:, : odd.shape[1]], odd], 2).reshape(x.shape[0], -1)
+        if even.shape[1] > odd.shape[1]:  # an odd length: the last element is even-indexed
+            h = torch.cat([h, even[:, -1:]], 1)
+        z = h * self.log_scale.exp()
+        log_base = -0.5 * z.pow(2).sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
+        return log_base + self.log_scale.sum()
+
+
 class Bilinear(nn.Module):
     """a^T W b for vectors a, b."""
 

@@ -10,6 +10,9 @@ attributes drawn by a clamped chain on p(y_miss | x, y_obs)) and the losses:
                + grad_penalty mean(1/2 |grad_x f(data)|^2)
     jem:       -alpha mean log p(y|x) - (mean logsumexp_y f(x, y) - mean f(x-, y-)), with y
                enumerated exactly and (x-, y-) from the joint chain (its x-marginal is p(x)).
+    ssm:       mean 1/2 |grad_x f|^2 + v^T (d grad_x f / dx) v (sliced score matching, no chains)
+               [+ alpha * the label cross-entropy].
+    nll:       -mean log p(data), exact: a normalised flow energy, or log Z by enumeration.
 
 Every random number comes from the explicit generator the trainer passes in, so a run resumed
 from a checkpoint (buffer + generator states) continues bit for bit.
@@ -248,3 +251,115 @@ def jem_loss(
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
+
+
+def rademacher(shape, generator, device=None) -> torch.Tensor:
+    """Independent +-1 entries, each sign with probability 1/2."""
+    return torch.randint(0, 2, shape, generator=generator, device=device).float() * 2 - 1
+
+
+def score_terms(model, values: dict, reals, directions: list[dict]):
+    """Per example: f, 1/2 |s|^2 and the mean over `directions` v of v^T (ds/dx) v, where
+    s = df/dx over the real variables `reals` (`values[name]` must require grad). The last is the
+    sliced estimate of tr(ds/dx): its mean over v is the trace exactly when the v are Rademacher
+    (E[v_i v_j] = delta_ij), and over all sign vectors it is the trace itself. Differentiable
+    (double backpropagation), so its gradient trains f."""
+    f = model(values)
+    leaves = [values[n] for n in reals]
+    count = f.shape[0]
+    scores = torch.autograd.grad(f.sum(), leaves, create_graph=True)
+    norm = 0.5 * sum(s.pow(2).reshape(count, -1).sum(1) for s in scores)
+    trace = torch.zeros_like(norm)
+    for v in directions:
+        along = sum(
+            (v[n] * s).reshape(count, -1).sum(1) for n, s in zip(reals, scores, strict=True)
+        )
+        # Examples are independent, so the gradient of the sum is each example's H v.
+        hessian_v = torch.autograd.grad(along.sum(), leaves, create_graph=True)
+        trace = trace + sum(
+            (v[n] * h).reshape(count, -1).sum(1) for n, h in zip(reals, hessian_v, strict=True)
+        )
+    return f, norm, trace / len(directions)
+
+
+def label_log_likelihood(model, positive: dict, variables: dict, labels, observed: dict):
+    """[n] log p(y | rest) of the examples whose `labels` are all observed, by enumerating every
+    joint value of the labels (as `jem_loss` does)."""
+    count = next(iter(positive.values())).shape[0]
+    device = next(iter(positive.values())).device
+    configs = configurations(variables, labels, device)
+    options = next(iter(configs.values())).shape[0]
+    expanded = {
+        n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in positive.items() if n not in labels
+    }
+    for name, value in configs.items():
+        expanded[name] = value.repeat_interleave(count, 0)
+    f_all = model(expanded).reshape(options, count).t()
+    match = torch.ones(count, options, dtype=torch.bool, device=device)
+    keep = torch.ones(count, dtype=torch.bool, device=device)
+    for name in labels:
+        width = variables[name].categories if variables[name].kind == "categorical" else 1
+        true = positive[name].reshape(count, 1, -1, width)
+        match &= (configs[name].reshape(1, options, -1, width) == true).all(-1).all(-1)
+        if name in observed:
+            keep &= observed[name].reshape(count, -1).all(1)
+    log_py = (f_all * match).sum(1) - torch.logsumexp(f_all, 1)
+    return log_py[keep]
+
+
+def ssm_loss(
+    model,
+    positive: dict,
+    variables: dict,
+    generator,
+    projections: int = 1,
+    noise: float = 0.0,
+    alpha: float = 0.0,
+    labels=(),
+    observed: dict | None = None,
+    energy_l2: float = 0.0,
+):
+    """Sliced score matching with variance reduction (SSM-VR, Song et al. 2019; paper 003;
+    docs/design/ALGORITHMS.md 5.1) on the real variables, the discrete ones held at the data's
+    values (so with labels it fits p(x | y)):
+
+        mean over examples of 1/2 |s(x)|^2 + v^T (ds/dx) v,   s = df/dx,  v Rademacher,
+
+    averaged over `projections` v; its expectation is Hyvarinen's E[1/2 |s|^2 + tr(ds/dx)]. The
+    inputs get N(0, noise^2) first (paper 003's sigma). `alpha` adds alpha * the exact label
+    cross-entropy (paper 003's supervised variant). No sampling, so no negatives.
+    Returns (loss, mean f on data, mean 1/2 |s|^2, mean trace term)."""
+    reals = [n for n, v in variables.items() if v.kind == "real"]
+    values = dict(positive)
+    for name in reals:
+        x = positive[name]
+        if noise > 0:
+            x = x + noise * torch.randn(x.shape, generator=generator, device=x.device)
+        values[name] = x.detach().requires_grad_(True)
+    directions = [
+        {n: rademacher(values[n].shape, generator, values[n].device) for n in reals}
+        for _ in range(projections)
+    ]
+    f, norm, trace = score_terms(model, values, reals, directions)
+    loss = (norm + trace).mean()
+    if alpha > 0:
+        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
+        if log_py.numel():
+            loss = loss + alpha * (-log_py.mean())
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * f.pow(2).mean()
+    return loss, f.detach().mean(), norm.detach().mean(), trace.detach().mean()
+
+
+def nll_loss(model, positive: dict, variables: dict, flow: bool):
+    """Exact negative log-likelihood. `flow`: f is a normalised log-density (`ir.flow_density`),
+    so the loss is -mean f(data). Otherwise every variable is discrete and enumerable:
+    -(mean f(data) - log Z), log Z the logsumexp of f over every joint value.
+    Returns (loss, {"f_data": mean f on data[, "log_z": log Z]})."""
+    f = model(positive)
+    if flow:
+        return -f.mean(), {"f_data": f.detach().mean()}
+    device = f.device
+    configs = configurations(variables, list(variables), device)
+    log_z = torch.logsumexp(model(configs), 0)
+    return -(f.mean() - log_z), {"f_data": f.detach().mean(), "log_z": log_z.detach()}

@@ -95,21 +95,32 @@ class Schedule:
         return state
 
 
-def build_schedule(blocks: list, variables: dict, fixed=(), fuse: bool = True) -> Schedule:
-    """Kernels from `(kernel, names, params, repeats)` rows. Clamped variables (`fixed`) leave
-    their blocks (a kernel that is `whole_block` keeps them and honours `Target.fixed` itself);
-    a block left with nothing to update is dropped."""
-    built = []
-    for kernel_name, names, params, repeats in blocks:
+def running_blocks(blocks: list, variables: dict, fixed=()) -> list:
+    """`(index, kernel, names, free, params, repeats)` of the `(kernel, names, params, repeats)`
+    rows that run with the variables `fixed` clamped: a clamped variable leaves its block (a
+    `whole_block` kernel keeps it in `names` and honours `Target.fixed` itself), and a block left
+    with nothing to update - for `jump`, with no free label - does not run. `free`: the names
+    that can move. The one rule for the schedule, `ebmspec sample`'s report and the emitted
+    module's summary."""
+    running = []
+    for index, (kernel_name, names, params, repeats) in enumerate(blocks):
         free = tuple(n for n in names if n not in fixed)
+        kept = free
+        if free and getattr(KERNEL_CLASSES[kernel_name], "whole_block", False):
+            if all(variables[n].kind == "real" for n in free):
+                continue  # its labels are all clamped: nothing to jump between
+            kept = tuple(names)
         if free:
-            kernel_class = KERNEL_CLASSES[kernel_name]
-            kept = free
-            if getattr(kernel_class, "whole_block", False):
-                if all(variables[n].kind == "real" for n in free):
-                    continue  # its labels are all clamped: nothing to jump between
-                kept = tuple(names)
-            built.append((kernel_class(kept, variables, **dict(params)), repeats))
+            running.append((index, kernel_name, kept, free, params, repeats))
+    return running
+
+
+def build_schedule(blocks: list, variables: dict, fixed=(), fuse: bool = True) -> Schedule:
+    """Kernels from `(kernel, names, params, repeats)` rows, those of `running_blocks`."""
+    built = [
+        (KERNEL_CLASSES[kernel](names, variables, **dict(params)), repeats)
+        for _, kernel, names, _, params, repeats in running_blocks(blocks, variables, fixed)
+    ]
     return Schedule(built, fuse=fuse)
 
 

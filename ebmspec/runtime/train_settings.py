@@ -12,6 +12,11 @@ from dataclasses import dataclass
 
 from ebmspec import ir
 
+# The parts of the loss an objective reports beside it (metrics.jsonl keys, in display order):
+# mean f on data and on negative samples (pcd, cd, jem); ssm's 1/2 |score|^2 and trace terms;
+# nll's log Z of an enumerated model.
+LOSS_PARTS = ("f_data", "f_samples", "score_norm", "score_trace", "log_z")
+
 # Generation metrics of an evaluation (runtime/generation.py), higher is better.
 SAMPLE_QUALITY = ("generation_accuracy", "generation_worst")
 
@@ -48,6 +53,8 @@ class Settings:
     buffer: int
     reinit: float
     alpha: float
+    projections: int
+    ssm_noise: float
     labels: tuple[str, ...]
     generative: str
     optimizer: str
@@ -85,6 +92,8 @@ class Settings:
             buffer=int(objective.get("buffer", 0)),
             reinit=float(objective.get("reinit", 0.0)),
             alpha=float(objective.get("alpha", 1.0)),
+            projections=int(objective.get("projections", 1)),
+            ssm_noise=float(objective.get("noise", 0.0)),
             labels=labels,
             generative=str(objective.get("generative", "marginal")),
             optimizer=train.optimizer.name if train.optimizer is not None else "adam",

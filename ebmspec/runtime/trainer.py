@@ -39,10 +39,18 @@ from ebmspec.runtime.batches import (
 )
 from ebmspec.runtime.energy import lower_energy, variable_table
 from ebmspec.runtime.kernels.jump import shift_groups
-from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_loss
+from ebmspec.runtime.objectives import (
+    Negatives,
+    contrastive_loss,
+    impute,
+    jem_loss,
+    nll_loss,
+    ssm_loss,
+)
 from ebmspec.runtime.run_state import DIVERGED, RunState
 from ebmspec.runtime.sampling import sampler_table
 from ebmspec.runtime.train_settings import (
+    LOSS_PARTS,
     SAMPLE_QUALITY,
     Monitor,
     Settings,
@@ -82,6 +90,7 @@ class Trainer(RunState):
         self.table = variable_table(program)
         self.sampler = sampler_table(program.sampler(self.s.sampler))
         self.model = lower_energy(program, seed=self.s.seed).to(device)
+        self.flow = ir.flow_density(program.energy, program.variables)
         self.ema = copy.deepcopy(self.model)
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
@@ -98,7 +107,9 @@ class Trainer(RunState):
             )  # fmt: skip
 
         kept = self.s.labels if jem and self.s.generative == "conditional" else ()
-        self.negatives = chains(kept)
+        # ssm and nll need no samples: no chains, no buffer.
+        sampling = self.s.objective not in ("ssm", "nll")
+        self.negatives = chains(kept) if sampling else None
         both = jem and self.s.generative == "both"
         self.kept_negatives = chains(self.s.labels) if both else None
         self.data_gen = torch.Generator().manual_seed(self.s.seed)
@@ -120,7 +131,7 @@ class Trainer(RunState):
     @property
     def chain_sets(self) -> list:
         """(checkpoint prefix, Negatives) of every set of negative chains."""
-        sets = [("buffer", self.negatives)]
+        sets = [("buffer", self.negatives)] if self.negatives is not None else []
         if self.kept_negatives is not None:
             sets.append(("kept_buffer", self.kept_negatives))
         return sets
@@ -163,6 +174,15 @@ class Trainer(RunState):
         s = self.s
         raw = self.dataset.batch(s.batch, self.data_gen)
         positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
+        if s.objective == "ssm":
+            return self._apply(self._ssm_step(positive, observed), [])
+        if s.objective == "nll":
+            positive = impute(
+                self.model, self.sampler, self.table, positive, observed, s.steps,
+                self.chain_gen, self.stats,
+            )  # fmt: skip
+            loss, parts = nll_loss(self.model, positive, self.table, self.flow)
+            return self._apply((loss, parts), [])
         negative, chains = self.negatives.draw(
             self.model, s.batch, self.chain_gen, self.stats, self.device
         )
@@ -186,6 +206,25 @@ class Trainer(RunState):
             loss, f_pos, f_neg = contrastive_loss(
                 self.model, positive, negative, self.table, s.energy_l2, s.grad_penalty
             )
+        return self._apply((loss, {"f_data": f_pos, "f_samples": f_neg}), rates)
+
+    def _ssm_step(self, positive: dict, observed: dict):
+        """The ssm loss and its parts (missing labels imputed first, as for pcd)."""
+        s = self.s
+        positive = impute(
+            self.model, self.sampler, self.table, positive, observed, s.steps, self.chain_gen,
+            self.stats,
+        )  # fmt: skip
+        loss, f_pos, norm, trace = ssm_loss(
+            self.model, positive, self.table, self.chain_gen, s.projections, s.ssm_noise,
+            s.alpha, s.labels, observed, s.energy_l2,
+        )  # fmt: skip
+        return loss, {"f_data": f_pos, "score_norm": norm, "score_trace": trace}
+
+    def _apply(self, result, rates: list) -> dict | None:
+        """One optimizer step on `result` = (loss, its parts); None after a rollback."""
+        s = self.s
+        loss, parts = result
         value = float(loss.detach())  # one sync per iteration: the divergence check reads it
         if not math.isfinite(value) or abs(value) > DIVERGED:
             self.rollback(value)
@@ -200,13 +239,7 @@ class Trainer(RunState):
         self.optimizer.step()
         self._update_ema()
         self.iteration += 1
-        return {
-            "loss": value,
-            "f_data": f_pos,
-            "f_samples": f_neg,
-            "lr": lr,
-            "accept": rates,
-        }
+        return {"loss": value, **parts, "lr": lr, "accept": rates}
 
     def _update_ema(self) -> None:
         mu = self.s.ema
@@ -328,8 +361,9 @@ class Trainer(RunState):
 
     def _accumulate(self, window: dict, metrics: dict) -> None:
         window["count"] = window.get("count", 0) + 1
-        for key in ("loss", "f_data", "f_samples"):
-            window[key] = window.get(key, 0.0) + metrics[key]
+        for key in ("loss", *LOSS_PARTS):
+            if key in metrics:
+                window[key] = window.get(key, 0.0) + metrics[key]
         window["lr"] = metrics["lr"]
         rates = metrics["accept"]
         if "accept" not in window:
@@ -353,8 +387,7 @@ class Trainer(RunState):
             "iteration": self.iteration,
             "train_seconds": round(self.train_seconds, 2),
             "loss": float(window["loss"]) / count,
-            "f_data": float(window["f_data"]) / count,
-            "f_samples": float(window["f_samples"]) / count,
+            **{key: float(window[key]) / count for key in LOSS_PARTS if key in window},
             "lr": window["lr"],
             "accept": accept,
         }

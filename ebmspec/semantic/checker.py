@@ -84,6 +84,7 @@ class Checker(SamplerChecks, TrainingChecks):
         self.scope.broken_data = data is None and "data" in singles
         energy_block = singles.get("energy")
         energy = EnergyChecker(self.scope).check(energy_block) if energy_block else None
+        self.scope.flow = ir.flow_density(energy, variables)
         sampler_irs = tuple(self._sampler(block, data) for block in samplers)
         train = self._train(singles.get("train"), data)
         evaluate = self._evaluate(singles.get("evaluate"))

@@ -121,6 +121,7 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
     scope = Scope(
         sink, {v.name: v for v in program.variables}, {s.name: s.span for s in program.samplers}
     )
+    scope.flow = ir.flow_density(program.energy, program.variables)
     keys = setting_keys(program)
     key = assignment.key.text
     param = keys.get(key)

@@ -126,6 +126,19 @@ ENERGY_BLOCKS = _sigs(
         "ising", (P("input", T, positional=True), P("bias", "bool", True)), "alias of quadratic"
     ),
     Signature(
+        "nice",
+        (
+            P("input", T, positional=True),
+            P("layers", "posint", 4),
+            P("hidden", "posints", (256, 256)),
+            P("act", "activation", "relu"),
+        ),
+        "NICE normalising flow (Dinh et al. 2015): `layers` additive coupling layers (each an MLP "
+        "on one half of the vector shifting the other), a diagonal scaling and a standard normal "
+        "base; the output is the exact log-density of the input. `return nice(flatten(x))` makes "
+        "f a normalised log p(x): exact likelihood (`nll`) and test log-likelihood in `eval`",
+    ),
+    Signature(
         "gaussian",
         (
             P("input", T, positional=True),
@@ -136,7 +149,16 @@ ENERGY_BLOCKS = _sigs(
     ),
     *(Signature(a, (P("input", T, positional=True),), f"elementwise {a}") for a in ACTIVATIONS),
 )
-PARAMETRIC_BLOCKS = ("mlp", "linear", "cnn", "embedding", "bilinear", "quadratic", "ising")
+PARAMETRIC_BLOCKS = (
+    "mlp",
+    "linear",
+    "cnn",
+    "embedding",
+    "bilinear",
+    "quadratic",
+    "ising",
+    "nice",
+)
 
 # ---- samplers ----------------------------------------------------------------------------------
 CONTINUOUS = ("real",)
@@ -284,10 +306,23 @@ OBJECTIVES = _sigs(
     ),
     Signature(
         "ssm",
-        (P("projections", "posint", 1), P("noise", "nonneg_float", 0.1)),
-        "sliced score matching with variance reduction",
+        (
+            P("projections", "posint", 1),
+            P("noise", "nonneg_float", 0.1),
+            P("alpha", "nonneg_float", 0.0),
+            P("label", "variable?", None),
+        ),
+        "sliced score matching with variance reduction on the real variables (labels held at "
+        "the data's: p(x | y)), inputs + N(0, noise^2); `alpha` adds alpha * log p(y|x) (exact "
+        "over the labels). No sampling",
     ),
-    Signature("nll", (), "exact negative log-likelihood (all variables discrete and enumerable)"),
+    Signature(
+        "nll",
+        (),
+        "exact maximum likelihood: for a normalised flow energy (`return nice(...)` of the real "
+        "variables) or for all-discrete models with at most MAX_ENUMERABLE joint values "
+        "(log Z by enumeration). No sampling",
+    ),
 )
 OPTIMIZERS = _sigs(
     Signature(

@@ -167,6 +167,26 @@ def _quadratic(chk, e, name, bound, module):
     return ir.Op((), e.span, "quadratic", (node,), attrs, module)
 
 
+def _nice(chk, e, name, bound, module):
+    node = bound["input"]
+    if not _vector(chk, e, name, node):
+        return None
+    if node.shape[0] < 2:
+        chk.error_shape(
+            node.span,
+            "`nice` splits its input into two halves, so it needs at least 2 elements",
+            "give it the whole vector of the model's real variables",
+        )
+        return None
+    attrs = (
+        ("dim", node.shape[0]),
+        ("layers", bound["layers"]),
+        ("hidden", bound["hidden"]),
+        ("act", bound["act"]),
+    )
+    return ir.Op((), e.span, "nice", (node,), attrs, module)
+
+
 def _gaussian(chk, e, name, bound, module):
     node, mean = bound["input"], bound["mean"]
     if not isinstance(mean, ir.ENode):  # the default `mean = 0`, a plain number
@@ -207,4 +227,5 @@ SHAPE_RULES = {
     "quadratic": _quadratic,
     "ising": _quadratic,
     "gaussian": _gaussian,
+    "nice": _nice,
 }

@@ -140,7 +140,8 @@ class TrainingChecks:
                 sampler = next(iter(self.scope.samplers), "default")
                 call = call.with_arg("sampler", sampler)
         variables = self.scope.variables.values()
-        if call.name == "jem":
+        # jem and a supervised ssm enumerate the label(s) for log p(y | x).
+        if call.name == "jem" or (call.name == "ssm" and (names.get("alpha") or 0) > 0):
             label = names["label"]
             discrete = [v for v in variables if v.discrete]
             if label is None and len(discrete) == 1:
@@ -155,9 +156,10 @@ class TrainingChecks:
             if variable is None or not variable.discrete:
                 self.sink.error(
                     "E503",
-                    f"`jem` marginalises a discrete label, and `{label}` is {variable.describe()}"
+                    f"`{call.name}` marginalises a discrete label, and `{label}` is "
+                    f"{variable.describe()}"
                     if variable is not None
-                    else "`jem` marginalises a discrete label, and none is named",
+                    else f"`{call.name}` marginalises a discrete label, and none is named",
                     call.span,
                     "name it: " + " or ".join(f"`label = {v.name}`" for v in discrete)
                     if discrete
@@ -167,20 +169,21 @@ class TrainingChecks:
             if variable.cardinality > reg.MAX_ENUMERABLE:
                 self.sink.error(
                     "E503",
-                    f"`jem` enumerates `{label}`, which has {variable.cardinality} values",
+                    f"`{call.name}` enumerates `{label}`, which has {variable.cardinality} values",
                     call.span,
                     f"use `pcd`: exact marginalisation needs <= {reg.MAX_ENUMERABLE}",
                 )
                 return None
-        if call.name == "nll":
+        if call.name == "nll" and not self.scope.flow:
             total = math.prod(v.cardinality or 0 for v in variables)
             if any(not v.discrete for v in variables) or total > reg.MAX_ENUMERABLE:
                 self.sink.error(
                     "E504",
-                    "`nll` needs every variable discrete with at most "
-                    f"{reg.MAX_ENUMERABLE} joint values",
+                    "`nll` needs an exact likelihood: an energy that is a normalised flow "
+                    "(`return nice(...)` of all the real variables, no discrete ones), or every "
+                    f"variable discrete with at most {reg.MAX_ENUMERABLE} joint values",
                     call.span,
-                    "use `pcd` or `cd` for models with continuous variables",
+                    "write the energy as `return nice(flatten(x))`, or use `pcd`, `cd` or `ssm`",
                 )
                 return None
         if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):

@@ -32,6 +32,8 @@ class Scope:
     broken: set[str] = field(default_factory=set)
     # A `data` line that was written but reported as wrong: checks that need data stay quiet.
     broken_data: bool = False
+    # The energy is a normalised log-density (`ir.flow_density`): `nll` can train it exactly.
+    flow: bool = False
 
 
 def suggest(name: str, candidates) -> str:

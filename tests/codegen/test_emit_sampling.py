@@ -147,12 +147,13 @@ def _mixed_cases() -> list[dict]:
 
 
 def _spec_cases(program) -> list[dict]:
-    """Two chains, two sweeps: unconditioned, with the first discrete variable clamped, and with
-    the data statistics the data-based inits read (those of a random batch)."""
-    discrete = next(v for v in program.variables if v.kind != "real")
-    value = torch.zeros(discrete.shape)
-    if discrete.kind == "categorical":
-        value = F.one_hot(value.long(), discrete.categories).float()
+    """Two chains, two sweeps: unconditioned, with the first discrete variable clamped (the
+    first variable when none is discrete), and with the data statistics the data-based inits
+    read (those of a random batch)."""
+    clamped = next((v for v in program.variables if v.kind != "real"), program.variables[0])
+    value = torch.zeros(clamped.shape)
+    if clamped.kind == "categorical":
+        value = F.one_hot(value.long(), clamped.categories).float()
     batch = random_values(program, 8, torch.Generator().manual_seed(3))
     stats = {}
     for variable in program.variables:
@@ -168,7 +169,7 @@ def _spec_cases(program) -> list[dict]:
             stats[variable.name] = {"freq": (data.mean(0) + 0.1) / (1 + 0.1 * data.shape[-1])}
     return [
         {"chains": 2, "sweeps": 2, "seed": 1},
-        {"chains": 2, "sweeps": 1, "seed": 2, "condition": {discrete.name: value}},
+        {"chains": 2, "sweeps": 1, "seed": 2, "condition": {clamped.name: value}},
         {"chains": 2, "sweeps": 1, "seed": 3, "stats": stats},
     ]
 

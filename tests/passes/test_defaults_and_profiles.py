@@ -50,8 +50,8 @@ def test_profile_overrides_train_objective_and_evaluation():
     cpu = apply_profile(program, "cpu")
     assert cpu.train.setting("iterations") == 700
     assert cpu.train.setting("batch") == 500
-    assert cpu.train.objective.name == "jem" and cpu.train.objective.arg("sampler") == "joint"
-    assert cpu.train.objective.arg("generative") == "both"
+    assert cpu.train.objective.name == "jem" and cpu.train.objective.arg("sampler") == "mix"
+    assert cpu.train.objective.arg("generative") == "marginal"
     samples = cpu.evaluate.predictions[0].methods[1]
     assert samples.arg("steps") == 100 and samples.arg("sampler") == "exact"
     assert program.evaluate.predictions[0].methods[1].arg("sampler") == "joint"

@@ -87,20 +87,9 @@ def resolve_device(choice: str) -> str:
     return choice
 
 
-# Objectives `ebmspec train` can run; the others are checked and emitted only.
-TRAINABLE = ("pcd", "cd", "jem", "ssm", "nll")
-
-
 def check_trainable(program: ir.Program, source: Source) -> None:
-    """A train block, a data line and an objective this version can run, else E924 / E925."""
-    if program.train is not None and program.train.objective.name not in TRAINABLE:
-        objective = program.train.objective
-        message = (
-            f"`ebmspec train` cannot run objective `{objective.name}` yet (it is checked, "
-            "compiled and emitted, but has no trainer)"
-        )
-        help = "use " + ", ".join(f"`{n}`" for n in TRAINABLE)
-        raise UserError(source, [Diagnostic("E925", message, objective.span, help)])
+    """A train block and a data line, else E924. (Every objective of the language has a trainer
+    now; E925, "no trainer for this objective", is retired.)"""
     if program.train is None or program.data is None:
         missing = "train" if program.train is None else "data"
         message = f"`{program.name}` has no `{missing}` block, so there is nothing to train"

@@ -66,6 +66,8 @@ _PART_LABELS = {
     "score_norm": "score^2/2",
     "score_trace": "trace",
     "log_z": "log Z",
+    "gen_entropy": "generator entropy",
+    "gen_sigma": "sigma",
 }
 _PART_ROWS = (
     ("mean f on data", "f_data"),
@@ -73,6 +75,8 @@ _PART_ROWS = (
     ("1/2 |score|^2", "score_norm"),
     ("trace term", "score_trace"),
     ("log Z", "log_z"),
+    ("generator entropy (surrogate)", "gen_entropy"),
+    ("generator sigma", "gen_sigma"),
 )
 
 

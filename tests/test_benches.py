@@ -78,10 +78,10 @@ def test_flow_bench_scores_each_objective_by_its_exact_likelihood(tmp_path):
         tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
-    assert set(results) == {"nll", "pcd", "ssm"}
+    assert set(results) == {"nll", "vera", "vera0", "pcd", "ssm"}
     for name, row in results.items():
         assert row["train_seconds"] >= 1.0 and row["iterations"] > 0, name
         assert row["test_log_likelihood_examples"] == 1000
         assert math.isfinite(row["test_log_likelihood"])
         assert f"{name} " in stdout
-    assert "ORDER nll > pcd: " in stdout and "vera: not run" in stdout
+    assert "ORDER nll > vera: " in stdout and "ORDER vera > vera0: " in stdout

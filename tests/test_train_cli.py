@@ -26,8 +26,10 @@ RESUMABLE = [
 # Small and fast, but every part of the loop runs: PCD buffer with reinit, GWG + Langevin,
 # warmup, EMA, periodic checkpoints.
 SMALL = [*RESUMABLE, "--set", "train.objective.buffer=500", "--set", "train.optimizer.warmup=20"]
-# Sliced score matching (no chains: the data and projection streams resume).
+# Sliced score matching (no chains: the data and projection streams resume) and VERA (its
+# generator, sigma, eta and their optimizers resume too).
 SSM = ROOT / "specs" / "toy_ssm.ebm"
+VERA = ROOT / "specs" / "toy_vera.ebm"
 
 
 def _train(cwd: Path, *args: str, wait: bool = True, spec: Path = TOY):
@@ -79,7 +81,9 @@ train {
 
 
 @pytest.mark.parametrize(
-    ("spec", "small"), [(TOY, SMALL), (SSM, RESUMABLE), (None, [])], ids=["pcd", "ssm", "nll"]
+    ("spec", "small"),
+    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), (None, [])],
+    ids=["pcd", "ssm", "vera", "nll"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small):
     if spec is None:
@@ -313,18 +317,3 @@ def test_missing_and_foreign_run_folders_are_located_errors(tmp_path):
     assert f"help: train it first (`ebmspec train {TOY}`)" in spec.stderr
     resume = _cli(tmp_path, "train", str(TOY), "--resume", "--out", "plain")
     assert resume.returncode == 1 and "error[E923]" in resume.stderr
-
-
-def test_objectives_without_a_trainer_are_located_errors(tmp_path):
-    spec = tmp_path / "vera.ebm"
-    text = TOY.read_text().split("profile cpu")[0]  # its profiles set pcd-only keys
-    spec.write_text(
-        text.replace(
-            "pcd(sampler = joint, steps = 20, buffer = 10000, reinit = 0.05)",
-            "vera(latent = 8)",
-        )
-    )
-    result = _cli(tmp_path, "train", str(spec), "--out", "runs/x")
-    assert result.returncode == 1 and "error[E925]" in result.stderr
-    assert "vera(latent = 8)" in result.stderr  # the source line is quoted
-    assert not (tmp_path / "runs" / "x").exists()

@@ -13,6 +13,8 @@ attributes drawn by a clamped chain on p(y_miss | x, y_obs)) and the losses:
     ssm:       mean 1/2 |grad_x f|^2 + v^T (d grad_x f / dx) v (sliced score matching, no chains)
                [+ alpha * the label cross-entropy].
     nll:       -mean log p(data), exact: a normalised flow energy, or log Z by enumeration.
+    vera:      -(mean log p~(x) on data - on a generator's samples) [+ alpha CE]; the generator
+               and its entropy estimate are in runtime/vera.py.
 
 Every random number comes from the explicit generator the trainer passes in, so a run resumed
 from a checkpoint (buffer + generator states) continues bit for bit.
@@ -363,3 +365,55 @@ def nll_loss(model, positive: dict, variables: dict, flow: bool):
     configs = configurations(variables, list(variables), device)
     log_z = torch.logsumexp(model(configs), 0)
     return -(f.mean() - log_z), {"f_data": f.detach().mean(), "log_z": log_z.detach()}
+
+
+def marginal_energy(model, values: dict, variables: dict, labels) -> torch.Tensor:
+    """log p~(x) = logsumexp over every joint value of the discrete `labels` of f(x, y) ([B]);
+    f itself when there are none."""
+    if not labels:
+        return model(values)
+    count = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    configs = configurations(variables, labels, device)
+    options = next(iter(configs.values())).shape[0]
+    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in values.items()}
+    for name, value in configs.items():
+        expanded[name] = value.repeat_interleave(count, 0)
+    return torch.logsumexp(model(expanded).reshape(options, count), 0)
+
+
+def vera_energy_loss(
+    model,
+    positive: dict,
+    negative: dict,
+    variables: dict,
+    alpha: float = 0.0,
+    labels=(),
+    observed: dict | None = None,
+    energy_l2: float = 0.0,
+    grad_penalty: float = 0.0,
+):
+    """VERA's energy step (paper 001; docs/design/ALGORITHMS.md 4.2): -(mean F(data) - mean
+    F(x_g)) + grad_penalty * mean 1/2 |grad_x F(data)|^2 + energy_l2 (mean F+^2 + mean F-^2)
+    [+ alpha * the exact label cross-entropy], F = log p~(x) marginalised over every discrete
+    variable, x_g the generator's samples (`negative`, real variables only, detached).
+    Returns (loss, mean F on data, mean F on samples)."""
+    hidden = tuple(n for n, v in variables.items() if v.kind != "real")
+    reals = [n for n, v in variables.items() if v.kind == "real"]
+    data = {n: v for n, v in positive.items() if n not in hidden}
+    if grad_penalty > 0:
+        data = {n: v.detach().requires_grad_(True) if n in reals else v for n, v in data.items()}
+    f_pos = marginal_energy(model, data, variables, hidden)
+    f_neg = marginal_energy(model, negative, variables, hidden)
+    loss = -(f_pos.mean() - f_neg.mean())
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+    if grad_penalty > 0:
+        grads = torch.autograd.grad(f_pos.sum(), [data[n] for n in reals], create_graph=True)
+        norm = sum(g.pow(2).reshape(g.shape[0], -1).sum(1) for g in grads)
+        loss = loss + grad_penalty * 0.5 * norm.mean()
+    if alpha > 0 and labels:
+        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
+        if log_py.numel():
+            loss = loss + alpha * (-log_py.mean())
+    return loss, f_pos.detach().mean(), f_neg.detach().mean()

@@ -74,6 +74,10 @@ class RunState:
         for prefix, chains in self.chain_sets:
             if chains.buffer is not None:
                 tensors.update(ckpt.with_prefix(prefix, chains.buffer))
+        vera_groups = None
+        if self.vera is not None:
+            vera_tensors, vera_groups = self.vera.state()
+            tensors.update(ckpt.with_prefix("vera", vera_tensors))
         tensors["rng/data"] = self.data_gen.get_state()
         tensors["rng/chain"] = self.chain_gen.get_state()
         tensors.update(ckpt.with_prefix("stats", flatten_stats(self.stats)))
@@ -86,6 +90,7 @@ class RunState:
             "rollbacks": self.rollbacks,
             "train_seconds": self.train_seconds,
             "optimizer_groups": groups,
+            "vera_optimizer_groups": vera_groups,
             "last_eval": self.last_eval,
             "best": self.best,
         }
@@ -131,6 +136,8 @@ class RunState:
             buffer = ckpt.under(prefix, tensors)
             if buffer:
                 chains.buffer = {k: v.to(self.device) for k, v in buffer.items()}
+        if self.vera is not None:
+            self.vera.restore(ckpt.under("vera", tensors), meta["vera_optimizer_groups"])
         self.data_gen.set_state(tensors["rng/data"])
         self.chain_gen.set_state(tensors["rng/chain"])
         self.stats = unflatten_stats(ckpt.under("stats", tensors))

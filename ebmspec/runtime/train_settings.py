@@ -14,8 +14,16 @@ from ebmspec import ir
 
 # The parts of the loss an objective reports beside it (metrics.jsonl keys, in display order):
 # mean f on data and on negative samples (pcd, cd, jem); ssm's 1/2 |score|^2 and trace terms;
-# nll's log Z of an enumerated model.
-LOSS_PARTS = ("f_data", "f_samples", "score_norm", "score_trace", "log_z")
+# nll's log Z of an enumerated model; vera's generator entropy surrogate and sigma.
+LOSS_PARTS = (
+    "f_data",
+    "f_samples",
+    "score_norm",
+    "score_trace",
+    "log_z",
+    "gen_entropy",
+    "gen_sigma",
+)
 
 # Generation metrics of an evaluation (runtime/generation.py), higher is better.
 SAMPLE_QUALITY = ("generation_accuracy", "generation_worst")

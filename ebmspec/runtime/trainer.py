@@ -44,8 +44,10 @@ from ebmspec.runtime.objectives import (
     contrastive_loss,
     impute,
     jem_loss,
+    marginal_energy,
     nll_loss,
     ssm_loss,
+    vera_energy_loss,
 )
 from ebmspec.runtime.run_state import DIVERGED, RunState
 from ebmspec.runtime.sampling import sampler_table
@@ -61,6 +63,7 @@ from ebmspec.runtime.train_settings import (
     warmup_factor,
 )
 from ebmspec.runtime.transforms import fit_transforms
+from ebmspec.runtime.vera import Vera
 
 # The names callers import from here.
 __all__ = ["Monitor", "Settings", "Trainer", "TrainingDiverged", "lr_factor", "warmup_factor"]
@@ -91,6 +94,11 @@ class Trainer(RunState):
         self.sampler = sampler_table(program.sampler(self.s.sampler))
         self.model = lower_energy(program, seed=self.s.seed).to(device)
         self.flow = ir.flow_density(program.energy, program.variables)
+        self.vera = None
+        if self.s.objective == "vera":
+            reals = [n for n, v in self.table.items() if v.kind == "real"]
+            args = dict(program.train.objective.args)
+            self.vera = Vera(self.table, reals, args, device, self.s.seed)
         self.ema = copy.deepcopy(self.model)
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
@@ -107,8 +115,9 @@ class Trainer(RunState):
             )  # fmt: skip
 
         kept = self.s.labels if jem and self.s.generative == "conditional" else ()
-        # ssm and nll need no samples: no chains, no buffer.
-        sampling = self.s.objective not in ("ssm", "nll")
+        # ssm, nll and vera need no MCMC: no chains, no buffer (vera's negatives come from its
+        # generator).
+        sampling = self.s.objective not in ("ssm", "nll", "vera")
         self.negatives = chains(kept) if sampling else None
         both = jem and self.s.generative == "both"
         self.kept_negatives = chains(self.s.labels) if both else None
@@ -176,6 +185,8 @@ class Trainer(RunState):
         positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
         if s.objective == "ssm":
             return self._apply(self._ssm_step(positive, observed), [])
+        if s.objective == "vera":
+            return self._vera_step(positive, observed)
         if s.objective == "nll":
             positive = impute(
                 self.model, self.sampler, self.table, positive, observed, s.steps,
@@ -220,6 +231,31 @@ class Trainer(RunState):
             s.alpha, s.labels, observed, s.energy_l2,
         )  # fmt: skip
         return loss, {"f_data": f_pos, "score_norm": norm, "score_trace": trace}
+
+    def _vera_step(self, positive: dict, observed: dict) -> dict | None:
+        """The energy step against the generator's samples, then eta's and the generator's."""
+        s = self.s
+        positive = impute(
+            self.model, self.sampler, self.table, positive, observed, s.steps, self.chain_gen,
+            self.stats,
+        )  # fmt: skip
+        x_g, z0 = self.vera.draw(s.batch, self.chain_gen)
+        negative = self.vera.values(x_g.detach())
+        loss, f_pos, f_neg = vera_energy_loss(
+            self.model, positive, negative, self.table, s.alpha, s.labels, observed,
+            s.energy_l2, s.grad_penalty,
+        )  # fmt: skip
+        metrics = self._apply((loss, {"f_data": f_pos, "f_samples": f_neg}), [])
+        if metrics is None:
+            return None
+        self.vera.posterior_step(x_g, z0, self.chain_gen)
+        hidden = tuple(n for n, v in self.table.items() if v.kind != "real")
+
+        def energy_of(values: dict) -> torch.Tensor:
+            return marginal_energy(self.model, values, self.table, hidden)
+
+        metrics.update(self.vera.generator_step(energy_of, x_g, z0, self.chain_gen))
+        return metrics
 
     def _apply(self, result, rates: list) -> dict | None:
         """One optimizer step on `result` = (loss, its parts); None after a rollback."""

@@ -301,8 +301,13 @@ OBJECTIVES = _sigs(
             P("generator_lr", "posfloat", 6e-5),
             P("posterior_lr", "posfloat", 3e-5),
             P("importance", "posint", 20),
+            P("alpha", "nonneg_float", 0.0),
+            P("label", "variable?", None),
         ),
-        "variational entropy-regularised approximate maximum likelihood",
+        "VERA (paper 001): negatives from a generator N(g(z), sigma^2 I) (g: an MLP latent -> "
+        "hidden -> the real variables) trained to maximise mean F(x_g) + entropy_weight * its "
+        "entropy (importance-sampled score estimate); F marginalises the labels; `alpha` adds "
+        "alpha * log p(y|x). No MCMC",
     ),
     Signature(
         "ssm",

@@ -140,8 +140,19 @@ class TrainingChecks:
                 sampler = next(iter(self.scope.samplers), "default")
                 call = call.with_arg("sampler", sampler)
         variables = self.scope.variables.values()
-        # jem and a supervised ssm enumerate the label(s) for log p(y | x).
-        if call.name == "jem" or (call.name == "ssm" and (names.get("alpha") or 0) > 0):
+        if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):
+            self.sink.error(
+                "E502",
+                f"`{call.name}` trains continuous variables, and this model has none",
+                call.span,
+                "use `pcd`, `cd` or `nll`",
+            )
+            return None
+        # jem and a supervised ssm or vera enumerate the label(s) for log p(y | x); vera also
+        # marginalises every discrete variable (its generator makes the real ones only).
+        supervised = call.name in ("ssm", "vera") and (names.get("alpha") or 0) > 0
+        marginal = call.name == "vera" and any(v.discrete for v in variables)
+        if call.name == "jem" or supervised or marginal:
             label = names["label"]
             discrete = [v for v in variables if v.discrete]
             if label is None and len(discrete) == 1:
@@ -186,14 +197,6 @@ class TrainingChecks:
                     "write the energy as `return nice(flatten(x))`, or use `pcd`, `cd` or `ssm`",
                 )
                 return None
-        if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):
-            self.sink.error(
-                "E502",
-                f"`{call.name}` trains continuous variables, and this model has none",
-                call.span,
-                "use `pcd`, `cd` or `nll`",
-            )
-            return None
         return call
 
     # ---- evaluation ----

@@ -417,3 +417,36 @@ def vera_energy_loss(
         if log_py.numel():
             loss = loss + alpha * (-log_py.mean())
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
+
+
+def label_entropy(model, values: dict, variables: dict, labels) -> torch.Tensor:
+    """[B] the entropy of p(labels | the rest), by enumerating every joint value of `labels`."""
+    count = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    configs = configurations(variables, labels, device)
+    options = next(iter(configs.values())).shape[0]
+    expanded = {
+        n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in values.items() if n not in labels
+    }
+    for name, value in configs.items():
+        expanded[name] = value.repeat_interleave(count, 0)
+    log_p = torch.log_softmax(model(expanded).reshape(options, count), 0)
+    return -(log_p.exp() * log_p).sum(0)
+
+
+def labelled_rows(train: dict, names, per_class: int, seed: int) -> torch.Tensor:
+    """The training rows whose labels a semi-supervised run keeps: `per_class` of each class (a
+    class = one joint value of the label fields `names`; fewer when a class has fewer rows),
+    chosen by a generator seeded `seed`, in increasing order."""
+    rows = next(iter(train.values())).shape[0]
+    codes = torch.cat([train[n].reshape(rows, -1).long() for n in names], 1)
+    _, classes = torch.unique(codes, dim=0, return_inverse=True)
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(rows, generator=generator)
+    # rank of each row within its class, in the shuffled order
+    shuffled = classes[order]
+    keep = torch.zeros(rows, dtype=torch.bool)
+    for value in torch.unique(shuffled).tolist():
+        members = order[shuffled == value]
+        keep[members[:per_class]] = True
+    return keep.nonzero().flatten()

@@ -81,6 +81,8 @@ class Settings:
     eval_every: int
     checkpoint_every: int
     seed: int
+    labels_per_class: int | None
+    label_entropy: float
 
     @classmethod
     def of(cls, program: ir.Program) -> Settings:
@@ -120,6 +122,8 @@ class Settings:
             eval_every=int(settings["eval_every"]),
             checkpoint_every=int(settings["checkpoint_every"]),
             seed=int(settings["seed"]),
+            labels_per_class=settings.get("labels_per_class"),
+            label_entropy=float(settings.get("label_entropy", 0.0)),
         )
 
 

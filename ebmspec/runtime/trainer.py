@@ -44,6 +44,9 @@ from ebmspec.runtime.objectives import (
     contrastive_loss,
     impute,
     jem_loss,
+    label_entropy,
+    label_log_likelihood,
+    labelled_rows,
     marginal_energy,
     nll_loss,
     ssm_loss,
@@ -124,6 +127,12 @@ class Trainer(RunState):
         self.data_gen = torch.Generator().manual_seed(self.s.seed)
         self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
         self.pipelines = fit_transforms(program.data, dataset.train)
+        # Semi-supervised: the rows whose labels are kept (the same on every resume).
+        self.labelled = None
+        if self.s.labels_per_class:
+            self.labelled = labelled_rows(
+                dataset.train, self.s.labels, self.s.labels_per_class, self.s.seed + 13
+            )
         self.stats: dict = {}
         self.iteration = 0
         self.lr_scale = 1.0
@@ -183,6 +192,8 @@ class Trainer(RunState):
         s = self.s
         raw = self.dataset.batch(s.batch, self.data_gen)
         positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
+        if self.labelled is not None:
+            return self._semi_supervised_step(positive)
         if s.objective == "ssm":
             return self._apply(self._ssm_step(positive, observed), [])
         if s.objective == "vera":
@@ -232,19 +243,55 @@ class Trainer(RunState):
         )  # fmt: skip
         return loss, {"f_data": f_pos, "score_norm": norm, "score_trace": trace}
 
-    def _vera_step(self, positive: dict, observed: dict) -> dict | None:
-        """The energy step against the generator's samples, then eta's and the generator's."""
+    def _semi_supervised_step(self, positive: dict) -> dict | None:
+        """jem or vera with most labels hidden: the batch's labels all count as missing (so it
+        feeds the generative term only), and a batch of labelled rows feeds alpha * CE;
+        `label_entropy` adds beta * mean H(p(y | x)) on the batch."""
         s = self.s
-        positive = impute(
-            self.model, self.sampler, self.table, positive, observed, s.steps, self.chain_gen,
-            self.stats,
+        hidden = {n: torch.zeros(positive[n].shape[:1] + self.table[n].shape, dtype=torch.bool,
+                                 device=self.device) for n in s.labels}  # fmt: skip
+        size = min(s.batch, len(self.labelled))
+        pick = self.labelled[torch.randperm(len(self.labelled), generator=self.data_gen)[:size]]
+        raw = {name: values[pick] for name, values in self.dataset.train.items()}
+        labelled, _ = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
+
+        def extra(loss: torch.Tensor) -> torch.Tensor:
+            log_py = label_log_likelihood(self.model, labelled, self.table, s.labels, {})
+            loss = loss + s.alpha * (-log_py.mean())
+            if s.label_entropy > 0:
+                entropy = label_entropy(self.model, positive, self.table, s.labels)
+                loss = loss + s.label_entropy * entropy.mean()
+            return loss
+
+        if s.objective == "vera":
+            return self._vera_step(positive, hidden, extra)
+        negative, chains = self.negatives.draw(
+            self.model, s.batch, self.chain_gen, self.stats, self.device
+        )
+        rates = self.negatives.rates(chains)
+        kept = None
+        if self.kept_negatives is not None:
+            kept, kept_chains = self.kept_negatives.draw(
+                self.model, s.batch, self.chain_gen, self.stats, self.device
+            )
+            rates = rates + self.kept_negatives.rates(kept_chains)
+        loss, f_pos, f_neg = jem_loss(
+            self.model, positive, negative, self.table, s.labels, 0.0, hidden, s.energy_l2,
+            s.generative, kept,
         )  # fmt: skip
+        return self._apply((extra(loss), {"f_data": f_pos, "f_samples": f_neg}), rates)
+
+    def _vera_step(self, positive: dict, observed: dict, extra=None) -> dict | None:
+        """The energy step against the generator's samples (plus `extra` terms), then eta's and
+        the generator's. F marginalises the labels, so missing ones need no imputation."""
+        s = self.s
         x_g, z0 = self.vera.draw(s.batch, self.chain_gen)
         negative = self.vera.values(x_g.detach())
         loss, f_pos, f_neg = vera_energy_loss(
             self.model, positive, negative, self.table, s.alpha, s.labels, observed,
             s.energy_l2, s.grad_penalty,
         )  # fmt: skip
+        loss = loss if extra is None else extra(loss)
         metrics = self._apply((loss, {"f_data": f_pos, "f_samples": f_neg}), [])
         if metrics is None:
             return None

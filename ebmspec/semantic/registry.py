@@ -364,6 +364,12 @@ TRAIN_SETTINGS = {
     "eval_every": P("eval_every", "posint", 1000),
     "checkpoint_every": P("checkpoint_every", "posint", 1000),
     "seed": P("seed", "nonneg_int", 0),
+    # Semi-supervised training (jem, vera): the labels of k training examples per class are kept
+    # (a seeded choice), the rest are hidden; the cross-entropy runs on a batch of the labelled
+    # ones, the generative term on batches of all. `label_entropy`: + beta * mean H(p(y | x)) on
+    # the (unlabelled) batch (paper 001's entropy minimisation).
+    "labels_per_class": P("labels_per_class", "posint?", None),
+    "label_entropy": P("label_entropy", "nonneg_float", 0.0),
 }
 MAX_ENUMERABLE = 65536
 

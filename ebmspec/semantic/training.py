@@ -89,6 +89,8 @@ class TrainingChecks:
         if not objective:
             return None
         objective = self._objective(objective)
+        if objective is not None and values.get("labels_per_class") is not None:
+            self._semi_supervised(objective, block, data)
         if optimizer is None:
             optimizer = ir.Call(
                 "adam",
@@ -119,6 +121,29 @@ class TrainingChecks:
             return None
         bound = bind_args(signature, func.args, func.span, self.scope)
         return None if bound is None else make_call(signature.name, bound, func.span)
+
+    def _semi_supervised(self, objective: ir.Call, block, data) -> None:
+        """`labels_per_class` needs jem or vera (which have a label cross-entropy) and a label
+        the data gives: an observed discrete variable."""
+        span = next(s.value.span for s in block.settings if s.name.text == "labels_per_class")
+        labels = [v for v in self.scope.variables.values() if v.discrete and v.observed]
+        if objective.name not in ("jem", "vera"):
+            self.sink.error(
+                "E506",
+                f"`labels_per_class` hides labels for semi-supervised training, which "
+                f"`{objective.name}` does not do",
+                span,
+                "use `jem(...)` or `vera(..., alpha = 1)`: their cross-entropy uses the labelled "
+                "examples, their generative term all of them",
+            )
+        elif not labels or data is None:
+            self.sink.error(
+                "E506",
+                "`labels_per_class` keeps some labels of the data, but this model takes none "
+                "from it (no observed discrete variable)",
+                span,
+                "declare the dataset's label, e.g. `y : categorical(10)`, or drop the setting",
+            )
 
     def _objective(self, call: ir.Call) -> ir.Call | None:
         names = dict(call.args)

@@ -1,0 +1,104 @@
+"""Semi-supervised training (`labels_per_class`, `label_entropy`): which labels are kept, the
+entropy term, misuse errors, and a toy run that learns from 3 labelled points per class.
+
+The kept rows are `per_class` of each class (a class = one joint label value), a seeded choice;
+the batch's own labels count as missing (it feeds the generative term), a batch of the kept rows
+feeds alpha * CE, and beta * mean H(p(y | x)) is added on the batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ebmspec.api import compile_file, compile_spec
+from ebmspec.diagnostics import UserError
+from ebmspec.runtime.data import load_dataset
+from ebmspec.runtime.energy import lower_energy, variable_table
+from ebmspec.runtime.objectives import configurations, label_entropy, labelled_rows
+from ebmspec.runtime.trainer import Trainer
+from ebmspec.source import Source
+from tests.conftest import ROOT
+
+TOY = ROOT / "specs" / "toy_joint.ebm"
+
+
+def test_labelled_rows_keep_k_per_class_by_a_seeded_choice():
+    y = torch.tensor([0] * 40 + [1] * 30 + [2] * 28 + [3] * 2)
+    train = {"x": torch.randn(100, 2), "y": y}
+    kept = labelled_rows(train, ("y",), 5, seed=1)
+    assert torch.bincount(y[kept], minlength=4).tolist() == [5, 5, 5, 2]
+    assert torch.equal(kept, labelled_rows(train, ("y",), 5, seed=1))
+    assert not torch.equal(kept, labelled_rows(train, ("y",), 5, seed=2))
+    # a class is a joint value of several label fields (the toy's three attributes)
+    bits = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]).repeat(10, 1)
+    both = labelled_rows({"a": bits[:, :1], "b": bits[:, 1]}, ("a", "b"), 3, seed=0)
+    assert len(both) == 12
+
+
+def test_label_entropy_is_the_entropy_of_p_y_given_x():
+    program = compile_file(TOY)
+    model = lower_energy(program, seed=0)
+    table = variable_table(program)
+    x = torch.randn(5, 2)
+    y = F.one_hot(torch.zeros(5, 3, dtype=torch.long), 2).float()
+    got = label_entropy(model, {"x": x, "y": y}, table, ("y",))
+    configs = configurations(table, ("y",))
+    with torch.no_grad():
+        logits = torch.stack([model({"x": x, "y": c.expand(5, 3, 2)}) for c in configs["y"]], 1)
+    p = torch.softmax(logits, 1)
+    assert torch.allclose(got, -(p * p.log()).sum(1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("objective", "model", "message"),
+    [
+        ("pcd(sampler = joint)", "toy", "`pcd` does not do"),
+        ("jem(sampler = joint, label = y)", "unlabelled", "takes none from it"),
+    ],
+)
+def test_semi_supervised_misuse_is_a_located_error(objective, model, message):
+    text = TOY.read_text().split("profile cpu")[0]
+    text = text.replace(
+        "pcd(sampler = joint, steps = 20, buffer = 10000, reinit = 0.05)", objective
+    )
+    text = text.replace("  ema        = 0.99\n", "  ema        = 0.99\n  labels_per_class = 10\n")
+    if model == "unlabelled":
+        text = text.replace("y : categorical(2)[3]    #", "y : categorical(2)[3] latent #")
+        text = text.split("evaluate {")[0]
+    with pytest.raises(UserError) as caught:
+        compile_spec(Source("semi.ebm", text))
+    rendered = str(caught.value)
+    assert "E506" in rendered and message in rendered, rendered
+
+
+def test_three_labels_per_class_teach_the_toy(tmp_path):
+    """jem on the toy with 3 labelled points per attribute configuration (24 of 10,000): the
+    generative term sees every point, the cross-entropy the 24; the attributes are learned."""
+    program = compile_file(
+        TOY,
+        "cpu",
+        [
+            "train.labels_per_class=3",
+            "train.iterations=150",
+            "train.batch=200",
+            "train.objective.steps=5",
+            "train.eval_every=100000",
+            "train.checkpoint_every=100000",
+        ],
+    )
+    dataset = load_dataset(program, seed=0)
+    trainer = Trainer(program, dataset, tmp_path / "run")
+    assert len(trainer.labelled) == 24
+    trainer.start(resume=False)
+    summary = trainer.run()
+    assert summary["complete"] and summary["rollbacks"] == 0
+    split = trainer.test_split()
+    configs = configurations(trainer.table, ("y",))
+    n = split["x"].shape[0]
+    with torch.no_grad():
+        f = trainer.ema({"x": split["x"].repeat(8, 1), "y": configs["y"].repeat_interleave(n, 0)})
+    best = configs["y"].argmax(-1)[f.reshape(8, n).argmax(0)]
+    accuracy = (best == split["labels"]["y"]).float().mean().item()
+    assert accuracy > 0.9, accuracy

@@ -255,6 +255,23 @@ def jem_loss(
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
 
 
+def label_scores(model, values: dict, variables: dict, labels) -> torch.Tensor:
+    """[B, C] f at every joint value of the discrete `labels` (in `configurations` order), the
+    other variables as in `values`. As in `jem_loss`, the label-free part of the network runs
+    once per example (with its graph) and only the rest per label value."""
+    count = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    configs = configurations(variables, labels, device)
+    options = next(iter(configs.values())).shape[0]
+    rest = {n: v for n, v in values.items() if n not in labels}
+    energy = model.specialize(rest, fold=True) if hasattr(model, "specialize") else model
+    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
+    dtype = next((v.dtype for v in values.values() if v.is_floating_point()), torch.float32)
+    for name, value in configs.items():
+        expanded[name] = value.to(dtype).repeat_interleave(count, 0)
+    return energy(expanded).reshape(options, count).t()
+
+
 def rademacher(shape, generator, device=None) -> torch.Tensor:
     """Independent +-1 entries, each sign with probability 1/2."""
     return torch.randint(0, 2, shape, generator=generator, device=device).float() * 2 - 1
@@ -286,17 +303,12 @@ def score_terms(model, values: dict, reals, directions: list[dict]):
 
 def label_log_likelihood(model, positive: dict, variables: dict, labels, observed: dict):
     """[n] log p(y | rest) of the examples whose `labels` are all observed, by enumerating every
-    joint value of the labels (as `jem_loss` does)."""
+    joint value of the labels."""
     count = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
     options = next(iter(configs.values())).shape[0]
-    expanded = {
-        n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in positive.items() if n not in labels
-    }
-    for name, value in configs.items():
-        expanded[name] = value.repeat_interleave(count, 0)
-    f_all = model(expanded).reshape(options, count).t()
+    f_all = label_scores(model, positive, variables, labels)
     match = torch.ones(count, options, dtype=torch.bool, device=device)
     keep = torch.ones(count, dtype=torch.bool, device=device)
     for name in labels:
@@ -372,14 +384,7 @@ def marginal_energy(model, values: dict, variables: dict, labels) -> torch.Tenso
     f itself when there are none."""
     if not labels:
         return model(values)
-    count = next(iter(values.values())).shape[0]
-    device = next(iter(values.values())).device
-    configs = configurations(variables, labels, device)
-    options = next(iter(configs.values())).shape[0]
-    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in values.items()}
-    for name, value in configs.items():
-        expanded[name] = value.repeat_interleave(count, 0)
-    return torch.logsumexp(model(expanded).reshape(options, count), 0)
+    return torch.logsumexp(label_scores(model, values, variables, labels), 1)
 
 
 def vera_energy_loss(
@@ -421,17 +426,8 @@ def vera_energy_loss(
 
 def label_entropy(model, values: dict, variables: dict, labels) -> torch.Tensor:
     """[B] the entropy of p(labels | the rest), by enumerating every joint value of `labels`."""
-    count = next(iter(values.values())).shape[0]
-    device = next(iter(values.values())).device
-    configs = configurations(variables, labels, device)
-    options = next(iter(configs.values())).shape[0]
-    expanded = {
-        n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in values.items() if n not in labels
-    }
-    for name, value in configs.items():
-        expanded[name] = value.repeat_interleave(count, 0)
-    log_p = torch.log_softmax(model(expanded).reshape(options, count), 0)
-    return -(log_p.exp() * log_p).sum(0)
+    log_p = torch.log_softmax(label_scores(model, values, variables, labels), 1)
+    return -(log_p.exp() * log_p).sum(1)
 
 
 def labelled_rows(train: dict, names, per_class: int, seed: int) -> torch.Tensor:

@@ -119,5 +119,20 @@ def print_evaluation(console, run, result: dict) -> None:
     examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
     table.add_row("test examples", str(examples))
     console.print(table)
+    if result.get("ood"):
+        ood = Table(title="OOD detection (test inputs vs as many generated ones)")
+        for column in ("metric", "score", "OOD set", "value"):
+            ood.add_column(column, justify="right" if column == "value" else "left")
+        labels = {
+            "auroc": "AUROC (in-distribution positive)",
+            "auc_pr": "AUC-PR (OOD positive, score -s)",
+        }
+        scores = {"px": "log p(x)", "py": "max p(y|x)", "pxgrad": "-|grad log p(x)|"}
+        for row in result["ood"]:
+            ood.add_row(
+                labels[row["metric"]], scores[row["score"]], row["against"],
+                f"{100 * row['value']:.2f} %",
+            )  # fmt: skip
+        console.print(ood)
     for path in result.get("images", []):
         console.print(f"wrote {path}")

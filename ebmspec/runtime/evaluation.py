@@ -24,6 +24,7 @@ from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
 from ebmspec.runtime.objectives import configurations
+from ebmspec.runtime.ood import ood_report
 
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way
 ENERGY_ROWS = 8192  # (example, configuration) rows per energy evaluation
@@ -347,6 +348,9 @@ def evaluate(
     result["predictions"] = entries
     if ir.flow_density(program.energy, program.variables):
         result.update(test_log_likelihood(model, program, split, limit, device))
+    ood = ood_report(model, program, split, limit, device, seed)
+    if ood:
+        result["ood"] = ood
     start = time.perf_counter()
     quality = generation(program, model, split, stats, device, seed)
     if quality:

@@ -264,6 +264,22 @@ class TrainingChecks:
                         stmt.func.span,
                         "plot a 2-D real variable",
                     )
+            variables = list(self.scope.variables.values())
+            discrete_any = any(v.discrete for v in variables)
+            if stmt.kind.text == "ood" and not any(not v.discrete for v in variables):
+                self.sink.error(
+                    "E706",
+                    "OOD detection scores real inputs, and this model has none",
+                    stmt.func.span,
+                    "OOD reports need a real variable such as an image",
+                )
+            elif stmt.kind.text == "ood" and bound["score"] == "py" and not discrete_any:
+                self.sink.error(
+                    "E706",
+                    "`score = py` is max p(y | x), and this model has no discrete variable",
+                    _keyword_span(stmt.func, "score"),
+                    "use `score = px` (log p(x)) or `pxgrad`",
+                )
             scored = stmt.kind.text == "calibration" or signature.name == "accuracy"
             if scored and not any(isinstance(s, ast.PredictStmt) for s in block.stmts):
                 what = "calibration" if stmt.kind.text == "calibration" else "`samples accuracy`"

@@ -23,7 +23,7 @@ from ebmspec.runtime import sampling
 from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
-from ebmspec.runtime.objectives import configurations
+from ebmspec.runtime.labels import configurations
 from ebmspec.runtime.ood import ood_report
 
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way

@@ -29,7 +29,7 @@ import torch
 
 from ebmspec import ir
 from ebmspec.runtime.energy import variable_table
-from ebmspec.runtime.objectives import label_scores, marginal_energy
+from ebmspec.runtime.labels import label_scores, marginal_energy
 
 ROWS = 2048  # inputs per scoring pass
 

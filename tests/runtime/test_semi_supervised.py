@@ -16,7 +16,7 @@ from ebmspec.api import compile_file, compile_spec
 from ebmspec.diagnostics import UserError
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.objectives import configurations, label_entropy, labelled_rows
+from ebmspec.runtime.labels import configurations, label_entropy, labelled_rows
 from ebmspec.runtime.trainer import Trainer
 from ebmspec.source import Source
 from tests.conftest import ROOT

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from ebmspec.api import compile_spec
 from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.objectives import label_log_likelihood, score_terms, ssm_loss
+from ebmspec.runtime.labels import label_log_likelihood
+from ebmspec.runtime.sampling_free import score_terms, ssm_loss
 from ebmspec.source import Source
 
 

@@ -89,6 +89,8 @@ def print_evaluation(console, run, result: dict) -> None:
         ("accuracy_energy", "accuracy, energy-based"),
         ("accuracy_samples", "accuracy, sample-based"),
         ("ece", "ECE (top label)"),
+        ("mce", "MCE (largest bin gap)"),
+        ("oce", "OCE (overconfidence)"),
     ):
         if key in result:
             value = result[key]

@@ -219,14 +219,33 @@ def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int
     (n_b / n) |accuracy_b - confidence_b|. A confidence of exactly 1.0 belongs to the last bin
     (the upper edge is exclusive, and the reference code drops those: docs/design/ALGORITHMS.md
     2.9)."""
+    return calibration_errors(confidence, correct, bins)["ece"]
+
+
+def calibration_errors(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 20) -> dict:
+    """Top-label calibration over `bins` equal-width confidence bins (as `calibration_error`),
+    with n_b examples, accuracy acc_b and mean confidence conf_b in bin b:
+    ECE = sum_b (n_b / n) |acc_b - conf_b|; MCE = max over non-empty b of |acc_b - conf_b|
+    (paper 002); OCE = sum_b (n_b / n) conf_b max(conf_b - acc_b, 0), the overconfidence
+    error (paper 002, Thulasidasan et al. 2019). NaN without examples."""
     confidence = confidence.double().flatten()
     if confidence.numel() == 0:
-        return math.nan
+        return {"ece": math.nan, "mce": math.nan, "oce": math.nan}
     inner = torch.tensor([k / bins for k in range(1, bins)], dtype=torch.float64)
     index = torch.bucketize(confidence, inner, right=True)  # 1.0 >= every edge: the last bin
     gap = torch.zeros(bins, dtype=torch.float64)
     gap.index_add_(0, index, correct.double().flatten() - confidence)
-    return float(gap.abs().sum() / confidence.numel())
+    count = torch.bincount(index, minlength=bins).double()
+    conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
+    seen = count > 0
+    mean_gap = gap[seen] / count[seen]  # acc_b - conf_b
+    mean_conf = conf[seen] / count[seen]
+    total = confidence.numel()
+    return {
+        "ece": float(gap.abs().sum() / total),
+        "mce": float(mean_gap.abs().max()),
+        "oce": float((count[seen] * mean_conf * (-mean_gap).clamp_min(0)).sum() / total),
+    }
 
 
 def ece(marginals: dict, labels: dict, bins: int = 20) -> dict:
@@ -241,10 +260,17 @@ def ece(marginals: dict, labels: dict, bins: int = 20) -> dict:
         per_attribute[attribute] = calibration_error(confidence, correct, bins)
         confidences.append(confidence)
         corrects.append(correct)
-    pooled = calibration_error(torch.cat(confidences), torch.cat(corrects), bins)
+    pooled = calibration_errors(torch.cat(confidences), torch.cat(corrects), bins)
     known = [v for v in per_attribute.values() if not math.isnan(v)]
     macro = sum(known) / len(known) if known else math.nan
-    return {"ece": pooled, "macro": macro, "per_attribute": per_attribute, "bins": bins}
+    return {
+        "ece": pooled["ece"],
+        "mce": pooled["mce"],
+        "oce": pooled["oce"],
+        "macro": macro,
+        "per_attribute": per_attribute,
+        "bins": bins,
+    }
 
 
 def _report(program: ir.Program, kind: str) -> ir.Call | None:
@@ -314,7 +340,12 @@ def evaluate(
             if method.name == "energy":
                 pred, marginals = predict_energy(model, program, given, line.targets)
                 calibration = ece(marginals, labels, bins)
-                entry.update(ece=calibration["ece"], ece_macro=calibration["macro"])
+                entry.update(
+                    ece=calibration["ece"],
+                    mce=calibration["mce"],
+                    oce=calibration["oce"],
+                    ece_macro=calibration["macro"],
+                )
                 entry["ece_from"] = "energy"
                 entry["per_attribute"]["ece"] = calibration["per_attribute"]
             else:
@@ -334,7 +365,12 @@ def evaluate(
                 )
                 if "ece" not in entry:
                     calibration = ece(frequencies, labels, bins)
-                    entry.update(ece=calibration["ece"], ece_macro=calibration["macro"])
+                    entry.update(
+                        ece=calibration["ece"],
+                        mce=calibration["mce"],
+                        oce=calibration["oce"],
+                        ece_macro=calibration["macro"],
+                    )
                     entry["ece_from"] = "samples"
                     entry["per_attribute"]["ece"] = calibration["per_attribute"]
             scores = accuracy(pred, labels)

@@ -557,3 +557,28 @@ def test_grid_passes_the_fitted_transforms_on(monkeypatch):
     call = program.evaluate.reports[1].call.with_arg("steps", 2)
     pictures.conditional_grid(program, model, call, columns=2, transforms="marker")
     assert seen == ["marker"]
+
+
+def test_mce_and_oce_against_a_bin_by_bin_computation():
+    """MCE = the largest |accuracy - confidence| over non-empty bins; OCE = sum over bins of
+    (n_b / n) conf_b max(conf_b - acc_b, 0) (paper 002's overconfidence error)."""
+    generator = torch.Generator().manual_seed(4)
+    confidence = torch.rand(500, generator=generator) * 0.6 + 0.4
+    correct = torch.rand(500, generator=generator) < confidence**2  # overconfident on average
+    got = ev.calibration_errors(confidence, correct, 10)
+    ece = mce = oce = 0.0
+    for b in range(10):
+        low, high = b / 10, (b + 1) / 10
+        inside = (confidence >= low) & ((confidence < high) if b < 9 else (confidence <= high))
+        if not inside.any():
+            continue
+        share = inside.double().mean().item()
+        acc = correct[inside].double().mean().item()
+        conf = confidence[inside].double().mean().item()
+        ece += share * abs(acc - conf)
+        mce = max(mce, abs(acc - conf))
+        oce += share * conf * max(conf - acc, 0.0)
+    assert got["ece"] == pytest.approx(ece, abs=1e-9)
+    assert got["mce"] == pytest.approx(mce, abs=1e-9)
+    assert got["oce"] == pytest.approx(oce, abs=1e-9)
+    assert got["oce"] > 0 and got["mce"] >= got["ece"]

@@ -38,6 +38,18 @@ def _program(*settings: str, text: str | None = None, tmp: Path | None = None):
     return compile_file(TOY, "smoke", settings)
 
 
+def toy_accuracy(trainer) -> float:
+    """Energy-based accuracy of a toy trainer's EMA weights on its test split: the argmax of f
+    over the 8 attribute configurations, right attributes averaged over attributes and points."""
+    split = trainer.test_split()
+    configs = configurations(trainer.table, ("y",))
+    n = split["x"].shape[0]
+    with torch.no_grad():
+        f = trainer.ema({"x": split["x"].repeat(8, 1), "y": configs["y"].repeat_interleave(n, 0)})
+    best = configs["y"].argmax(-1)[f.reshape(8, n).argmax(0)]
+    return (best == split["labels"]["y"]).float().mean().item()
+
+
 def _toy_batch(program, size=64, seed=0):
     dataset = load_dataset(program, seed=0)
     generator = torch.Generator().manual_seed(seed)
@@ -287,11 +299,5 @@ def test_each_objective_trains_on_the_missing_label_toy(tmp_path, objective):
     trainer.start(resume=False)
     summary = trainer.run()
     assert summary["complete"] and summary["rollbacks"] == 0
-    split = trainer.test_split()
-    configs = configurations(trainer.table, ("y",))
-    n = split["x"].shape[0]
-    with torch.no_grad():
-        f = trainer.ema({"x": split["x"].repeat(8, 1), "y": configs["y"].repeat_interleave(n, 0)})
-    best = configs["y"].argmax(-1)[f.reshape(8, n).argmax(0)]
-    accuracy = (best == split["labels"]["y"]).float().mean().item()
+    accuracy = toy_accuracy(trainer)
     assert accuracy > 0.75, accuracy

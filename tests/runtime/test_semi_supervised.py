@@ -20,6 +20,7 @@ from ebmspec.runtime.labels import configurations, label_entropy, labelled_rows
 from ebmspec.runtime.trainer import Trainer
 from ebmspec.source import Source
 from tests.conftest import ROOT
+from tests.runtime.test_objectives import toy_accuracy
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
 
@@ -94,11 +95,5 @@ def test_three_labels_per_class_teach_the_toy(tmp_path):
     trainer.start(resume=False)
     summary = trainer.run()
     assert summary["complete"] and summary["rollbacks"] == 0
-    split = trainer.test_split()
-    configs = configurations(trainer.table, ("y",))
-    n = split["x"].shape[0]
-    with torch.no_grad():
-        f = trainer.ema({"x": split["x"].repeat(8, 1), "y": configs["y"].repeat_interleave(n, 0)})
-    best = configs["y"].argmax(-1)[f.reshape(8, n).argmax(0)]
-    accuracy = (best == split["labels"]["y"]).float().mean().item()
+    accuracy = toy_accuracy(trainer)
     assert accuracy > 0.9, accuracy

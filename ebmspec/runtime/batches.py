@@ -15,7 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels.jump import label_codes, place_values, shift_key, site_counts
+from ebmspec.runtime.kernels.base import site_counts
+from ebmspec.runtime.kernels.jump import label_codes, place_values, shift_key
 from ebmspec.runtime.transforms import apply_transforms
 
 

@@ -8,25 +8,24 @@ table. Out: tensors. The label-free part of a network runs once per example (`la
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
+from ebmspec.runtime.kernels.base import joint_codes
+
 
 def configurations(variables: dict, names, device=None) -> dict[str, torch.Tensor]:
     """Every joint value of the discrete variables `names` in model space: {name: [C, ...]},
     the last variable's last element varying fastest."""
-    codes, widths = [], []
+    widths = []
     for name in names:
         spec = variables[name]
         kind, shape, categories = spec.kind, spec.shape, spec.categories
         width = categories if kind == "categorical" else 2
-        sites = math.prod(shape)
-        widths.append((name, kind, shape, width, sites))
-        codes.extend([range(width)] * sites)
-    table = torch.tensor(list(itertools.product(*codes)), device=device).reshape(-1, len(codes))
+        widths.append((name, kind, shape, width, math.prod(shape)))
+    table = joint_codes(variables, names, device)
     result, column = {}, 0
     for name, kind, shape, width, sites in widths:
         part = table[:, column : column + sites].reshape(-1, *shape)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 
 from ebmspec.runtime.kernels.base import Target
-from ebmspec.runtime.labels import configurations
+from ebmspec.runtime.labels import configurations, label_scores
 from ebmspec.runtime.schedule import acceptance, build_schedule, initial_values, run_conditioned
 
 
@@ -177,17 +177,12 @@ def jem_loss(
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
     options = next(iter(configs.values())).shape[0]
-    rest = {n: v for n, v in positive.items() if n not in labels}
-    # The label-free part (dSprites: the CNN h(x)) runs once per example, with its graph, and is
-    # tiled over the configurations: row c * count + b holds example b with configuration c.
+    # The label-free part (dSprites: the CNN h(x)) runs once per example, with its graph.
     keep_graph = {
-        n: v.detach().requires_grad_(True) if v.is_floating_point() else v for n, v in rest.items()
+        n: v.detach().requires_grad_(True) if v.is_floating_point() and n not in labels else v
+        for n, v in positive.items()
     }
-    energy = model.specialize(keep_graph, fold=True) if hasattr(model, "specialize") else model
-    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
-    for name, value in configs.items():
-        expanded[name] = value.repeat_interleave(count, 0)
-    f_all = energy(expanded).reshape(options, count).t()
+    f_all = label_scores(model, keep_graph, variables, labels)
     log_px = torch.logsumexp(f_all, 1)
     match = torch.ones(count, options, dtype=torch.bool, device=device)
     agree = torch.ones(count, options, dtype=torch.bool, device=device)

@@ -14,6 +14,8 @@ marker is copied verbatim into modules emitted by `ebmspec compile`.
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import NamedTuple
 
 import torch
@@ -350,3 +352,19 @@ def within_bounds(values: dict, names, variables: dict) -> torch.Tensor:
 
 def squared_norm(tensors) -> torch.Tensor:
     return sum(t.pow(2).reshape(t.shape[0], -1).sum(1) for t in tensors)
+
+
+def site_counts(table: dict, labels) -> list[int]:
+    """The number of values of every site of the discrete variables `labels`, in order."""
+    counts = []
+    for name in labels:
+        spec = table[name]
+        counts += [2 if spec.kind == "binary" else spec.categories] * math.prod(spec.shape)
+    return counts
+
+
+def joint_codes(table: dict, labels, device=None) -> torch.Tensor:
+    """[C, sites] every joint value of the discrete variables `labels`, one column per site, the
+    first site most significant (the last variable's last site varies fastest)."""
+    ranges = [range(count) for count in site_counts(table, labels)]
+    return torch.tensor(list(itertools.product(*ranges)), device=device, dtype=torch.long)

@@ -13,13 +13,20 @@ The loops run over sites (or not at all), never over chains.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, gumbel, record
+from ebmspec.runtime.kernels.base import (
+    Kernel,
+    KernelState,
+    Point,
+    Target,
+    gumbel,
+    joint_codes,
+    record,
+)
 
 # --- begin standalone ---
 
@@ -101,8 +108,7 @@ class Gibbs(Kernel):
             kind, shape, categories = spec.kind, spec.shape, spec.categories
             widths.append((name, kind, math.prod(shape), 2 if kind == "binary" else categories))
         if self.codes is None or self.codes.device != device:
-            ranges = [range(k) for _, _, sites, k in widths for _ in range(sites)]
-            self.codes = torch.tensor(list(itertools.product(*ranges)), device=device)
+            self.codes = joint_codes(self.table, self.variables, device)
         codes = self.codes  # [C, total sites]
         configs = codes.shape[0]
         trial = _tiled(values, configs, None if memo is None else self.variables)

@@ -28,13 +28,21 @@ over the block's variables, never over chains.
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, gumbel, record
+from ebmspec.runtime.kernels.base import (
+    Kernel,
+    KernelState,
+    Point,
+    Target,
+    gumbel,
+    joint_codes,
+    record,
+    site_counts,
+)
 
 # --- begin standalone ---
 
@@ -42,22 +50,6 @@ from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, gum
 def shift_key(labels) -> str:
     """The data-statistics key of a real variable's mean per joint value of `labels`."""
     return "means_by:" + ",".join(labels)
-
-
-def site_counts(table: dict, labels) -> list[int]:
-    """The number of values of every site of the discrete variables `labels`, in order."""
-    counts = []
-    for name in labels:
-        spec = table[name]
-        counts += [2 if spec.kind == "binary" else spec.categories] * math.prod(spec.shape)
-    return counts
-
-
-def joint_codes(table: dict, labels, device=None) -> torch.Tensor:
-    """[C, sites] every joint value of the discrete variables `labels`, one column per site (the
-    first site most significant), in the order of the `shift_key` tables."""
-    ranges = [range(count) for count in site_counts(table, labels)]
-    return torch.tensor(list(itertools.product(*ranges)), device=device, dtype=torch.long)
 
 
 def place_values(table: dict, labels) -> torch.Tensor:
@@ -104,10 +96,7 @@ class Jump(Kernel):
         return table.to(device)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
-        values = dict(point.values)
-        free_labels = [n for n in self.labels if n not in target.fixed]
-        if not free_labels:  # every label clamped: the orbit is the point itself
-            return point, record(state, torch.zeros_like(state.accepted), state.hops * 0)
+        values = dict(point.values)  # some label is free: `running_blocks` drops the block else
         some = values[self.labels[0]]
         batch, device = some.shape[0], some.device
         if self.codes is None or self.codes.device != device:

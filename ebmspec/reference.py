@@ -68,7 +68,7 @@ def render_reference() -> str:
     lines = [
         "# ebmspec language reference",
         "",
-        "Generated from `ebmspec/semantic/registry.py` by `python -m ebmspec.reference`; every",
+        "Generated from `ebmspec/semantic/registry/` by `python -m ebmspec.reference`; every",
         "name below is checked at `ebmspec check` time, and nothing else is accepted.",
         "",
     ]

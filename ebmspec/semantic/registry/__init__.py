@@ -1,0 +1,50 @@
+"""The registry of building blocks a spec may name, with typed signatures.
+
+In: nothing (static tables). Out: `Signature`s looked up by the checker for energy blocks, kernels,
+init distributions, objectives, optimizers, datasets, transforms and evaluation methods. A name not
+in these tables is an error at check time: the language is closed. One module per kind of block
+(`blocks`, `samplers`, `training`, `datasets`, `evaluation`), the types in `signatures`.
+"""
+
+from ebmspec.semantic.registry.blocks import ENERGY_BLOCKS, PARAMETRIC_BLOCKS
+from ebmspec.semantic.registry.datasets import DATASETS, TRANSFORMS
+from ebmspec.semantic.registry.evaluation import PREDICT_METHODS, REPORTS
+from ebmspec.semantic.registry.samplers import (
+    CONTINUOUS,
+    DEFAULT_KERNEL,
+    DISCRETE,
+    INIT_DISTS,
+    KERNELS,
+    SAMPLER_SETTINGS,
+)
+from ebmspec.semantic.registry.signatures import ACTIVATIONS, REQUIRED, Param, Signature, table
+from ebmspec.semantic.registry.training import (
+    MAX_ENUMERABLE,
+    OBJECTIVES,
+    OPTIMIZERS,
+    TRAIN_SETTINGS,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "CONTINUOUS",
+    "DATASETS",
+    "DEFAULT_KERNEL",
+    "DISCRETE",
+    "ENERGY_BLOCKS",
+    "INIT_DISTS",
+    "KERNELS",
+    "MAX_ENUMERABLE",
+    "OBJECTIVES",
+    "OPTIMIZERS",
+    "PARAMETRIC_BLOCKS",
+    "PREDICT_METHODS",
+    "REPORTS",
+    "REQUIRED",
+    "SAMPLER_SETTINGS",
+    "TRAIN_SETTINGS",
+    "TRANSFORMS",
+    "Param",
+    "Signature",
+    "table",
+]

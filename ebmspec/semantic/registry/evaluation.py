@@ -1,0 +1,69 @@
+"""Prediction methods and `evaluate { }` reports.
+
+In: nothing (static tables). Out: the rows the checker looks names up in.
+"""
+
+from __future__ import annotations
+
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature, table
+
+PREDICT_METHODS = table(
+    Signature("energy", (), "argmax of f over all enumerated target configurations"),
+    Signature(
+        "samples",
+        (P("chains", "posint", 10), P("steps", "posint", 200), P("sampler", "sampler?", None)),
+        "majority vote of `chains` chains of `steps` sweeps from the init distribution",
+    ),
+)
+REPORTS = {
+    "calibration": table(Signature("ece", (P("bins", "posint", 20),), "top-label ECE")),
+    "samples": table(
+        Signature(
+            "grid",
+            (
+                P("rows", "variable"),
+                P("cols", "variable?", None),
+                P("steps", "posint", 200),
+                P("sampler", "sampler?", None),
+            ),
+            "conditional sample grid, one row (column) per value",
+        ),
+        Signature(
+            "accuracy",
+            (
+                P("chains", "posint", 8),
+                P("steps", "posint", 200),
+                P("sampler", "sampler?", None),
+            ),
+            "conditional samples of every value of each predicted variable from the init "
+            "distribution, scored by the model's energy-based prediction, and their statistics "
+            "against the data",
+        ),
+    ),
+    "ood": table(
+        Signature(
+            "auroc",
+            (
+                P("score", "choice", "px", choices=("px", "py", "pxgrad")),
+                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+            ),
+            "AUROC of an OOD score, in-distribution test set vs generated sets",
+        ),
+        Signature(
+            "auc_pr",
+            (
+                P("score", "choice", "px", choices=("px", "py", "pxgrad")),
+                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+            ),
+            "AUC-PR with OOD as the positive class (paper 003 protocol)",
+        ),
+    ),
+    "density": table(
+        Signature(
+            "plot",
+            (P("variable", "variable"), P("bins", "posint", 100)),
+            "density and samples of a 2-D real variable",
+        )
+    ),
+}

@@ -44,6 +44,7 @@ from ebmspec.runtime.data import TOY_CENTRES, load_dataset, toy_attributes
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.evaluation import label_configurations
 from ebmspec.runtime.sampling import default_sampler, sample
+from ebmspec.runtime.streams import stream
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import Source
 
@@ -84,7 +85,7 @@ def train_judge(run, dataset, labels: list[str], steps: int, seed: int) -> Judge
     heads = [table[name].categories for name in labels]
     size = table["x"][1][-1]
     judge = Judge(size, heads)
-    generator = torch.Generator().manual_seed(seed + 100)
+    generator = stream(seed, "judge")
     optimizer = torch.optim.Adam(judge.parameters(), 1e-3)
     for _ in range(steps):
         raw = dataset.batch(128, generator)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ebmspec.runtime.kernels.base import site_counts
 from ebmspec.runtime.kernels.jump import label_codes, place_values, shift_key
+from ebmspec.runtime.streams import stream
 from ebmspec.runtime.transforms import apply_transforms
 
 
@@ -45,10 +46,10 @@ def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
 
 
 def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
-    """A dataset's test set in model space (random transform steps drawn with a generator seeded
-    `seed + 4`, the same for training-time and `ebmspec eval` evaluations) plus `labels`: the
-    integer codes of its discrete variables, -1 = missing."""
-    generator = torch.Generator().manual_seed(seed + 4)
+    """A dataset's test set in model space (random transform steps drawn from stream
+    "test_noise" of `seed`, the same for training-time and `ebmspec eval` evaluations) plus
+    `labels`: the integer codes of its discrete variables, -1 = missing."""
+    generator = stream(seed, "test_noise")
     values, _ = encode(variables, dataset.test, pipelines, generator)
     labels = {
         n: t.long()

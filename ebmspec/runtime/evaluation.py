@@ -25,6 +25,7 @@ from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
 from ebmspec.runtime.labels import configurations
 from ebmspec.runtime.ood import ood_report
+from ebmspec.runtime.streams import stream_seed
 
 MAX_CONFIGURATIONS = 65_536  # dSprites has 256; beyond this enumeration is not the way
 ENERGY_ROWS = 8192  # (example, configuration) rows per energy evaluation
@@ -143,7 +144,8 @@ def predict_samples(
     with the given variables clamped (so only the other blocks run), the targets starting from
     the sampler's init distribution. Returns (pred, frequencies): frequencies[name]
     [N, *shape, K] = share of chains ending at each value, pred = its argmax (ties: lowest).
-    Runs of `batch` chains; run i uses seed + i. `progress(done, total)` after each run."""
+    Runs of `batch` chains; run i draws from stream ("predict_samples", i) of `seed`.
+    `progress(done, total)` after each run."""
     targets = tuple(targets)
     total = next(iter(given.values())).shape[0]
     per = max(1, batch // chains)
@@ -160,7 +162,7 @@ def predict_samples(
             energy,
             count * chains,
             sweeps=steps,
-            seed=seed + run,
+            seed=stream_seed(seed, "predict_samples", run),
             condition=condition,
             sampler=sampler,
             stats=stats,
@@ -388,7 +390,7 @@ def evaluate(
     if ood:
         result["ood"] = ood
     start = time.perf_counter()
-    quality = generation(program, model, split, stats, device, seed)
+    quality = generation(program, model, split, stats, device, stream_seed(seed, "generation"))
     if quality:
         result.update(quality)
         result.setdefault("seconds", {})["generation"] = time.perf_counter() - start

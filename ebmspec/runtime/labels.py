@@ -85,14 +85,13 @@ def label_entropy(model, values: dict, variables: dict, labels) -> torch.Tensor:
     return -(log_p.exp() * log_p).sum(1)
 
 
-def labelled_rows(train: dict, names, per_class: int, seed: int) -> torch.Tensor:
+def labelled_rows(train: dict, names, per_class: int, generator) -> torch.Tensor:
     """The training rows whose labels a semi-supervised run keeps: `per_class` of each class (a
     class = one joint value of the label fields `names`; fewer when a class has fewer rows),
-    chosen by a generator seeded `seed`, in increasing order."""
+    chosen with `generator`, in increasing order."""
     rows = next(iter(train.values())).shape[0]
     codes = torch.cat([train[n].reshape(rows, -1).long() for n in names], 1)
     _, classes = torch.unique(codes, dim=0, return_inverse=True)
-    generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(rows, generator=generator)
     # rank of each row within its class, in the shuffled order
     shuffled = classes[order]

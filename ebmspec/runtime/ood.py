@@ -30,6 +30,7 @@ import torch
 from ebmspec import ir
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.labels import label_scores, marginal_energy
+from ebmspec.runtime.streams import stream
 
 ROWS = 2048  # inputs per scoring pass
 
@@ -128,7 +129,7 @@ def ood_report(model, program: ir.Program, split: dict, limit, device, seed: int
     names = [v.name for v in program.variables if not v.discrete]
     count = split[names[0]].shape[0] if limit is None else min(limit, split[names[0]].shape[0])
     reals = {n: split[n][:count].float().cpu() for n in names}
-    generator = torch.Generator().manual_seed(seed + 17)
+    generator = stream(seed, "ood_sets")
     wanted = sorted({name for call in lines for name in call.arg("against")})
     sets = ood_sets(reals, wanted, generator)
     cache: dict = {}

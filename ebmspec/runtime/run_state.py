@@ -20,6 +20,7 @@ from pathlib import Path
 from ebmspec.runtime import checkpoint as ckpt
 from ebmspec.runtime.params import save_parameters
 from ebmspec.runtime.run_files import flatten_stats, unflatten_stats
+from ebmspec.runtime.streams import stream_seed
 from ebmspec.runtime.train_settings import TrainingDiverged
 from ebmspec.runtime.transforms import Pipeline
 
@@ -53,13 +54,16 @@ class RunState:
         return sorted(self.history_dir.glob("checkpoint-*.safetensors"))
 
     def _truncate_metrics(self) -> None:
-        """Drop log lines past the checkpoint: the resumed run writes them again."""
+        """Drop log lines past the checkpoint: the resumed run writes them again. Rollback lines
+        stay: they record failures, which a deeper rollback does not undo (a rollback to
+        iteration 0 used to erase the line of an earlier one to iteration 10)."""
         if not self.metrics_path.exists():
             return
         kept = []
         for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
             try:
-                if json.loads(line).get("iteration", 0) <= self.iteration:
+                entry = json.loads(line)
+                if "rollback" in entry or entry.get("iteration", 0) <= self.iteration:
                     kept.append(line)
             except json.JSONDecodeError:
                 break  # a line cut by the kill: everything after it is gone too
@@ -169,7 +173,7 @@ class RunState:
         self.progressed = False
         self.lr_scale, self.rollbacks, self.train_seconds = scale, count, spent
         # A different chain seed: replaying the same random numbers tends to replay the failure.
-        self.chain_gen.manual_seed(self.s.seed + 1 + 7919 * count)
+        self.chain_gen.manual_seed(stream_seed(self.s.seed, "chains", count))
         self._truncate_metrics()
         self.monitor.warn(
             f"loss {value:.3g} at iteration {failed_at} (non-finite or |loss| > {DIVERGED:.0e}): "

@@ -45,6 +45,7 @@ from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_
 from ebmspec.runtime.run_state import DIVERGED, RunState
 from ebmspec.runtime.sampling import sampler_table
 from ebmspec.runtime.sampling_free import nll_loss
+from ebmspec.runtime.streams import stream
 from ebmspec.runtime.train_settings import (
     LOSS_PARTS,
     SAMPLE_QUALITY,
@@ -115,14 +116,17 @@ class Trainer(ObjectiveSteps, RunState):
         self.negatives = chains(kept) if sampling else None
         both = jem and self.s.generative == "both"
         self.kept_negatives = chains(self.s.labels) if both else None
-        self.data_gen = torch.Generator().manual_seed(self.s.seed)
-        self.chain_gen = torch.Generator(device=device).manual_seed(self.s.seed + 1)
+        self.data_gen = stream(self.s.seed, "batches")
+        self.chain_gen = stream(self.s.seed, "chains", device=device)
         self.pipelines = fit_transforms(program.data, dataset.train)
         # Semi-supervised: the rows whose labels are kept (the same on every resume).
         self.labelled = None
         if self.s.labels_per_class:
             self.labelled = labelled_rows(
-                dataset.train, self.s.labels, self.s.labels_per_class, self.s.seed + 13
+                dataset.train,
+                self.s.labels,
+                self.s.labels_per_class,
+                stream(self.s.seed, "labelled_rows"),
             )
         self.stats: dict = {}
         self.iteration = 0
@@ -162,7 +166,7 @@ class Trainer(ObjectiveSteps, RunState):
             self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
             self._truncate_metrics()
             return
-        stats_gen = torch.Generator().manual_seed(self.s.seed + 2)
+        stats_gen = stream(self.s.seed, "data_stats")
         raw = self.dataset.batch(self.s.batch, stats_gen)
         values, observed = encode(self.table, raw, self.pipelines, stats_gen)
         blocks = [row for s in self.program.samplers for row in sampler_table(s)["blocks"]]
@@ -259,7 +263,7 @@ class Trainer(ObjectiveSteps, RunState):
             self.test_split(),
             self.stats,
             self.device,
-            seed=self.s.seed + 5,
+            seed=self.s.seed,
             limit=limit,
         )
         result = {"iteration": self.iteration, "train_seconds": round(self.train_seconds, 1)} | {

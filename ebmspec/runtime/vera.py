@@ -27,6 +27,7 @@ import torch
 
 from ebmspec.runtime import checkpoint as ckpt
 from ebmspec.runtime.layers import MLP
+from ebmspec.runtime.streams import stream_seed
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 0.3
 ETA_INIT = 0.1
@@ -49,7 +50,7 @@ class Vera:
         self.entropy_weight = float(args["entropy_weight"])
         self.importance = int(args["importance"])
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed + 11)
+            torch.manual_seed(stream_seed(seed, "generator_init"))
             self.net = MLP(self.latent, list(args["hidden"]), self.dim, "softplus").to(device)
         self.log_sigma = torch.nn.Parameter(torch.full((), math.log(SIGMA_MIN), device=device))
         self.log_eta = torch.nn.Parameter(

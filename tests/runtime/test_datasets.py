@@ -165,9 +165,9 @@ def _all_rows(data) -> torch.Tensor:
     """Every procedural image back in the latent grid [scale, orientation, posX, posY, H, W]."""
     x = torch.cat([data.train["x"], data.test["x"]])
     # recover the official row order from the (sorted) split indices
-    from ebmspec.runtime.data.base import SPLIT_STREAM, stream_generator
+    from ebmspec.runtime.streams import stream
 
-    order = torch.randperm(49_152, generator=stream_generator(0, SPLIT_STREAM))
+    order = torch.randperm(49_152, generator=stream(0, "dataset_split"))
     index = torch.cat([order[2_500:].sort().values, order[:2_500].sort().values])
     grid = torch.empty_like(x)
     grid[index] = x

@@ -28,13 +28,15 @@ TOY = ROOT / "specs" / "toy_joint.ebm"
 def test_labelled_rows_keep_k_per_class_by_a_seeded_choice():
     y = torch.tensor([0] * 40 + [1] * 30 + [2] * 28 + [3] * 2)
     train = {"x": torch.randn(100, 2), "y": y}
-    kept = labelled_rows(train, ("y",), 5, seed=1)
+    kept = labelled_rows(train, ("y",), 5, torch.Generator().manual_seed(1))
     assert torch.bincount(y[kept], minlength=4).tolist() == [5, 5, 5, 2]
-    assert torch.equal(kept, labelled_rows(train, ("y",), 5, seed=1))
-    assert not torch.equal(kept, labelled_rows(train, ("y",), 5, seed=2))
+    assert torch.equal(kept, labelled_rows(train, ("y",), 5, torch.Generator().manual_seed(1)))
+    assert not torch.equal(kept, labelled_rows(train, ("y",), 5, torch.Generator().manual_seed(2)))
     # a class is a joint value of several label fields (the toy's three attributes)
     bits = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]).repeat(10, 1)
-    both = labelled_rows({"a": bits[:, :1], "b": bits[:, 1]}, ("a", "b"), 3, seed=0)
+    both = labelled_rows(
+        {"a": bits[:, :1], "b": bits[:, 1]}, ("a", "b"), 3, torch.Generator().manual_seed(0)
+    )
     assert len(both) == 12
 
 

@@ -9,13 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ebmspec.diagnostics import Diagnostic, UserError
+from ebmspec.runtime.streams import stream
 from ebmspec.source import Source, Span
-
-TRAIN_STREAM, TEST_STREAM, SPLIT_STREAM = 0, 1, 2
 
 Tensors = dict[str, torch.Tensor]
 
@@ -67,12 +65,6 @@ class Dataset:
 
 def count_rows(values: Tensors) -> int:
     return len(next(iter(values.values())))
-
-
-def stream_generator(seed: int, stream: int) -> torch.Generator:
-    """A CPU generator for one purpose (`stream`) of one seed; streams never share draws."""
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, stream]).generate_state(1)[0]
-    return torch.Generator().manual_seed(int(state))
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -133,7 +125,7 @@ def split_rows(
             if context.name == "csv"
             else f"set `test` below {rows:,}",
         )
-    order = torch.randperm(rows, generator=stream_generator(context.seed, SPLIT_STREAM))
+    order = torch.randperm(rows, generator=stream(context.seed, "dataset_split"))
     test, train = order[:n_test].sort().values, order[n_test:].sort().values
     return {k: v[train] for k, v in values.items()}, {k: v[test] for k, v in values.items()}
 

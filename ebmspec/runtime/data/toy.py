@@ -9,12 +9,10 @@ import math
 import torch
 
 from ebmspec.runtime.data.base import (
-    TEST_STREAM,
-    TRAIN_STREAM,
     Context,
     Tensors,
-    stream_generator,
 )
+from ebmspec.runtime.streams import stream
 
 DATASET = "toy"  # the name a spec's `data` line uses
 
@@ -86,9 +84,9 @@ def load(context: Context):
 
     # `train` is one fixed draw of the nominal size, for statistics (transform fits, data
     # ranges); training batches are fresh draws.
-    train = draw(TOY_TRAIN_SIZE, stream_generator(context.seed, TRAIN_STREAM))
+    train = draw(TOY_TRAIN_SIZE, stream(context.seed, "dataset_train"))
     # Test labels are always complete: accuracy is measured on every attribute.
-    test_generator = stream_generator(context.seed, TEST_STREAM)
+    test_generator = stream(context.seed, "dataset_test")
     test = _toy_draw(args["test"], test_generator, std, attributes, False)
     description = (
         f"toy: 8 Gaussians (std {std:g}) with 3 binary attributes ({attributes}"

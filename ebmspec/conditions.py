@@ -13,17 +13,17 @@ per clamped variable, holding the value as the tensor the sampler expects (categ
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, DiagnosticSink, UserError
 from ebmspec.frontend import ast, parse_assignment
+from ebmspec.runtime.clamping import ConditionError, check_number, check_shape, encode_value
+from ebmspec.runtime.layers import Var
 from ebmspec.semantic.values import fold_number, suggest
 from ebmspec.source import Source, Span
 
@@ -146,52 +146,27 @@ def _leaves(expr: ast.Expr) -> list[ast.Expr]:
     return [expr]
 
 
-def _expected(variable: ir.Variable) -> str:
-    dims = _shape_text(variable.shape)
-    if variable.kind == "real":
-        return f"a number or a list of shape {dims}"
-    one, many = ("category", "categories") if variable.kind == "categorical" else ("0/1", "0/1s")
-    if not variable.shape:
-        return f"a single {one}"
-    if len(variable.shape) == 1:
-        return f"a list of {variable.shape[0]} {many}"
-    return f"a list of shape {dims} of {many}"
-
-
 def _check_value(variable: ir.Variable, expr: ast.Expr, sink: DiagnosticSink) -> torch.Tensor:
+    """The value's shape, then every number of it (each wrong one reported at its own span)."""
     shape = _shape_of(expr, sink)
     if shape is None:
         return torch.empty(0)
-    broadcast = variable.kind == "real" and shape == ()
-    if shape != variable.shape and not broadcast:
-        found = "a single value" if shape == () else f"a list of shape {_shape_text(shape)}"
-        sink.error(
-            "E906",
-            f"wrong shape for `{variable.name}` ({variable.describe()}): expected "
-            f"{_expected(variable)}, found {found}",
-            expr.span,
-            _shape_help(variable),
-        )
+    var = Var(variable.kind, variable.shape, variable.categories, variable.low, variable.high)
+    try:
+        check_shape(variable.name, var, shape)
+    except ConditionError as error:
+        sink.error(error.code, error.message, expr.span, error.help)
         return torch.empty(0)
-    numbers = [_check_leaf(variable, leaf, sink) for leaf in _leaves(expr)]
-    if sink.diagnostics:
-        return torch.empty(0)
-    if variable.kind == "categorical":
-        codes = torch.tensor(numbers, dtype=torch.long).reshape(variable.shape)
-        return F.one_hot(codes, variable.categories).float()
-    value = torch.tensor(numbers, dtype=torch.float32).reshape(shape)
-    return value.expand(variable.shape).clone() if broadcast else value
-
-
-def _shape_help(variable: ir.Variable) -> str:
-    if variable.kind == "real":
-        dims = _shape_text(variable.shape)
-        return f"give one number (used for every element) or a nested list of shape {dims}"
-    if not variable.shape:
-        return f"e.g. `--condition {variable.name}={1 if variable.kind == 'binary' else 3}`"
-    example = ", ".join(["0", "1", "0", "1"][i % 4] for i in range(min(variable.shape[0], 4)))
-    more = ", ..." if variable.shape[0] > 4 else ""
-    return f"e.g. `--condition {variable.name}=[{example}{more}]`"
+    numbers = []
+    for leaf in _leaves(expr):
+        try:
+            numbers.append(_check_leaf(variable.name, var, leaf))
+        except ConditionError as error:
+            help = error.help
+            if isinstance(leaf, ast.String) and _NUMBER.fullmatch(leaf.value.strip()):
+                help = f"drop the quotes: `{leaf.value.strip()}`"
+            sink.error(error.code, error.message, leaf.span, help)
+    return torch.empty(0) if sink.diagnostics else encode_value(var, numbers, shape)
 
 
 def _describe(expr: ast.Expr) -> str:
@@ -208,49 +183,8 @@ def _describe(expr: ast.Expr) -> str:
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def _type_help(leaf: ast.Expr, kind: str, high: int) -> str:
-    if isinstance(leaf, ast.String) and _NUMBER.fullmatch(leaf.value.strip()):
-        return f"drop the quotes: `{leaf.value.strip()}`"
-    if kind == "real":
-        return "write a number such as `0.5` or `-1e-3`"
-    return "write 0 or 1" if kind == "binary" else f"write an integer from 0 to {high - 1}"
-
-
-def _check_leaf(variable: ir.Variable, leaf: ast.Expr, sink: DiagnosticSink) -> float | int:
-    """One number of a condition's value: its type, then its range; 0 after reporting."""
-    name, kind, low, high = variable.name, variable.kind, variable.low, variable.high
-    if kind == "binary" and isinstance(leaf, ast.Name) and leaf.ident.text in ("true", "false"):
+def _check_leaf(name: str, var: Var, leaf: ast.Expr) -> float | int:
+    """One number of a condition's value: its type, then its range (`ConditionError`)."""
+    if var.kind == "binary" and isinstance(leaf, ast.Name) and leaf.ident.text in ("true", "false"):
         return int(leaf.ident.text == "true")
-    number = fold_number(leaf)
-    levels = variable.categories if kind == "categorical" else 2
-    what = {"real": "a number", "binary": "0 or 1"}.get(kind, f"a category in [0, {levels})")
-    if number is None or (kind != "real" and not isinstance(number, int)):
-        sink.error(
-            "E904",
-            f"expected {what} for `{name}`, found {_describe(leaf)}",
-            leaf.span,
-            _type_help(leaf, kind, levels),
-        )
-        return 0
-    if kind != "real":
-        if not 0 <= number < levels:
-            sink.error(
-                "E905",
-                f"`{name}` ({variable.describe()}) takes {what}, found `{number}`",
-                leaf.span,
-                _type_help(leaf, kind, levels),
-            )
-            return 0
-        return number
-    if not math.isfinite(number):
-        sink.error(
-            "E905", f"`{name}` must be finite, found `{number:g}`", leaf.span, "write a number"
-        )
-    elif low is not None and not low <= number <= high:
-        sink.error(
-            "E905",
-            f"`{name}` must lie in [{low:g}, {high:g}], found `{number:g}`",
-            leaf.span,
-            f"write a number from {low:g} to {high:g}",
-        )
-    return float(number)
+    return check_number(name, var, fold_number(leaf), _describe(leaf))

@@ -299,6 +299,7 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         spec_name=spec_name,
         layers=standalone_layers(),
         run_files=standalone_run_files(),
+        clamping=_standalone(importlib.import_module("ebmspec.runtime.clamping")),
         sampling=standalone_sampling(),
         samplers=samplers_assignment(program),
         default_sampler=sampling.default_sampler(program),

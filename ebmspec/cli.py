@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import traceback
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -200,44 +199,11 @@ def sample(
     best: BestOpt = False,
 ) -> None:
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
-    from ebmspec import runs, sample_output
-    from ebmspec.conditions import check_conditions
-    from ebmspec.runtime import host
-    from ebmspec.runtime.sampling import sample as run_chains
+    from ebmspec import sample_output
 
-    host.tune_allocator()
-    loaded = runs.load_for_sampling(spec_or_run, profile, settings, best)
-    program, model, stats, transforms, origin = loaded
-    sampler = sample_output.check_sampler_name(program, sampler)
-    conditions = check_conditions(program, condition or ())
-    sample_output.check_output(program, output)
     where = _device(device)
-    sweeps = program.sampler(sampler).sweeps if steps is None else steps
-    if output is not None:  # without -o the summary names it; with -o, say what was sampled
-        sys.stderr.write(f"sampling {origin}\n")
-    for note in sample_output.init_fallbacks(program, sampler, conditions, stats):
-        sys.stderr.write(f"note: {note}\n")
-    with _sweep_progress(sweeps) as callback:
-        state, _ = run_chains(
-            program,
-            model.to(where),
-            chains,
-            sweeps=sweeps,
-            seed=seed,
-            condition={name: c.value for name, c in conditions.items()},
-            sampler=sampler,
-            stats=stats,
-            device=where,
-            callback=callback,
-        )
-    values = {name: value.detach().cpu() for name, value in state.point.values.items()}
-    blocks = sample_output.block_report(program, sampler, conditions, state)
-    if output is None:
-        run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
-        sample_output.print_samples(_console(), program, origin, run, conditions, values, blocks)
-        return
-    what = sample_output.write_samples(program, output, values, blocks, transforms)
-    sys.stderr.write(f"wrote {output} ({what})\n")
+    request = (spec_or_run, profile, settings, best, condition or (), sampler, steps, output)
+    sample_output.sample_command(_console(), request, chains, seed, where)
 
 
 @app.command(cls=_Command)
@@ -351,15 +317,6 @@ def _device(choice: Device) -> str:
     from ebmspec.api import resolve_device
 
     return resolve_device(choice.value)
-
-
-@contextmanager
-def _sweep_progress(total: int):
-    """A progress bar over sweeps on a terminal (the sampler's callback), else nothing."""
-    from ebmspec.progress import progress_bar
-
-    with progress_bar("sweeps", total) as update:
-        yield None if update is None else (lambda state: update(advance=1))
 
 
 def version_callback(value: bool) -> None:

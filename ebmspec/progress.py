@@ -29,3 +29,10 @@ def progress_bar(label: str, total: int | None):
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda **fields: bar.update(task, **fields)
+
+
+@contextmanager
+def sweep_progress(total: int):
+    """A progress bar over sweeps on a terminal (the sampler's per-sweep callback), else None."""
+    with progress_bar("sweeps", total) as update:
+        yield None if update is None else (lambda state: update(advance=1))

@@ -3,11 +3,12 @@
 In: a program, the sampled values (`{name: tensor}` on the CPU), the final `ChainState` and the
 conditions. Out: Rich tables on a console, .npz bytes (categoricals as integer codes, binaries as
 0/1, reals as they are, plus the per-block acceptance rates), and notes about inits that fell back
-for want of data statistics. Used by `ebmspec sample`.
+for want of data statistics. `sample_command` is `ebmspec sample` once its arguments are parsed.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ebmspec.diagnostics import argument_error
@@ -222,3 +223,48 @@ def write_samples(program, output: Path, values: dict, blocks, transforms) -> st
             "choose a path in a folder you can write to",
         ) from None
     return what
+
+
+def sample_command(console, request: tuple, chains: int, seed: int, where: str) -> None:
+    """Load, check the conditions, run the chains with a progress bar over sweeps, then print
+    the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
+    conditions, sampler, steps, output) as the command line gave them."""
+    from ebmspec import runs
+    from ebmspec.conditions import check_conditions
+    from ebmspec.progress import sweep_progress
+    from ebmspec.runtime import host
+    from ebmspec.runtime.sampling import sample as run_chains
+
+    spec_or_run, profile, settings, best, condition, sampler, steps, output = request
+    host.tune_allocator()
+    loaded = runs.load_for_sampling(spec_or_run, profile, settings, best)
+    program, model, stats, transforms, origin = loaded
+    sampler = check_sampler_name(program, sampler)
+    conditions = check_conditions(program, condition)
+    check_output(program, output)
+    sweeps = program.sampler(sampler).sweeps if steps is None else steps
+    if output is not None:  # without -o the summary names it; with -o, say what was sampled
+        sys.stderr.write(f"sampling {origin}\n")
+    for note in init_fallbacks(program, sampler, conditions, stats):
+        sys.stderr.write(f"note: {note}\n")
+    with sweep_progress(sweeps) as callback:
+        state, _ = run_chains(
+            program,
+            model.to(where),
+            chains,
+            sweeps=sweeps,
+            seed=seed,
+            condition={name: c.value for name, c in conditions.items()},
+            sampler=sampler,
+            stats=stats,
+            device=where,
+            callback=callback,
+        )
+    values = {name: value.detach().cpu() for name, value in state.point.values.items()}
+    blocks = block_report(program, sampler, conditions, state)
+    if output is None:
+        run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+        print_samples(console, program, origin, run, conditions, values, blocks)
+        return
+    what = write_samples(program, output, values, blocks, transforms)
+    sys.stderr.write(f"wrote {output} ({what})\n")

@@ -60,3 +60,13 @@ def test_lark_is_imported_only_by_the_frontend():
             if any(n == "lark" or n.startswith("lark.") for n in names):
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_no_module_is_past_one_sitting():
+    """A reader takes a module in at one sitting: none over 400 lines (split it by concept)."""
+    long = {
+        str(path.relative_to(ROOT)): count
+        for path in (ROOT / "ebmspec").rglob("*.py")
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long

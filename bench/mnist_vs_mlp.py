@@ -5,7 +5,9 @@ logit; the MLP 794 -> 1000 -> 500 -> 500 -> 250 -> 250 -> 250 -> 1 on x || oneho
 `--profile` (default `cpu`) and `--set key=value` applied as `ebmspec train` applies them. Out: one
 table, arm by arm: wall seconds of training, iterations, test accuracy, top-label ECE; then the
 EBM's sample-based accuracy, `ebm_vs_mlp=` (EBM energy-based accuracy / MLP accuracy) and, as the
-last line, `EBM >= MLP: yes|no`. `--json PATH` also writes every number.
+last line, `EBM >= MLP: yes|no`. `--json PATH` also writes every number. `--spec
+specs/mnist_jem.ebm` compares paper 000's JEM (energy f(x)[y] of a 10-way MLP) with that very
+network trained as a plain classifier (accuracy and calibration side by side).
 
 The two arms, run one after the other in one process (same threads, same device):
 
@@ -82,7 +84,8 @@ def with_methods(program, keep: set[str]):
 def train_ebm(program, dataset, run_dir: Path, device: str):
     """Train with the library's Trainer; returns (trainer, summary, initial weights of the MLP)."""
     trainer = Trainer(program, dataset, run_dir, device, monitor=None, evaluate=None)
-    initial = copy.deepcopy(trainer.model.blocks["return"].net).cpu()
+    (block,) = trainer.model.blocks.values()  # the spec's one MLP (`return mlp(...)`, `logits`)
+    initial = copy.deepcopy(block.net).cpu()
     trainer.start(resume=False)
     summary = trainer.run()
     return trainer, summary, initial
@@ -121,9 +124,13 @@ def evaluate_ebm(program, trainer, split, device: str, sample_examples: int | No
 
 # ---- arm 2: the supervised MLP -----------------------------------------------------------------
 def supervised_mlp(ebm_net: nn.Sequential, pixels: int, classes: int, seed: int) -> nn.Sequential:
-    """The EBM's trunk at its initial weights on the `pixels` inputs, a seeded `classes` head."""
+    """The EBM's trunk at its initial weights on the `pixels` inputs, a seeded `classes` head.
+    A JEM energy `mlp(flatten(x), out = classes)[y]` (paper 000) already is a classifier: the
+    plain classifier is that very network at its initial weights."""
     layers = copy.deepcopy(list(ebm_net))
     first, last = layers[0], layers[-1]
+    if first.in_features == pixels and last.out_features == classes:
+        return nn.Sequential(*layers)
     if first.in_features != pixels + classes or last.out_features != 1:
         raise SystemExit(
             f"expected the EBM's MLP to take {pixels} pixels + {classes} one-hot labels and give "

@@ -38,6 +38,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
     source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
     dataset = load_dataset(program, spec_dir=spec_dir, seed=seed, source=source)
     split = test_split(variable_table(program), dataset, run.pipelines, seed)
+    ood_scores: dict = {}
     with _progress(quiet) as progress:
         result = evaluation.evaluate(
             program,
@@ -48,6 +49,7 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
             seed=seed,
             limit=limit,
             progress=progress,
+            ood_scores=ood_scores,
         )
     result = {k: v for k, v in result.items() if not isinstance(v, torch.Tensor)}
     result["run"] = str(run.path)
@@ -75,8 +77,35 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
                 continue
             write_atomically(path, content)
             written.append(str(path))
+    if images:
+        written += _charts(run.path, result, ood_scores)
     result["images"] = written
     return result
+
+
+def _charts(folder: Path, result: dict, ood_scores: dict) -> list[str]:
+    """reliability.png (one diagram per prediction line, from its first method with
+    probabilities) and ood_<score>.png (test vs each OOD set) in the run folder."""
+    from ebmspec.runtime import charts
+
+    written = []
+    tables = {
+        f"{','.join(p['targets'])} by {p['ece_from']}": p["reliability"]
+        for p in result.get("predictions", [])
+        if p.get("reliability")
+    }
+    if tables:
+        path = folder / "reliability.png"
+        write_atomically(path, charts.reliability_png(tables))
+        written.append(str(path))
+    names = {"px": "log p(x)", "py": "max p(y)", "pxgrad": "-grad norm"}
+    for kind, sets in ood_scores.items():
+        inside = sets["test"]
+        others = {name: scores for name, scores in sets.items() if name != "test"}
+        path = folder / f"ood_{kind}.png"
+        write_atomically(path, charts.histogram_png(inside, others, names[kind]))
+        written.append(str(path))
+    return written
 
 
 def print_evaluation(console, run, result: dict) -> None:
@@ -88,9 +117,10 @@ def print_evaluation(console, run, result: dict) -> None:
     for key, label in (
         ("accuracy_energy", "accuracy, energy-based"),
         ("accuracy_samples", "accuracy, sample-based"),
-        ("ece", "ECE (top label)"),
-        ("mce", "MCE (largest bin gap)"),
-        ("oce", "OCE (overconfidence)"),
+        ("ece", "ECE (top label: sum_b n_b/n |acc_b - conf_b|)"),
+        ("mce", "MCE (top label: max_b |acc_b - conf_b|)"),
+        ("oce", "OCE (error rate at confidence >= 99.7 %, / 0.3 %)"),
+        ("ece_all_classes", "ECE, all classes (every p(y = k | x) a prediction)"),
     ):
         if key in result:
             value = result[key]

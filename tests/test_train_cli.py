@@ -286,6 +286,8 @@ def test_run_folder_feeds_eval_and_sample(tmp_path):
     )
     assert (run / "density.png").read_bytes().startswith(b"\x89PNG")
     assert (latest / "density.png").read_bytes().startswith(b"\x89PNG")
+    assert (run / "reliability.png").read_bytes().startswith(b"\x89PNG")
+    assert len(result["reliability"]) == result["bins"]  # [count, accuracy, confidence] per bin
 
     sampled = _cli(tmp_path, "sample", "runs/t", "--condition", "y=[1, 0, 1]", "-n", "8")
     assert sampled.returncode == 0, sampled.stderr

@@ -224,37 +224,47 @@ def calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int
     return calibration_errors(confidence, correct, bins)["ece"]
 
 
+OVERCONFIDENT = 0.997  # paper 002's C_crit
+
+
 def calibration_errors(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 20) -> dict:
-    """Top-label calibration over `bins` equal-width confidence bins (as `calibration_error`),
-    with n_b examples, accuracy acc_b and mean confidence conf_b in bin b:
-    ECE = sum_b (n_b / n) |acc_b - conf_b|; MCE = max over non-empty b of |acc_b - conf_b|
-    (paper 002); OCE = sum_b (n_b / n) conf_b max(conf_b - acc_b, 0), the overconfidence
-    error (paper 002, Thulasidasan et al. 2019). NaN without examples."""
+    """Calibration over `bins` equal-width confidence bins (as `calibration_error`), with n_b
+    predictions, accuracy acc_b and mean confidence conf_b in bin b (paper 002, B.3):
+    ECE = sum_b (n_b / n) |acc_b - conf_b|; MCE = max over non-empty b of |acc_b - conf_b|;
+    OCE = (error rate of the predictions with confidence >= C_crit = 99.7 %) / (1 - C_crit):
+    how many times more often the very confident predictions are wrong than they may be (NaN
+    when none is that confident). `reliability`: per bin [n_b, acc_b, conf_b] (NaN when
+    empty), the reliability diagram's data. NaN without predictions."""
     confidence = confidence.double().flatten()
+    correct = correct.double().flatten()
     if confidence.numel() == 0:
-        return {"ece": math.nan, "mce": math.nan, "oce": math.nan}
+        return {"ece": math.nan, "mce": math.nan, "oce": math.nan, "reliability": []}
     inner = torch.tensor([k / bins for k in range(1, bins)], dtype=torch.float64)
     index = torch.bucketize(confidence, inner, right=True)  # 1.0 >= every edge: the last bin
     gap = torch.zeros(bins, dtype=torch.float64)
-    gap.index_add_(0, index, correct.double().flatten() - confidence)
+    gap.index_add_(0, index, correct - confidence)
     count = torch.bincount(index, minlength=bins).double()
+    hits = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, correct)
     conf = torch.zeros(bins, dtype=torch.float64).index_add_(0, index, confidence)
     seen = count > 0
-    mean_gap = gap[seen] / count[seen]  # acc_b - conf_b
-    mean_conf = conf[seen] / count[seen]
-    total = confidence.numel()
+    sure = confidence >= OVERCONFIDENT
+    errors = (1 - correct[sure]).mean() if sure.any() else torch.tensor(math.nan)
+    per_bin = torch.stack([count, hits / count, conf / count], 1)  # 0/0 = NaN when empty
     return {
-        "ece": float(gap.abs().sum() / total),
-        "mce": float(mean_gap.abs().max()),
-        "oce": float((count[seen] * mean_conf * (-mean_gap).clamp_min(0)).sum() / total),
+        "ece": float(gap.abs().sum() / confidence.numel()),
+        "mce": float((gap[seen] / count[seen]).abs().max()),
+        "oce": float(errors / (1 - OVERCONFIDENT)),
+        "reliability": per_bin.tolist(),
     }
 
 
 def ece(marginals: dict, labels: dict, bins: int = 20) -> dict:
-    """Top-label ECE of p(y_i = k | x) (confidence max_k, correct = argmax == label), pooled over
-    all observed (example, attribute) pairs (`ece`, the micro average), per attribute, and
-    `macro` = the mean over attributes with labels."""
-    per_attribute, confidences, corrects = {}, [], []
+    """Calibration of p(y_i = k | x), pooled over all observed (example, attribute) pairs:
+    top-label (confidence max_k, correct = argmax == label) ECE, MCE, OCE and reliability per
+    bin (`calibration_errors`); `ece_all_classes`: paper 002's variant, every (example, class)
+    pair one prediction (confidence p_k, correct = label == k), dominated by the many small
+    probabilities; top-label ECE per attribute, and `macro` = their mean."""
+    per_attribute, confidences, corrects, everyone, truths = {}, [], [], [], []
     for attribute, label, probs in _attributes(labels, marginals):
         observed = label != -1
         confidence, guess = probs[observed].max(-1)
@@ -262,17 +272,28 @@ def ece(marginals: dict, labels: dict, bins: int = 20) -> dict:
         per_attribute[attribute] = calibration_error(confidence, correct, bins)
         confidences.append(confidence)
         corrects.append(correct)
+        everyone.append(probs[observed].flatten())
+        classes = torch.arange(probs.shape[-1], device=label.device)
+        truths.append((label[observed].unsqueeze(-1) == classes).flatten())
     pooled = calibration_errors(torch.cat(confidences), torch.cat(corrects), bins)
     known = [v for v in per_attribute.values() if not math.isnan(v)]
     macro = sum(known) / len(known) if known else math.nan
     return {
-        "ece": pooled["ece"],
-        "mce": pooled["mce"],
-        "oce": pooled["oce"],
+        **pooled,
+        "ece_all_classes": calibration_error(torch.cat(everyone), torch.cat(truths), bins),
         "macro": macro,
         "per_attribute": per_attribute,
         "bins": bins,
     }
+
+
+def _calibrate(entry: dict, calibration: dict, source: str) -> None:
+    """A prediction entry's calibration numbers, from probabilities of `source`."""
+    for key in ("ece", "mce", "oce", "ece_all_classes", "reliability"):
+        entry[key] = calibration[key]
+    entry["ece_macro"] = calibration["macro"]
+    entry["ece_from"] = source
+    entry["per_attribute"]["ece"] = calibration["per_attribute"]
 
 
 def _report(program: ir.Program, kind: str) -> ir.Call | None:
@@ -310,8 +331,10 @@ def evaluate(
     seed: int = 0,
     limit: int | None = None,
     progress=None,
+    ood_scores: dict | None = None,
 ) -> dict:
     """Every `predict` line of the spec's evaluate block on `split` (the first `limit` examples).
+    `ood_scores` (a dict), if given, receives the OOD scores for the histograms.
     Per line: `accuracy_energy` / `ece` (from p(y | x) by enumeration) with the `energy` method,
     `accuracy_samples` with `samples` (and `ece` from the chains' frequencies when there is no
     `energy` method; `ece_from` says which), `per_attribute`, `seconds`. The top level is the
@@ -341,15 +364,7 @@ def evaluate(
             start = time.perf_counter()
             if method.name == "energy":
                 pred, marginals = predict_energy(model, program, given, line.targets)
-                calibration = ece(marginals, labels, bins)
-                entry.update(
-                    ece=calibration["ece"],
-                    mce=calibration["mce"],
-                    oce=calibration["oce"],
-                    ece_macro=calibration["macro"],
-                )
-                entry["ece_from"] = "energy"
-                entry["per_attribute"]["ece"] = calibration["per_attribute"]
+                _calibrate(entry, ece(marginals, labels, bins), "energy")
             else:
                 args = dict(method.args)
                 pred, frequencies = predict_samples(
@@ -365,16 +380,8 @@ def evaluate(
                     device=device,
                     progress=advance,
                 )
-                if "ece" not in entry:
-                    calibration = ece(frequencies, labels, bins)
-                    entry.update(
-                        ece=calibration["ece"],
-                        mce=calibration["mce"],
-                        oce=calibration["oce"],
-                        ece_macro=calibration["macro"],
-                    )
-                    entry["ece_from"] = "samples"
-                    entry["per_attribute"]["ece"] = calibration["per_attribute"]
+                if "ece" not in entry:  # energy-based probabilities, when there are, come first
+                    _calibrate(entry, ece(frequencies, labels, bins), "samples")
             scores = accuracy(pred, labels)
             entry[f"accuracy_{method.name}"] = scores["mean"]
             entry["per_attribute"][f"accuracy_{method.name}"] = scores["per_attribute"]
@@ -386,7 +393,7 @@ def evaluate(
     result["predictions"] = entries
     if ir.flow_density(program.energy, program.variables):
         result.update(test_log_likelihood(model, program, split, limit, device))
-    ood = ood_report(model, program, split, limit, device, seed)
+    ood = ood_report(model, program, split, limit, device, seed, ood_scores)
     if ood:
         result["ood"] = ood
     start = time.perf_counter()

@@ -120,8 +120,11 @@ def scores(model, program: ir.Program, reals: dict, kind: str, device) -> torch.
     return torch.cat(out)
 
 
-def ood_report(model, program: ir.Program, split: dict, limit, device, seed: int) -> list[dict]:
-    """One row per (metric, score, OOD set) of the spec's `ood` lines."""
+def ood_report(
+    model, program: ir.Program, split: dict, limit, device, seed: int, scores_out=None
+) -> list[dict]:
+    """One row per (metric, score, OOD set) of the spec's `ood` lines. `scores_out` (a dict), if
+    given, receives the scores themselves: {score: {"test" or OOD set: tensor}}."""
     reports = program.evaluate.reports if program.evaluate is not None else ()
     lines = [r.call for r in reports if r.kind == "ood"]
     if not lines:
@@ -138,6 +141,8 @@ def ood_report(model, program: ir.Program, split: dict, limit, device, seed: int
         if (kind, which) not in cache:
             inputs = reals if which == "test" else sets[which]
             cache[kind, which] = scores(model, program, inputs, kind, device)
+            if scores_out is not None:
+                scores_out.setdefault(kind, {})[which] = cache[kind, which]
         return cache[kind, which]
 
     rows = []

@@ -560,13 +560,15 @@ def test_grid_passes_the_fitted_transforms_on(monkeypatch):
 
 
 def test_mce_and_oce_against_a_bin_by_bin_computation():
-    """MCE = the largest |accuracy - confidence| over non-empty bins; OCE = sum over bins of
-    (n_b / n) conf_b max(conf_b - acc_b, 0) (paper 002's overconfidence error)."""
+    """MCE = the largest |accuracy - confidence| over non-empty bins; OCE = the error rate of the
+    predictions at confidence >= 99.7 % over 0.3 % (paper 002, B.3); the reliability table."""
     generator = torch.Generator().manual_seed(4)
     confidence = torch.rand(500, generator=generator) * 0.6 + 0.4
+    confidence[:100] = 0.998  # 100 very confident predictions, 10 of them wrong
     correct = torch.rand(500, generator=generator) < confidence**2  # overconfident on average
+    correct[:100] = torch.arange(100) >= 10
     got = ev.calibration_errors(confidence, correct, 10)
-    ece = mce = oce = 0.0
+    ece = mce = 0.0
     for b in range(10):
         low, high = b / 10, (b + 1) / 10
         inside = (confidence >= low) & ((confidence < high) if b < 9 else (confidence <= high))
@@ -577,8 +579,63 @@ def test_mce_and_oce_against_a_bin_by_bin_computation():
         conf = confidence[inside].double().mean().item()
         ece += share * abs(acc - conf)
         mce = max(mce, abs(acc - conf))
-        oce += share * conf * max(conf - acc, 0.0)
+        assert got["reliability"][b] == pytest.approx([inside.sum().item(), acc, conf])
     assert got["ece"] == pytest.approx(ece, abs=1e-9)
     assert got["mce"] == pytest.approx(mce, abs=1e-9)
-    assert got["oce"] == pytest.approx(oce, abs=1e-9)
-    assert got["oce"] > 0 and got["mce"] >= got["ece"]
+    sure = confidence >= 0.997  # our 100 (10 % wrong) and the random ones that high
+    assert sure.sum() > 100
+    expected = (~correct[sure]).double().mean().item() / 0.003
+    assert got["oce"] == pytest.approx(expected) and 25 < got["oce"] < 35
+    assert got["mce"] >= got["ece"]
+    assert math.isnan(got["reliability"][0][1])  # no confidence below 0.4: empty bins are NaN
+    none_sure = ev.calibration_errors(confidence.clamp(max=0.99), correct, 10)
+    assert math.isnan(none_sure["oce"])
+
+
+def test_all_class_ece_counts_every_class_probability_as_a_prediction():
+    """Paper 002's variant: (p_k, label == k) for every class k, binned like the top label."""
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]])
+    labels = torch.tensor([0, 1])
+    got = ev.ece({"y": probs}, {"y": labels}, bins=10)
+    pairs = ev.calibration_error(probs.flatten(), torch.tensor([1, 0, 0, 0, 1, 0]).bool(), 10)
+    assert got["ece_all_classes"] == pytest.approx(pairs)
+    # by hand: bins 0.1 {0.1: 0}, 0.2 {0.2, 0.25, 0.25: 0, 1, 0}, 0.5 {0.5: 0}, 0.7 {0.7: 1}
+    by_hand = (0.1 + 3 * abs(1 / 3 - 0.7 / 3) + 0.5 + 0.3) / 6
+    assert got["ece_all_classes"] == pytest.approx(by_hand)
+
+
+def test_reliability_png_draws_each_bin_as_a_bar_up_to_its_accuracy():
+    from ebmspec.runtime import charts
+
+    table = [[0, math.nan, math.nan]] * 10
+    table[9] = [50, 0.5, 0.95]  # overconfident: blue up to 0.5, red from 0.5 to 0.95
+    table[2] = [10, 0.25, 0.25]  # calibrated: blue up to 0.25, no red
+    panel = charts.reliability_panel(table)
+    blue = torch.tensor(charts.BAR, dtype=torch.float64)
+    red = torch.tensor(charts.GAP, dtype=torch.float64)
+    side = charts.SIDE
+
+    def at(column: int, height: float) -> torch.Tensor:  # height from the bottom, in [0, 1]
+        return panel[:, side - 1 - int(height * side), column]
+
+    assert torch.equal(at(190, 0.25), blue) and torch.equal(at(190, 0.75), red)
+    assert torch.equal(at(190, 0.97), torch.ones(3, dtype=torch.float64))
+    assert torch.equal(at(50, 0.1), blue) and torch.equal(at(50, 0.3), torch.ones(3).double())
+    assert torch.equal(at(110, 0.02), torch.ones(3, dtype=torch.float64))  # an empty bin
+    png = charts.reliability_png({"a": table, "b": table})
+    assert _png_size(png)[0] > 2 * side
+
+
+def test_histogram_png_separates_the_two_score_sets():
+    from ebmspec.runtime import charts
+
+    inside = torch.randn(1000, generator=torch.Generator().manual_seed(0))
+    panel = charts.histogram_panel(inside, inside + 10, -4.0, 14.0)
+    blue = torch.tensor(charts.BAR, dtype=torch.float64)
+    red = torch.tensor(charts.GAP, dtype=torch.float64)
+    bottom = panel[:, -1, :]  # every non-empty bin reaches the bottom row
+    column_of = lambda score: int((score + 4) / 18 * charts.SIDE)  # noqa: E731
+    assert torch.equal(bottom[:, column_of(0.0)], blue)
+    assert torch.equal(bottom[:, column_of(10.0)], red)
+    png = charts.histogram_png(inside, {"noise": inside + 10, "constant": inside * 0}, "log p(x)")
+    assert png.startswith(b"\x89PNG")

@@ -101,7 +101,9 @@ def _charts(folder: Path, result: dict, ood_scores: dict) -> list[str]:
     names = {"px": "log p(x)", "py": "max p(y)", "pxgrad": "-grad norm"}
     for kind, sets in ood_scores.items():
         inside = sets["test"]
-        others = {name: scores for name, scores in sets.items() if name != "test"}
+        others = {n: s for n, s in sets.items() if n not in ("test", "reference")}
+        if not others:
+            continue
         path = folder / f"ood_{kind}.png"
         write_atomically(path, charts.histogram_png(inside, others, names[kind]))
         written.append(str(path))
@@ -153,16 +155,21 @@ def print_evaluation(console, run, result: dict) -> None:
     console.print(table)
     if result.get("ood"):
         ood = Table(title="OOD detection (test inputs vs as many generated ones)")
-        for column in ("metric", "score", "OOD set", "value"):
+        for column in ("metric", "score", "test", "OOD set", "value"):
             ood.add_column(column, justify="right" if column == "value" else "left")
         labels = {
             "auroc": "AUROC (in-distribution positive)",
             "auc_pr": "AUC-PR (OOD positive, score -s)",
         }
         scores = {"px": "log p(x)", "py": "max p(y|x)", "pxgrad": "-|grad log p(x)|"}
+        tests = {
+            "threshold": "threshold (s)",
+            "typicality": "typicality (-|s - mean s_train|)",
+            "quantile": "two-tailed quantile (min(F, 1 - F))",
+        }
         for row in result["ood"]:
             ood.add_row(
-                labels[row["metric"]], scores[row["score"]], row["against"],
+                labels[row["metric"]], scores[row["score"]], tests[row["test"]], row["against"],
                 f"{100 * row['value']:.2f} %",
             )  # fmt: skip
         console.print(ood)

@@ -45,10 +45,14 @@ def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
     return values, observed
 
 
+REFERENCE_ROWS = 2000  # training inputs scored for paper 002's typicality / quantile tests
+
+
 def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
     """A dataset's test set in model space (random transform steps drawn from stream
     "test_noise" of `seed`, the same for training-time and `ebmspec eval` evaluations) plus
-    `labels`: the integer codes of its discrete variables, -1 = missing."""
+    `labels`: the integer codes of its discrete variables, -1 = missing; `heldout`: the test
+    rows of held-out classes in model space, when the data line holds some out."""
     generator = stream(seed, "test_noise")
     values, _ = encode(variables, dataset.test, pipelines, generator)
     labels = {
@@ -56,7 +60,15 @@ def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
         for n, t in dataset.test.items()
         if n in variables and variables[n].kind != "real"
     }
-    return {**values, "labels": labels}
+    split = {**values, "labels": labels}
+    if getattr(dataset, "heldout", None) is not None:
+        split["heldout"], _ = encode(variables, dataset.heldout, pipelines, generator)
+    # Training inputs for the OOD tests that compare with the training scores (paper 002).
+    rows = next(iter(dataset.train.values())).shape[0]
+    pick = torch.randperm(rows, generator=generator)[:REFERENCE_ROWS]
+    reference = {n: v[pick] for n, v in dataset.train.items()}
+    split["reference"], _ = encode(variables, reference, pipelines, generator)
+    return split
 
 
 def labels_of(variables: dict, values: dict) -> dict:

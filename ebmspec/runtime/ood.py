@@ -14,7 +14,11 @@ OOD sets, in the data's transformed space, drawn with a seeded generator, as man
 inputs: `noise` (half N(mean, std^2) with the test set's per-element mean and std, half uniform
 between its per-element min and max: paper 003's half-Gaussian, half-uniform noise), `constant`
 (one uniform value in the test set's range per input, broadcast: paper 003's constant images),
-`uniform` (every element uniform in its own range).
+`uniform` (every element uniform in its own range); `heldout`: the test rows of the classes the
+data line holds out (`holdout = [...]`), the in-distribution set truncated to as many.
+
+Tests (`test`, paper 002): `threshold` uses the score itself; `typicality` and `quantile` score
+an input by how typical its score is of the training inputs' (`likelihood_test`).
 
 Metrics: `auroc` = P(score(ID) > score(OOD)) + 1/2 P(tie) (the Mann-Whitney statistic, what
 scikit-learn's roc_auc_score computes with ID as the positive class); `auc_pr` = average precision
@@ -120,6 +124,19 @@ def scores(model, program: ir.Program, reals: dict, kind: str, device) -> torch.
     return torch.cat(out)
 
 
+def likelihood_test(test: str, scores: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
+    """Paper 002's tests as threshold-free scores (higher = more in-distribution) from raw scores
+    s and the training inputs' scores S_train: `typicality` -|s - mean(S_train)| (an interval
+    symmetric around the mean); `quantile` min(F(s), 1 - F(s)) with F the empirical CDF of
+    S_train (equal training mass beyond either threshold: the two-tailed quantile test)."""
+    scores, train = scores.double(), train.double()
+    if test == "typicality":
+        return -(scores - train.mean()).abs()
+    ordered = torch.sort(train).values
+    cdf = torch.searchsorted(ordered, scores, right=True).double() / len(ordered)
+    return torch.minimum(cdf, 1 - cdf)
+
+
 def ood_report(
     model, program: ir.Program, split: dict, limit, device, seed: int, scores_out=None
 ) -> list[dict]:
@@ -133,9 +150,14 @@ def ood_report(
     count = split[names[0]].shape[0] if limit is None else min(limit, split[names[0]].shape[0])
     reals = {n: split[n][:count].float().cpu() for n in names}
     generator = stream(seed, "ood_sets")
-    wanted = sorted({name for call in lines for name in call.arg("against")})
+    wanted = sorted({name for call in lines for name in call.arg("against")} - {"heldout"})
     sets = ood_sets(reals, wanted, generator)
+    if "heldout" in split:  # as many as the test inputs, or all there are
+        sets["heldout"] = {n: split["heldout"][n][:count].float().cpu() for n in names}
     cache: dict = {}
+
+    if "reference" in split:
+        sets["reference"] = {n: split["reference"][n].float().cpu() for n in names}
 
     def of(kind: str, which: str) -> torch.Tensor:
         if (kind, which) not in cache:
@@ -147,15 +169,21 @@ def ood_report(
 
     rows = []
     for call in lines:
-        kind = call.arg("score")
+        kind, test = call.arg("score"), call.arg("test")
         for which in call.arg("against"):
             inside, outside = of(kind, "test"), of(kind, which)
+            if test != "threshold":
+                inside, outside = (
+                    likelihood_test(test, s, of(kind, "reference")) for s in (inside, outside)
+                )
+            # Paper 003: both sets truncated to the same length (only `heldout` can be shorter).
+            inside = inside[: len(outside)]
             if call.name == "auroc":
                 value = auroc(inside, outside)
             else:
                 value = auc_pr_ood_positive(inside, outside)
             rows.append(
-                {"metric": call.name, "score": kind, "against": which, "value": value,
-                 "examples": count}
+                {"metric": call.name, "score": kind, "test": test, "against": which,
+                 "value": value, "examples": len(inside)}
             )  # fmt: skip
     return rows

@@ -87,7 +87,7 @@ class Checker(SamplerChecks, TrainingChecks):
         self.scope.flow = ir.flow_density(energy, variables)
         sampler_irs = tuple(self._sampler(block, data) for block in samplers)
         train = self._train(singles.get("train"), data)
-        evaluate = self._evaluate(singles.get("evaluate"))
+        evaluate = self._evaluate(singles.get("evaluate"), data)
         needs_data = any(v.observed for v in variables) and not self.scope.broken_data
         if train is not None and data is None and needs_data:
             self.sink.error(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import DATASETS, TRANSFORMS
-from ebmspec.semantic.values import Scope, bind_args, resolve
+from ebmspec.semantic.values import Scope, bind_args, item_span, keyword_span, resolve
 
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
 
@@ -63,6 +63,25 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
         )
         return None
     fields = dataset_fields(signature.name, bound)
+    holdout = bound.get("holdout") or ()
+    if holdout:
+        classes = fields["y"][2] if "y" in fields else None
+        func = ast.Func(decl.span, decl.name, decl.args)
+        bad = [k for k in holdout if classes is None or k >= classes]
+        if bad or len(set(holdout)) >= (classes or 0):
+            what = (
+                f"dataset `{signature.name}` has no label to hold out"
+                if classes is None
+                else f"label {bad[0]} is not one of the {classes} classes (0 to {classes - 1})"
+                if bad
+                else f"holding out all {classes} classes leaves nothing to train on"
+            )
+            sink.error(
+                "E605", what, item_span(func, "holdout", str(bad[0])) if bad else
+                keyword_span(func, "holdout"),
+                "name some of the label values, e.g. `holdout = [8, 9]`",
+            )  # fmt: skip
+            return None
     for variable in scope.variables.values():
         if not variable.observed:
             continue

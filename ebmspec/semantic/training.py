@@ -17,11 +17,12 @@ from ebmspec.semantic.values import (
     as_func,
     bind_args,
     check_value,
+    item_span,
+    keyword_span,
     make_call,
     resolve,
     suggest,
 )
-from ebmspec.source import Span
 
 
 class TrainingChecks:
@@ -225,7 +226,9 @@ class TrainingChecks:
         return call
 
     # ---- evaluation ----
-    def _evaluate(self, block: ast.EvaluateBlock | None) -> ir.Evaluate | None:
+    def _evaluate(
+        self, block: ast.EvaluateBlock | None, data: ir.Dataset | None
+    ) -> ir.Evaluate | None:
         if block is None:
             return None
         predictions, reports = [], []
@@ -249,7 +252,7 @@ class TrainingChecks:
                     self.sink.error(
                         "E705",
                         f"grid {key} must be a discrete variable; `{name}` is real",
-                        _keyword_span(stmt.func, key),
+                        keyword_span(stmt.func, key),
                         f"pick a discrete variable: {', '.join(discrete)}"
                         if discrete
                         else "the model has no discrete variable to lay out a grid by",
@@ -277,8 +280,17 @@ class TrainingChecks:
                 self.sink.error(
                     "E706",
                     "`score = py` is max p(y | x), and this model has no discrete variable",
-                    _keyword_span(stmt.func, "score"),
+                    keyword_span(stmt.func, "score"),
                     "use `score = px` (log p(x)) or `pxgrad`",
+                )
+            held = dict(data.source.args).get("holdout") if data is not None else None
+            if stmt.kind.text == "ood" and "heldout" in bound["against"] and not held:
+                self.sink.error(
+                    "E706",
+                    "OOD set `heldout` is the test rows of held-out classes, and the `data` line "
+                    "holds none out",
+                    item_span(stmt.func, "against", "heldout"),
+                    "add e.g. `holdout = [8, 9]` to the data line, or drop `heldout`",
                 )
             scored = stmt.kind.text == "calibration" or signature.name == "accuracy"
             if scored and not any(isinstance(s, ast.PredictStmt) for s in block.stmts):
@@ -341,10 +353,3 @@ class TrainingChecks:
                     continue
             methods.append(make_call(signature.name, bound, func.span))
         return ir.Prediction(targets, given, tuple(methods), stmt.span)
-
-
-def _keyword_span(func: ast.Func, key: str) -> Span:
-    """The value of keyword argument `key` of a call (the whole call if it is not given)."""
-    items = func.args.items if func.args is not None else ()
-    spans = [a.value.span for a in items if isinstance(a, ast.KeywordArg) and a.name.text == key]
-    return spans[0] if spans else func.span

@@ -345,3 +345,25 @@ def resolve(sink: DiagnosticSink, table: dict, func: ast.Func, noun: str) -> Sig
 
 
 INVALID = _INVALID
+
+
+def keyword_span(func: ast.Func, key: str) -> Span:
+    """The value of keyword argument `key` of a call (the whole call if it is not given)."""
+    items = func.args.items if func.args is not None else ()
+    spans = [a.value.span for a in items if isinstance(a, ast.KeywordArg) and a.name.text == key]
+    return spans[0] if spans else func.span
+
+
+def item_span(func: ast.Func, key: str, text: str) -> Span:
+    """The item written `text` in the list value of keyword argument `key` (else the value)."""
+    value = keyword_span(func, key)
+    items = func.args.items if func.args is not None else ()
+    for arg in items:
+        if isinstance(arg, ast.KeywordArg) and arg.name.text == key:
+            elements = arg.value.items if isinstance(arg.value, ast.List) else ()
+            for element in elements:
+                written = element.ident.text if isinstance(element, ast.Name) else None
+                written = element.text if isinstance(element, ast.Number) else written
+                if written == text:
+                    return element.span
+    return value

@@ -106,3 +106,74 @@ evaluate {
     }
     assert all(r["examples"] == 500 and 0.0 <= r["value"] <= 1.0 for r in rows.values())
     assert rows["auroc", "px", "uniform"]["value"] > 0.8
+
+
+def test_paper_002s_tests_score_typical_inputs_highest():
+    """typicality = -|s - mean S_train|; quantile = min(F, 1 - F) of the training scores' CDF."""
+    from ebmspec.runtime.ood import likelihood_test
+
+    train = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    s = torch.tensor([4.5, -3.0, 20.0, 1.0])
+    assert likelihood_test("typicality", s, train).tolist() == [0.0, -7.5, -15.5, -3.5]
+    # F(4.5) = 5/10, F(-3) = 0, F(20) = 1, F(1) = 2/10
+    assert likelihood_test("quantile", s, train).tolist() == pytest.approx([0.5, 0.0, 0.0, 0.2])
+    # A set whose log-likelihoods are too HIGH passes a threshold test and fails the others.
+    ood = torch.full((10,), 30.0)
+    assert auroc(train, ood) == 0.0  # threshold: every OOD input looks more likely
+    assert auroc(likelihood_test("typicality", train, train), likelihood_test(
+        "typicality", ood, train)) == 1.0  # fmt: skip
+    assert auroc(likelihood_test("quantile", train, train), likelihood_test(
+        "quantile", ood, train)) > 0.9  # fmt: skip
+
+
+def test_held_out_classes_leave_training_and_become_an_ood_set(tmp_path):
+    """`data csv(..., holdout = [2])`: no class-2 row is trained on or tested as in-distribution;
+    the class-2 test rows are the `heldout` OOD set of the report, the ID set truncated to match."""
+    from ebmspec.api import compile_spec
+    from ebmspec.runtime import evaluation
+    from ebmspec.runtime.batches import test_split
+    from ebmspec.runtime.data import load_dataset
+    from ebmspec.runtime.energy import lower_energy, variable_table
+    from ebmspec.runtime.transforms import fit_transforms
+    from ebmspec.source import Source
+
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(600) % 3
+    features = torch.randn(600, 2, generator=generator) + 4 * labels[:, None]
+    rows = [
+        f"{a:.4f},{b:.4f},{k}" for (a, b), k in zip(features.tolist(), labels.tolist(), strict=True)
+    ]
+    (tmp_path / "d.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    text = f"""model m
+
+data csv(file = "{tmp_path / "d.csv"}", features = 2, label = "label", classes = 3,
+         test = 0.5, holdout = [2])
+
+variables {{
+  x : real[2]
+  y : categorical(3)
+}}
+
+energy {{
+  return gaussian(x) + linear(concat(x, onehot(y)))
+}}
+
+evaluate {{
+  predict y from x by energy
+  ood auroc(score = px, against = [heldout, noise], test = typicality)
+}}
+"""
+    program = compile_spec(Source("m.ebm", text))
+    dataset = load_dataset(program)
+    assert not (dataset.train["y"] == 2).any() and not (dataset.test["y"] == 2).any()
+    assert (dataset.heldout["y"] == 2).all()
+    assert len(dataset.train["y"]) + len(dataset.test["y"]) == 400  # every row of classes 0, 1
+    assert 60 < len(dataset.heldout["y"]) < 140  # the class-2 rows among the 300 test rows
+    assert "classes [2] held out" in dataset.description
+    table = variable_table(program)
+    split = test_split(table, dataset, fit_transforms(program.data, dataset.train), 0)
+    result = evaluation.evaluate(program, lower_energy(program, seed=0), split)
+    rows = {r["against"]: r for r in result["ood"]}
+    assert rows["heldout"]["examples"] == len(dataset.heldout["y"]) < len(dataset.test["y"])
+    assert rows["heldout"]["test"] == "typicality"
+    assert rows["noise"]["examples"] == len(dataset.test["y"])

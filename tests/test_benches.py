@@ -85,3 +85,26 @@ def test_flow_bench_scores_each_objective_by_its_exact_likelihood(tmp_path):
         assert math.isfinite(row["test_log_likelihood"])
         assert f"{name} " in stdout
     assert "ORDER nll > vera: " in stdout and "ORDER vera > vera0: " in stdout
+
+
+def test_ood_tabular_bench_prints_each_method_and_set(tmp_path):
+    """bench/ood_tabular.py: CD, SSM, VERA (profiles of specs/wine_ood.ebm) and the classifier
+    baseline, AUC-PR and AUROC per OOD set, on the UCI wine table shipped in mlxtend."""
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.skip("mlxtend is not installed (the wine table ships in it)")
+    out = tmp_path / "ood.json"
+    stdout = _run(
+        [sys.executable, str(ROOT / "bench" / "ood_tabular.py"), "--seeds", "2",
+         "--set", "train.iterations=10", "--baseline-steps", "10", "--json", str(out)],
+        tmp_path,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert set(result["results"]) == {"CD", "SSM", "VERA", "classifier"}
+    for name, runs in result["results"].items():
+        assert len(runs) == 2, name
+        for run in runs:
+            assert set(run) == {f"{m}/{s}" for m in ("auc_pr", "auroc")
+                                for s in ("heldout", "noise", "constant")}  # fmt: skip
+            assert all(0.0 <= v <= 1.0 for v in run.values()), name
+    assert "AUC-PR (OOD positive), mean +- std over 2 seeds" in stdout
+    assert re.search(r"^VERA +\d+\.\d \+- \d+\.\d", stdout, re.MULTILINE)

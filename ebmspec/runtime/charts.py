@@ -14,7 +14,7 @@ import torch
 
 from ebmspec.runtime import images, lettering
 
-SIDE = 200  # panel side in pixels
+SIDE = 300  # panel side in pixels: room for two axis numbers and the axis name below
 BAR = (0.27, 0.45, 0.75)  # accuracy bars; in-distribution scores
 GAP = (0.9, 0.35, 0.3)  # the gap to the diagonal; OOD scores
 BOTH = (0.55, 0.35, 0.6)  # where the two histograms overlap

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import DATASETS, TRANSFORMS
+from ebmspec.semantic.registry.datasets import UCI_TABLES
 from ebmspec.semantic.values import Scope, bind_args, item_span, keyword_span, resolve
 
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
@@ -28,6 +29,9 @@ def dataset_fields(name: str, args: dict) -> dict[str, Field]:
         }
     if name == "mnist":
         return {"x": ("real", (1, 28, 28), None), "y": ("categorical", (), 10)}
+    if name == "uci":
+        features, classes = UCI_TABLES[args["name"]]
+        return {"x": ("real", (features,), None), "y": ("categorical", (), classes)}
     if name == "csv":
         fields = {"x": ("real", (args["features"],), None)}
         if args["label"] is not None:

@@ -615,13 +615,13 @@ def test_reliability_png_draws_each_bin_as_a_bar_up_to_its_accuracy():
     red = torch.tensor(charts.GAP, dtype=torch.float64)
     side = charts.SIDE
 
-    def at(column: int, height: float) -> torch.Tensor:  # height from the bottom, in [0, 1]
-        return panel[:, side - 1 - int(height * side), column]
+    def at(share: float, height: float) -> torch.Tensor:  # both in [0, 1], from bottom left
+        return panel[:, side - 1 - int(height * side), int(share * side)]
 
-    assert torch.equal(at(190, 0.25), blue) and torch.equal(at(190, 0.75), red)
-    assert torch.equal(at(190, 0.97), torch.ones(3, dtype=torch.float64))
-    assert torch.equal(at(50, 0.1), blue) and torch.equal(at(50, 0.3), torch.ones(3).double())
-    assert torch.equal(at(110, 0.02), torch.ones(3, dtype=torch.float64))  # an empty bin
+    assert torch.equal(at(0.95, 0.25), blue) and torch.equal(at(0.95, 0.75), red)
+    assert torch.equal(at(0.95, 0.97), torch.ones(3, dtype=torch.float64))
+    assert torch.equal(at(0.25, 0.1), blue) and torch.equal(at(0.25, 0.3), torch.ones(3).double())
+    assert torch.equal(at(0.55, 0.02), torch.ones(3, dtype=torch.float64))  # an empty bin
     png = charts.reliability_png({"a": table, "b": table})
     assert _png_size(png)[0] > 2 * side
 

@@ -38,6 +38,17 @@ DATASETS = table(
         "`holdout`: digits removed from training, their test images an OOD set (`heldout`)",
     ),
     Signature(
+        "uci",
+        (
+            P("name", "string", "wine", choices=("wine", "iris")),
+            P("test", "prob", 0.3),
+            P("holdout", "nonneg_ints", ()),
+        ),
+        "a small UCI table shipped inside mlxtend: `wine` (178 x 13 features, 3 classes) or "
+        "`iris` (150 x 4, 3 classes); `holdout`: classes removed from training, their test rows "
+        "an OOD set (`heldout`)",
+    ),
+    Signature(
         "csv",
         (
             P("file", "string"),
@@ -51,6 +62,8 @@ DATASETS = table(
         "`holdout`: label values removed from training, their test rows an OOD set (`heldout`)",
     ),
 )
+# Small UCI tables shipped inside mlxtend: name -> (features, classes).
+UCI_TABLES = {"wine": (13, 3), "iris": (4, 3)}
 TRANSFORMS = table(
     Signature("dequantize", (P("levels", "posint", 256),), "(x * (levels - 1) + u) / levels"),
     Signature("logit", (P("eps", "posfloat", 1e-6),), "log(x' / (1 - x')), x' = x(1-2eps)+eps"),

@@ -1,0 +1,70 @@
+"""uci: small UCI tabular datasets shipped (as csv files) inside the optional package mlxtend.
+
+In: `name` ("wine": 178 wines, 13 chemical measurements, 3 cultivars; "iris": 150 flowers, 4
+measurements, 3 species), `test` (a fraction) and the seed of the fixed split. Out: features x
+[N, features] as float32 and the class y [N] as int64, split into train and test rows. Read from
+mlxtend's data folder without importing mlxtend (which would pull in scikit-learn and pandas).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ebmspec.runtime.data.base import Context, count_rows, split_rows, unreadable
+from ebmspec.semantic.registry.datasets import UCI_TABLES
+
+DATASET = "uci"  # the name a spec's `data` line uses
+
+# name -> (file inside mlxtend/data/data, what the rows are); shapes in `UCI_TABLES`
+FILES = {
+    "wine": ("wine.csv", "178 wines, 13 chemical measurements, 3 cultivars"),
+    "iris": ("iris.csv.gz", "150 iris flowers, 4 measurements, 3 species"),
+}
+
+
+def _path(context: Context, file: str) -> Path:
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise context.fail(
+            "E624",
+            f"the `{context.args['name']}` table comes with the optional package mlxtend, "
+            "which is not installed",
+            'install it with `pip install "ebmspec[mnist]"`, or load your own copy with '
+            '`data csv(file = "...", features = ..., label = "...", classes = ...)`',
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / file
+    if not path.exists():
+        raise context.fail(
+            "E620",
+            f"data file `{path}` not found in the installed mlxtend",
+            'reinstall it with `pip install "ebmspec[mnist]"`',
+        )
+    return path
+
+
+def load(context: Context):
+    name = context.args["name"]
+    (file, what), (features, _) = FILES[name], UCI_TABLES[name]
+    path = _path(context, file)
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        table = np.loadtxt(raw.decode().splitlines(), delimiter=",", dtype=np.float64, ndmin=2)
+    except (OSError, ValueError, EOFError) as error:
+        raise unreadable(context, path, error, "reinstall mlxtend") from None
+    if table.shape[1] != features + 1:
+        raise unreadable(context, path, f"{table.shape[1]} columns", "reinstall mlxtend")
+    values = {
+        "x": torch.tensor(table[:, :features], dtype=torch.float32),
+        "y": torch.tensor(table[:, features], dtype=torch.int64),
+    }
+    n_test = round(context.args["test"] * count_rows(values))
+    train, test = split_rows(context, values, n_test, path)
+    description = (
+        f"UCI {name} (mlxtend): {what} ({count_rows(train)} train, {count_rows(test)} test)"
+    )
+    return description, train, test, None, None

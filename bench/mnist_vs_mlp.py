@@ -52,7 +52,7 @@ from torch import nn
 from ebmspec.api import compile_file
 from ebmspec.diagnostics import UserError, render
 from ebmspec.runs import write_run_info
-from ebmspec.runtime import evaluation
+from ebmspec.runtime import evaluation, scoring
 from ebmspec.runtime.batches import encode, test_split
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import variable_table
@@ -154,7 +154,7 @@ def evaluate_mlp(net: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, bin
     correct = guess == labels
     return {
         "accuracy": float(correct.double().mean()),
-        "ece": evaluation.calibration_error(confidence, correct, bins),
+        "ece": scoring.calibration_error(confidence, correct, bins),
     }
 
 

@@ -1,7 +1,7 @@
 """The evaluation's charts as PNG bytes: reliability diagrams and OOD score histograms.
 
 In: a reliability table (per confidence bin [count, accuracy, mean confidence], as
-`evaluation.calibration_errors` returns it) or score tensors (in-distribution and each OOD set).
+`scoring.calibration_errors` returns it) or score tensors (in-distribution and each OOD set).
 Out: PNG bytes drawn with `lettering` (no plotting library): square panels with titles and axis
 ranges, one panel per table or per OOD set.
 """

@@ -23,7 +23,7 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.runtime import evaluation as ev
-from ebmspec.runtime import images, lettering, pictures
+from ebmspec.runtime import images, lettering, pictures, scoring
 from ebmspec.runtime.energy import lower_energy
 from ebmspec.source import Source
 
@@ -343,7 +343,7 @@ def test_sample_vote_breaks_ties_to_the_lowest_value():
 def test_accuracy_per_attribute_with_missing_labels():
     pred = {"y": torch.tensor([[0, 1, 1], [2, 1, 0]]), "x_pos": torch.tensor([3, 4])}
     labels = {"y": torch.tensor([[0, -1, 0], [2, 0, -1]]), "x_pos": torch.tensor([3, -1])}
-    result = ev.accuracy(pred, labels)
+    result = scoring.accuracy(pred, labels)
     assert result["per_attribute"] == {
         "y[0]": 1.0,
         "y[1]": 0.0,
@@ -352,7 +352,7 @@ def test_accuracy_per_attribute_with_missing_labels():
     }
     assert result["pairs"] == 5
     assert result["mean"] == pytest.approx(3 / 5)
-    assert math.isnan(ev.accuracy({"a": torch.tensor([1])}, {"a": torch.tensor([-1])})["mean"])
+    assert math.isnan(scoring.accuracy({"a": torch.tensor([1])}, {"a": torch.tensor([-1])})["mean"])
 
 
 def test_ece_of_hand_made_inputs_counts_confidence_one_in_the_last_bin():
@@ -360,13 +360,13 @@ def test_ece_of_hand_made_inputs_counts_confidence_one_in_the_last_bin():
     # Bin 10 holds 0.5 and 0.52 (both right): |1 - 0.51| * 2/4. Dropping the 1.0s would give 0.49.
     confidence = torch.tensor([1.0, 1.0, 0.5, 0.52])
     correct = torch.tensor([True, False, True, True])
-    assert ev.calibration_error(confidence, correct, 20) == pytest.approx(0.25 + 0.245)
+    assert scoring.calibration_error(confidence, correct, 20) == pytest.approx(0.25 + 0.245)
     # 0.7 lies on an edge: it belongs to [0.70, 0.75) (0.7 * 20 is 13.999... in floating point).
-    edge = ev.calibration_error(
+    edge = scoring.calibration_error(
         torch.tensor([0.7, 0.74], dtype=torch.float64), torch.tensor([True, False]), 20
     )
     assert edge == pytest.approx(abs(0.5 - 0.72))
-    assert ev.calibration_error(torch.tensor([0.0]), torch.tensor([False]), 20) == 0.0
+    assert scoring.calibration_error(torch.tensor([0.0]), torch.tensor([False]), 20) == 0.0
 
 
 def test_ece_pools_attributes_and_skips_missing_labels():
@@ -375,7 +375,7 @@ def test_ece_pools_attributes_and_skips_missing_labels():
         "c": torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]),
     }
     labels = {"y": torch.tensor([[0, 0], [0, -1]]), "c": torch.tensor([0, 2])}
-    result = ev.ece(marginals, labels, bins=10)
+    result = scoring.ece(marginals, labels, bins=10)
     # y[0]: conf 1.0 right, 1.0 wrong -> bin 9: |0.5 - 1| = 0.5. y[1]: conf 0.7 wrong -> 0.7.
     # c: conf 0.5 right (bin 5) and 0.8 right (bin 8): (0.5 + 0.2) / 2 = 0.35.
     assert result["per_attribute"] == pytest.approx({"y[0]": 0.5, "y[1]": 0.7, "c": 0.35})
@@ -399,12 +399,12 @@ def test_evaluate_reports_every_method_of_the_spec():
     seen = []
     result = ev.evaluate(program, model, split, progress=lambda d, t: seen.append((d, t)), limit=30)
     assert result["examples"] == 30
-    expected = ev.accuracy(
+    expected = scoring.accuracy(
         {k: v.argmax(-1)[:30] for k, v in truth.items()}, {k: v[:30] for k, v in labels.items()}
     )
     assert result["accuracy_energy"] == pytest.approx(expected["mean"])
     cut = {k: v[:30] for k, v in truth.items()}
-    want = ev.ece(cut, {k: v[:30] for k, v in labels.items()}, bins=10)
+    want = scoring.ece(cut, {k: v[:30] for k, v in labels.items()}, bins=10)
     assert result["ece"] == pytest.approx(want["ece"], abs=1e-5)
     assert result["ece_from"] == "energy" and result["bins"] == 10
     assert abs(result["accuracy_samples"] - result["accuracy_energy"]) < 0.1
@@ -567,7 +567,7 @@ def test_mce_and_oce_against_a_bin_by_bin_computation():
     confidence[:100] = 0.998  # 100 very confident predictions, 10 of them wrong
     correct = torch.rand(500, generator=generator) < confidence**2  # overconfident on average
     correct[:100] = torch.arange(100) >= 10
-    got = ev.calibration_errors(confidence, correct, 10)
+    got = scoring.calibration_errors(confidence, correct, 10)
     ece = mce = 0.0
     for b in range(10):
         low, high = b / 10, (b + 1) / 10
@@ -588,7 +588,7 @@ def test_mce_and_oce_against_a_bin_by_bin_computation():
     assert got["oce"] == pytest.approx(expected) and 25 < got["oce"] < 35
     assert got["mce"] >= got["ece"]
     assert math.isnan(got["reliability"][0][1])  # no confidence below 0.4: empty bins are NaN
-    none_sure = ev.calibration_errors(confidence.clamp(max=0.99), correct, 10)
+    none_sure = scoring.calibration_errors(confidence.clamp(max=0.99), correct, 10)
     assert math.isnan(none_sure["oce"])
 
 
@@ -596,8 +596,8 @@ def test_all_class_ece_counts_every_class_probability_as_a_prediction():
     """Paper 002's variant: (p_k, label == k) for every class k, binned like the top label."""
     probs = torch.tensor([[0.7, 0.2, 0.1], [0.5, 0.25, 0.25]])
     labels = torch.tensor([0, 1])
-    got = ev.ece({"y": probs}, {"y": labels}, bins=10)
-    pairs = ev.calibration_error(probs.flatten(), torch.tensor([1, 0, 0, 0, 1, 0]).bool(), 10)
+    got = scoring.ece({"y": probs}, {"y": labels}, bins=10)
+    pairs = scoring.calibration_error(probs.flatten(), torch.tensor([1, 0, 0, 0, 1, 0]).bool(), 10)
     assert got["ece_all_classes"] == pytest.approx(pairs)
     # by hand: bins 0.1 {0.1: 0}, 0.2 {0.2, 0.25, 0.25: 0, 1, 0}, 0.5 {0.5: 0}, 0.7 {0.7: 1}
     by_hand = (0.1 + 3 * abs(1 / 3 - 0.7 / 3) + 0.5 + 0.3) / 6

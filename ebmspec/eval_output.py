@@ -148,7 +148,8 @@ def print_evaluation(console, run, result: dict) -> None:
             ratio = key != "sample_mean_gap"
             table.add_row(label, f"{100 * value:.2f} %" if ratio else f"{value:.3f}")
     if "test_log_likelihood" in result:
-        table.add_row("exact test log-likelihood (nats)", f"{result['test_log_likelihood']:.3f}")
+        of = result.get("test_log_likelihood_of", "x")
+        table.add_row(f"exact test log p({of}) (nats)", f"{result['test_log_likelihood']:.3f}")
         table.add_row("  per dimension", f"{result['test_log_likelihood_per_dim']:.5f}")
     examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
     table.add_row("test examples", str(examples))

@@ -29,7 +29,7 @@ _MODULE_ARGS = {
     "embedding": ("categories", "dim"),
     "bilinear": ("left", "right"),
     "quadratic": ("dim", "bias"),
-    "nice": ("dim", "layers", "hidden", "act"),
+    "nice": ("dim", "layers", "hidden", "act", "classes"),
 }
 
 

@@ -196,7 +196,8 @@ def _report(program: ir.Program, kind: str) -> ir.Call | None:
 
 def test_log_likelihood(model, program: ir.Program, split: dict, limit, device) -> dict:
     """Exact mean log p(x) over the split (its first `limit` examples) of a normalised flow
-    energy, in nats per example of the model's (transformed) space, and per dimension."""
+    energy (log p(x | y) of a class-conditional one, at the test labels), in nats per example of
+    the model's (transformed) space, and per dimension of the real variables."""
     names = [v.name for v in program.variables]
     count = split[names[0]].shape[0] if limit is None else min(limit, split[names[0]].shape[0])
     total = 0.0
@@ -206,9 +207,11 @@ def test_log_likelihood(model, program: ir.Program, split: dict, limit, device) 
                 n: split[n][start : start + ENERGY_ROWS][: count - start].to(device) for n in names
             }
             total += float(model(rows).double().sum())
-    dims = sum(math.prod(v.shape) for v in program.variables)
+    dims = sum(math.prod(v.shape) for v in program.variables if not v.discrete)
     mean = total / max(count, 1)
+    given = [v.name for v in program.variables if v.discrete]
     return {
+        "test_log_likelihood_of": "x" if not given else f"x | {', '.join(given)}",
         "test_log_likelihood": mean,
         "test_log_likelihood_per_dim": mean / dims,
         "test_log_likelihood_examples": count,

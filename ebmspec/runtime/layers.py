@@ -134,9 +134,11 @@ class NICE(nn.Module):
     an MLP of the other (odd by even for even i), then z = exp(log_scale) * h. Additive couplings
     have Jacobian determinant 1, so with a standard normal base the output is the exact
     log-density log p(x) = sum_i log N(z_i; 0, 1) + sum(log_scale). The couplings' last layers
-    start at zero: the flow starts as the identity."""
+    start at zero: the flow starts as the identity. `classes = K`: the base is N(mu_k, I) for
+    each class k (learned means, drawn N(0, I) at the start), and the output is [B, K] of
+    log p(x | k) (paper 002's generative classifier: a flow with a Gaussian-mixture latent)."""
 
-    def __init__(self, dim, layers=4, hidden=(256, 256), act="relu"):
+    def __init__(self, dim, layers=4, hidden=(256, 256), act="relu", classes=None):
         super().__init__()
         half, rest = (dim + 1) // 2, dim // 2
         self.couplings = nn.ModuleList()
@@ -147,6 +149,7 @@ class NICE(nn.Module):
             nn.init.zeros_(coupling.net[-1].bias)
             self.couplings.append(coupling)
         self.log_scale = nn.Parameter(torch.zeros(dim))
+        self.means = None if classes is None else nn.Parameter(torch.randn(classes, dim))
 
     def forward(self, x):
         even, odd = x[:, 0::2], x[:, 1::2]
@@ -159,7 +162,9 @@ class NICE(nn.Module):
         if even.shape[1] > odd.shape[1]:  # an odd length: the last element is even-indexed
             h = torch.cat([h, even[:, -1:]], 1)
         z = h * self.log_scale.exp()
-        log_base = -0.5 * z.pow(2).sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
+        if self.means is not None:  # [B, 1, dim] - [K, dim]: every class's Gaussian at once
+            z = z.unsqueeze(1) - self.means
+        log_base = -0.5 * z.pow(2).sum(-1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
         return log_base + self.log_scale.sum()
 
 

@@ -183,8 +183,10 @@ def _nice(chk, e, name, bound, module):
         ("layers", bound["layers"]),
         ("hidden", bound["hidden"]),
         ("act", bound["act"]),
+        ("classes", bound["classes"]),
     )
-    return ir.Op((), e.span, "nice", (node,), attrs, module)
+    shape = () if bound["classes"] is None else (bound["classes"],)
+    return ir.Op(shape, e.span, "nice", (node,), attrs, module)
 
 
 def _gaussian(chk, e, name, bound, module):

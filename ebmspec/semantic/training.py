@@ -217,7 +217,8 @@ class TrainingChecks:
                 self.sink.error(
                     "E504",
                     "`nll` needs an exact likelihood: an energy that is a normalised flow "
-                    "(`return nice(...)` of all the real variables, no discrete ones), or every "
+                    "(`return nice(...)` of all the real variables, no discrete ones, or "
+                    "`return nice(..., classes = K)[y]` with one categorical y), or every "
                     f"variable discrete with at most {reg.MAX_ENUMERABLE} joint values",
                     call.span,
                     "write the energy as `return nice(flatten(x))`, or use `pcd`, `cd` or `ssm`",

@@ -74,6 +74,35 @@ def test_nice_integrates_to_one():
     assert density.sum().item() * step**2 == pytest.approx(1.0, abs=2e-3)
 
 
+def test_class_conditional_nice_is_each_class_gaussian_through_the_same_flow():
+    """`nice(x, classes = K)[y]` = log N(g(x); mu_y, I) + log|det dg/dx| (paper 002's generative
+    classifier), the latent g(x) recomputed here from the couplings; every class's density
+    integrates to 1 over a fine grid."""
+    conditional = _program("nice(x, layers = 4, hidden = [16], act = tanh, classes = 3)[y]",
+                           "x : real[2]\n  y : categorical(3)")  # fmt: skip
+    model = _randomised(conditional, seed=7)
+    block = model.blocks["return"]
+    axis = torch.linspace(-14, 14, 1001, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="ij"), -1).reshape(-1, 2)
+    step = (axis[1] - axis[0]).item()
+    with torch.no_grad():
+        even, odd = grid[:, 0:1], grid[:, 1:2]
+        for index, coupling in enumerate(block.couplings):
+            if index % 2 == 0:
+                odd = odd + coupling(even)
+            else:
+                even = even + coupling(odd)
+        z = torch.cat([even, odd], 1) * block.log_scale.exp()  # g(x); the scaling's log-det:
+        log_det = block.log_scale.sum()
+        for k in range(3):
+            y = torch.nn.functional.one_hot(torch.full((len(grid),), k), 3).double()
+            f = model({"x": grid, "y": y})
+            exact = -0.5 * (z - block.means[k]).pow(2).sum(1) - math.log(2 * math.pi) + log_det
+            assert torch.allclose(f, exact, rtol=1e-12, atol=1e-12)
+            assert f.exp().sum().item() * step**2 == pytest.approx(1.0, abs=3e-3)
+    assert not torch.allclose(block.means[0], block.means[1])  # the classes differ
+
+
 def test_nll_is_the_exact_negative_log_likelihood():
     flow = _program("nice(x, layers = 2, hidden = [8])", "x : real[3]")
     model = _randomised(flow, seed=1)
@@ -102,6 +131,11 @@ def test_nll_is_the_exact_negative_log_likelihood():
         ("x : real[4]", "nice(x) + gaussian(x)", False),  # not normalised
         ("x : real[4]", "nice(mlp(x, hidden = [4], out = 4))", False),  # not a bijection we know
         ("x : real[4]\n  y : categorical(3)", "nice(x)", False),  # y has no density
+        # paper 002's generative classifier: log p(x | y), normalised over x for every y
+        ("x : real[4]\n  y : categorical(3)", "nice(x, classes = 3)[y]", True),
+        ("x : real[4]\n  y : categorical(3)", "nice(x, classes = 3)[y] + gaussian(x)", False),
+        ("x : real[4]\n  y : categorical(3)\n  b : binary[2]", "nice(x, classes = 3)[y]", False),
+        ("x : real[4]\n  y : categorical(3)", "mlp(x, hidden = [4], out = 3)[y]", False),
     ],
 )
 def test_flow_density_recognises_normalised_flows(variables, energy, flow):

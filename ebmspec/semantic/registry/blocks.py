@@ -83,11 +83,15 @@ ENERGY_BLOCKS = table(
             P("layers", "posint", 4),
             P("hidden", "posints", (256, 256)),
             P("act", "activation", "relu"),
+            P("classes", "posint?", None),
         ),
         "NICE normalising flow (Dinh et al. 2015): `layers` additive coupling layers (each an MLP "
         "on one half of the vector shifting the other), a diagonal scaling and a standard normal "
         "base; the output is the exact log-density of the input. `return nice(flatten(x))` makes "
-        "f a normalised log p(x): exact likelihood (`nll`) and test log-likelihood in `eval`",
+        "f a normalised log p(x): exact likelihood (`nll`) and test log-likelihood in `eval`. "
+        "`classes = K`: a Gaussian-mixture base N(mu_k, I) with learned means, K log-densities "
+        "log p(x | k): `return nice(flatten(x), classes = 10)[y]` is paper 002's generative "
+        "classifier (p(y | x) by Bayes' rule)",
     ),
     Signature(
         "gaussian",

@@ -90,7 +90,7 @@ def train_baseline(seed: int, steps: int = BASELINE_STEPS) -> tuple[dict, float]
     split = test_split(table, dataset, pipelines, seed)
     inside = split["x"].float()
     sets = ood_sets({"x": inside}, ("noise", "constant"), stream(seed, "ood_sets"))
-    sets["heldout"] = {"x": split["heldout"]["x"].float()}
+    sets["heldout"] = {"x": split["ood"]["heldout"]["x"].float()}
     rows = {}
     with torch.no_grad():
         score_in = torch.logsumexp(net(inside), 1)

@@ -51,8 +51,8 @@ REFERENCE_ROWS = 2000  # training inputs scored for paper 002's typicality / qua
 def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
     """A dataset's test set in model space (random transform steps drawn from stream
     "test_noise" of `seed`, the same for training-time and `ebmspec eval` evaluations) plus
-    `labels`: the integer codes of its discrete variables, -1 = missing; `heldout`: the test
-    rows of held-out classes in model space, when the data line holds some out."""
+    `labels`: the integer codes of its discrete variables, -1 = missing; `ood`: the OOD sets that
+    come from data (held-out classes' test rows, second datasets) in model space, by name."""
     generator = stream(seed, "test_noise")
     values, _ = encode(variables, dataset.test, pipelines, generator)
     labels = {
@@ -61,8 +61,8 @@ def test_split(variables: dict, dataset, pipelines: dict, seed: int) -> dict:
         if n in variables and variables[n].kind != "real"
     }
     split = {**values, "labels": labels}
-    if getattr(dataset, "heldout", None) is not None:
-        split["heldout"], _ = encode(variables, dataset.heldout, pipelines, generator)
+    for name, raw in getattr(dataset, "ood", {}).items():
+        split.setdefault("ood", {})[name], _ = encode(variables, raw, pipelines, generator)
     # Training inputs for the OOD tests that compare with the training scores (paper 002).
     rows = next(iter(dataset.train.values())).shape[0]
     pick = torch.randperm(rows, generator=generator)[:REFERENCE_ROWS]

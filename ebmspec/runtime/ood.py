@@ -15,7 +15,8 @@ inputs: `noise` (half N(mean, std^2) with the test set's per-element mean and st
 between its per-element min and max: paper 003's half-Gaussian, half-uniform noise), `constant`
 (one uniform value in the test set's range per input, broadcast: paper 003's constant images),
 `uniform` (every element uniform in its own range); `heldout`: the test rows of the classes the
-data line holds out (`holdout = [...]`), the in-distribution set truncated to as many.
+data line holds out (`holdout = [...]`), the in-distribution set truncated to as many;
+`sklearn_digits`: scikit-learn's 8 x 8 digits resized to the images' size (a second dataset).
 
 Tests (`test`, paper 002): `threshold` uses the score itself; `typicality` and `quantile` score
 an input by how typical its score is of the training inputs' (`likelihood_test`).
@@ -150,10 +151,11 @@ def ood_report(
     count = split[names[0]].shape[0] if limit is None else min(limit, split[names[0]].shape[0])
     reals = {n: split[n][:count].float().cpu() for n in names}
     generator = stream(seed, "ood_sets")
-    wanted = sorted({name for call in lines for name in call.arg("against")} - {"heldout"})
+    from_data = split.get("ood", {})
+    wanted = sorted({name for call in lines for name in call.arg("against")} - set(from_data))
     sets = ood_sets(reals, wanted, generator)
-    if "heldout" in split:  # as many as the test inputs, or all there are
-        sets["heldout"] = {n: split["heldout"][n][:count].float().cpu() for n in names}
+    for name, values in from_data.items():  # as many as the test inputs, or all there are
+        sets[name] = {n: values[n][:count].float().cpu() for n in names}
     cache: dict = {}
 
     if "reference" in split:
@@ -176,7 +178,7 @@ def ood_report(
                 inside, outside = (
                     likelihood_test(test, s, of(kind, "reference")) for s in (inside, outside)
                 )
-            # Paper 003: both sets truncated to the same length (only `heldout` can be shorter).
+            # Paper 003: both sets truncated to the same length (a set from data can be shorter).
             inside = inside[: len(outside)]
             if call.name == "auroc":
                 value = auroc(inside, outside)

@@ -293,6 +293,17 @@ class TrainingChecks:
                     item_span(stmt.func, "against", "heldout"),
                     "add e.g. `holdout = [8, 9]` to the data line, or drop `heldout`",
                 )
+            reals = [v for v in variables if not v.discrete]
+            image = len(reals) == 1 and reals[0].name == "x" and len(reals[0].shape) == 3
+            square = image and reals[0].shape[0] == 1 and reals[0].shape[1] == reals[0].shape[2]
+            if stmt.kind.text == "ood" and "sklearn_digits" in bound["against"] and not square:
+                self.sink.error(
+                    "E706",
+                    "OOD set `sklearn_digits` is grey digit images, and this model's real input "
+                    "is not one square grey image `x : real[1, H, H]`",
+                    item_span(stmt.func, "against", "sklearn_digits"),
+                    "use it with image models such as MNIST's, or drop it",
+                )
             scored = stmt.kind.text == "calibration" or signature.name == "accuracy"
             if scored and not any(isinstance(s, ast.PredictStmt) for s in block.stmts):
                 what = "calibration" if stmt.kind.text == "calibration" else "`samples accuracy`"

@@ -166,14 +166,36 @@ evaluate {{
     program = compile_spec(Source("m.ebm", text))
     dataset = load_dataset(program)
     assert not (dataset.train["y"] == 2).any() and not (dataset.test["y"] == 2).any()
-    assert (dataset.heldout["y"] == 2).all()
+    assert (dataset.ood["heldout"]["y"] == 2).all()
     assert len(dataset.train["y"]) + len(dataset.test["y"]) == 400  # every row of classes 0, 1
-    assert 60 < len(dataset.heldout["y"]) < 140  # the class-2 rows among the 300 test rows
+    assert 60 < len(dataset.ood["heldout"]["y"]) < 140  # the class-2 rows among the 300 test rows
     assert "classes [2] held out" in dataset.description
     table = variable_table(program)
     split = test_split(table, dataset, fit_transforms(program.data, dataset.train), 0)
     result = evaluation.evaluate(program, lower_energy(program, seed=0), split)
     rows = {r["against"]: r for r in result["ood"]}
-    assert rows["heldout"]["examples"] == len(dataset.heldout["y"]) < len(dataset.test["y"])
+    assert rows["heldout"]["examples"] == len(dataset.ood["heldout"]["y"]) < len(dataset.test["y"])
     assert rows["heldout"]["test"] == "typicality"
     assert rows["noise"]["examples"] == len(dataset.test["y"])
+
+
+def test_sklearn_digits_are_a_second_dataset_of_images_in_the_unit_range(monkeypatch):
+    """OOD set `sklearn_digits`: scikit-learn's 1,797 8 x 8 digits, resized to the model's image
+    size, in [0, 1]; without scikit-learn, a located E624 naming the extra to install."""
+    import importlib.util
+
+    from ebmspec.diagnostics import UserError
+    from ebmspec.runtime.data.base import Context
+    from ebmspec.runtime.data.second_sets import load_second_set
+    from ebmspec.source import NO_SPAN, Source
+
+    context = Context("mnist", {}, Source("m.ebm", ""), NO_SPAN, None, 0)
+    if importlib.util.find_spec("sklearn") is not None:
+        images = load_second_set(context, "sklearn_digits", (1, 28, 28))["x"]
+        assert images.shape == (1797, 1, 28, 28)
+        assert images.min() >= 0 and images.max() <= 1 and images.mean() > 0.1
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError) as caught:
+        load_second_set(context, "sklearn_digits", (1, 28, 28))
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.code == "E624" and "ebmspec[ood]" in diagnostic.help

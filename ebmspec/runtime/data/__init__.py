@@ -42,6 +42,7 @@ import torch
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.runtime.data.base import Context, Dataset, count_rows
+from ebmspec.runtime.data.second_sets import SECOND_SETS, load_second_set
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
 from ebmspec.semantic.data import dataset_fields
 from ebmspec.source import Source
@@ -52,8 +53,8 @@ __all__ = ["Dataset", "TOY_CENTRES", "load_dataset", "toy_attributes"]
 # `DATASET` name and its `load(context)`.
 LOADERS: dict[str, Callable] = {}
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-    if _info.name != "base":
-        _module = importlib.import_module(f"{__name__}.{_info.name}")
+    _module = importlib.import_module(f"{__name__}.{_info.name}")
+    if hasattr(_module, "DATASET"):  # base and second_sets are helpers, not datasets
         LOADERS[_module.DATASET] = _module.load
 
 
@@ -86,17 +87,26 @@ def load_dataset(
     loader = LOADERS[call.name]
     description, train, test, draw, nominal = loader(context)
     fields = dataset_fields(call.name, args)
-    heldout = None
+    ood = {}
     if args.get("holdout"):
         # Held-out classes (paper 003): gone from training; their test rows are an OOD set.
         classes = torch.tensor(args["holdout"])
         train = {n: v[~torch.isin(train["y"], classes)] for n, v in train.items()}
         held = torch.isin(test["y"], classes)
-        heldout = {n: v[held] for n, v in test.items()}
+        ood["heldout"] = {n: v[held] for n, v in test.items()}
         test = {n: v[~held] for n, v in test.items()}
         description += (
             f"; classes {list(args['holdout'])} held out ({count_rows(train)} train, "
-            f"{count_rows(test)} test rows left; {count_rows(heldout)} test rows are OOD set "
-            "`heldout`)"
+            f"{count_rows(test)} test rows left; {count_rows(ood['heldout'])} test rows are "
+            "OOD set `heldout`)"
         )
-    return Dataset(call.name, description, fields, train, test, draw, nominal, heldout)
+    for name in sorted(_second_sets_asked(program)):
+        shape = program.variable("x").shape
+        ood[name] = load_second_set(context, name, shape)
+    return Dataset(call.name, description, fields, train, test, draw, nominal, ood)
+
+
+def _second_sets_asked(program: ir.Program) -> set[str]:
+    reports = program.evaluate.reports if program.evaluate is not None else ()
+    asked = {name for r in reports if r.kind == "ood" for name in r.call.arg("against")}
+    return asked & set(SECOND_SETS)

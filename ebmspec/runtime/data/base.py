@@ -35,7 +35,7 @@ class Dataset:
         test: Tensors,
         draw: Callable[[int, torch.Generator], Tensors] | None = None,
         nominal_size: int | None = None,
-        heldout: Tensors | None = None,
+        ood: dict[str, Tensors] | None = None,
     ):
         self.name = name
         self.description = description
@@ -43,7 +43,9 @@ class Dataset:
         self.train = train
         self.test = test
         self._draw = draw
-        self.heldout = heldout  # test rows of held-out classes (`holdout = [...]`), else None
+        # Raw inputs of OOD sets that come from data: `heldout` (the test rows of held-out
+        # classes) and second datasets (`sklearn_digits`), by name.
+        self.ood = ood or {}
         self._size = nominal_size if nominal_size is not None else count_rows(train)
 
     def batch(self, size: int, generator: torch.Generator) -> Tensors:

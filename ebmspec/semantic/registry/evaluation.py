@@ -8,9 +8,10 @@ from __future__ import annotations
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, table
 
-# Generated OOD sets, and `heldout`: the test rows of the classes a `data ...(holdout = [...])`
-# line removes from training.
-OOD_SETS = ("noise", "constant", "uniform", "heldout")
+# Generated OOD sets; `heldout`: the test rows of the classes a `data ...(holdout = [...])` line
+# removes from training; `sklearn_digits`: scikit-learn's 1,797 8 x 8 digits, resized (a second
+# dataset for image models, read from the installed scikit-learn).
+OOD_SETS = ("noise", "constant", "uniform", "heldout", "sklearn_digits")
 # Paper 002's likelihood tests, as threshold-free scores s'(x) (s = the `score`, S_train its
 # values on training inputs): threshold s; typicality -|s - mean S_train|; quantile
 # min(F(s), 1 - F(s)), F the empirical CDF of S_train (the two-tailed quantile test).

@@ -1,0 +1,54 @@
+"""Second datasets used only as out-of-distribution sets, read from files a package ships.
+
+In: the `Context` of the spec's data line (for located errors) and the image shape of the model's
+image variable. Out: `{"x": [N, 1, H, W]}` float images in [0, 1], to be transformed like the
+test images. `sklearn_digits`: scikit-learn's 1,797 handwritten digits (8 x 8, 16 grey levels,
+the UCI optdigits test set), read from the csv.gz inside the installed scikit-learn without
+importing it, scaled to [0, 1] and resized to H x W: digits, but from another source and
+resolution than MNIST (paper 003's "OODomain" kind of set).
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ebmspec.runtime.data.base import Context, resize_images, unreadable
+
+SECOND_SETS = ("sklearn_digits",)
+
+
+def _digits_file(context: Context) -> Path:
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise context.fail(
+            "E624",
+            "OOD set `sklearn_digits` is read from the optional package scikit-learn, which is "
+            "not installed",
+            'install it with `pip install "ebmspec[ood]"`, or drop `sklearn_digits`',
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
+    if not path.exists():
+        raise context.fail(
+            "E620", f"data file `{path}` not found in the installed scikit-learn",
+            "reinstall scikit-learn",
+        )  # fmt: skip
+    return path
+
+
+def load_second_set(context: Context, name: str, shape: tuple) -> dict:
+    """The OOD set `name` as raw images of `shape` ([1, H, W]) in [0, 1]."""
+    path = _digits_file(context)
+    try:
+        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+        table = np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)
+    except (OSError, ValueError, EOFError) as error:
+        raise unreadable(context, path, error, "reinstall scikit-learn") from None
+    images = torch.from_numpy(table[:, :64].copy()).reshape(-1, 1, 8, 8) / 16.0
+    if tuple(shape[1:]) != (8, 8):
+        images = resize_images(images, shape[-1])
+    return {"x": images.clamp(0, 1)}

@@ -155,7 +155,9 @@ def print_evaluation(console, run, result: dict) -> None:
     table.add_row("test examples", str(examples))
     console.print(table)
     if result.get("ood"):
-        ood = Table(title="OOD detection (the test inputs against each OOD set, truncated to as many)")
+        ood = Table(
+            title="OOD detection (the test inputs against each OOD set, truncated to as many)"
+        )
         for column in ("metric", "score", "test", "OOD set", "value"):
             ood.add_column(column, justify="right" if column == "value" else "left")
         labels = {

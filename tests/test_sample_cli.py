@@ -76,14 +76,18 @@ def test_acceptance_command_writes_a_4x4_grid_png(cli, tmp_path):
 
 def test_npz_holds_every_variable_and_the_clamped_value(cli, tmp_path):
     status, _, err = cli(
-        "sample", DSPRITES, "-c", "x_pos=3", "-n", "6", "--steps", "2", "-o", "s.npz",
+        "sample", DSPRITES, "-c", "x_pos=3", "-n", "6", "--steps", "8", "-o", "s.npz",
         cwd=tmp_path,
     )  # fmt: skip
     assert status == 0, err
     with np.load(tmp_path / "s.npz") as saved:
         data = {key: saved[key] for key in saved.files}
     assert set(data) == {"x", "x_pos", "y_pos", "sampler.blocks", "sampler.acceptance",
-                         "sampler.moves"}  # fmt: skip
+                         "sampler.moves", "diagnostics.variables", "diagnostics.rhat",
+                         "diagnostics.ess_bulk", "diagnostics.ess_per_second"}  # fmt: skip
+    # R-hat and bulk ESS of the free variables over the last 4 of the 8 sweeps
+    assert data["diagnostics.variables"].tolist() == ["x", "y_pos"]
+    assert (data["diagnostics.rhat"] > 0.5).all() and (data["diagnostics.ess_bulk"] > 0).all()
     assert data["x"].shape == (6, 1, 32, 32) and data["x"].dtype == np.float32
     assert data["x_pos"].tolist() == [3] * 6  # clamped in every chain, as integer codes
     assert data["y_pos"].dtype == np.int64 and ((data["y_pos"] >= 0) & (data["y_pos"] < 16)).all()
@@ -115,8 +119,9 @@ def test_summary_without_output(cli, tmp_path):
     assert "block 1" in out and "langevin" in out and "acceptance" in out
     assert "block 0" not in out  # y is clamped, so its GWG block does not run
     assert "`init y ~ data_frequency`" not in err  # clamped: its init does not matter
-    status, out, _ = cli("sample", TOY, "-n", "20", "--steps", "3")
+    status, out, _ = cli("sample", TOY, "-n", "20", "--steps", "8")
     assert status == 0 and "[0] mode" in out and "gwg" in out
+    assert "split R-hat" in out and "bulk ESS" in out  # over the last 4 of the 8 sweeps
 
 
 def test_every_domain_of_a_tiny_spec(cli, tmp_path):

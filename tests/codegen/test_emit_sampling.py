@@ -67,14 +67,14 @@ sampler every {
   update r with metropolis(scale = 0.3) repeat 2
   update u with langevin(step = 0.01)
   update w with mala(step = 0.05)
-  update h with hmc(step = 0.1, leapfrog = 3)
+  update h with hmc(step = 0.1, leapfrog = 3, adapt = 2)
   sweeps = 3
 }
 
 sampler lambda {
   init r ~ normal(std = 0.5)
   update b, c, d, e, k with gibbs
-  update r, u with mala(step = 0.02)
+  update r, u with mala(step = 0.02, adapt = 3)
   update w, h with langevin(step = 0.01, noise = 0.05) repeat 2
   sweeps = 2
 }

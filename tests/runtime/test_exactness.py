@@ -348,7 +348,16 @@ JUMP = [
     Case("lattice", "jump", LATTICE_MALA, sweeps=20, shift="exact", given="lattice x"),
 ]
 
-CASES = DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL + JOINT_GIBBS + CACHED + JUMP
+# Step-size adaptation on: the step starts 10x too large (mala) or 4x (hmc), is tuned by dual
+# averaging over the first 60 transitions, then frozen; the chains must still end at the exact law.
+ADAPTED = [
+    Case("mixed", "gwg", "mala(step = 1.5, adapt = 60)", sweeps=200),
+    Case("mixed", "gwg", "hmc(step = 1.2, leapfrog = 5, adapt = 60)", sweeps=200),
+]
+
+CASES = (
+    DISCRETE_ONLY + MIXED_JOINT + BOX_JOINT + CONDITIONAL + JOINT_GIBBS + CACHED + JUMP + ADAPTED
+)
 
 
 def _params(cases):

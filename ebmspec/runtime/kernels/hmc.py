@@ -19,6 +19,9 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
     squared_norm,
+    tuned_step,
+    tuning_start,
+    tuning_update,
     within_bounds,
 )
 
@@ -26,20 +29,32 @@ from ebmspec.runtime.kernels.base import (
 
 
 class HMC(Kernel):
-    """HMC with identity mass matrix."""
+    """HMC with identity mass matrix. `adapt = n`: the step is tuned by dual averaging towards
+    the acceptance rate `target` over the block's first n transitions, then frozen."""
 
     name = "hmc"
     reads = "grad"
     leaves = "full"
 
-    def __init__(self, variables, table: dict, step: float, leapfrog: int = 10):
+    def __init__(
+        self, variables, table: dict, step: float, leapfrog: int = 10, adapt: int = 0, target=0.65
+    ):
         super().__init__(variables, table)
         self.step_size = float(step)
         self.leapfrog = int(leapfrog)
+        self.adapt = int(adapt)
+        self.target_rate = float(target)
+
+    def init(self, point: Point) -> KernelState:
+        state = super().init(point)
+        if not self.adapt:
+            return state
+        device = next(iter(point.values.values())).device
+        return state._replace(tune=tuning_start(self.step_size, device))
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)
-        eps = self.step_size
+        eps = tuned_step(state, self.step_size, self.adapt)
         mask = {n: target.mask(n, point.values[n]) for n in self.variables}
         momentum = {
             n: mask[n]
@@ -65,4 +80,5 @@ class HMC(Kernel):
         moved = torch.sqrt(
             squared_norm([current.values[n] - point.values[n] for n in self.variables])
         )
-        return select(accept, current, point), record(state, accept, moved)
+        state = tuning_update(record(state, accept, moved), log_alpha, self.adapt, self.target_rate)
+        return select(accept, current, point), state

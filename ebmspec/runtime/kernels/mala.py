@@ -8,8 +8,6 @@ The accepted point keeps f and gradients, so the next block needs no new evaluat
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ebmspec.runtime.kernels.base import (
@@ -21,6 +19,9 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
     squared_norm,
+    tuned_step,
+    tuning_start,
+    tuning_update,
     within_bounds,
 )
 
@@ -28,42 +29,52 @@ from ebmspec.runtime.kernels.base import (
 
 
 class MALA(Kernel):
-    """MALA with drift `step` and noise sqrt(2 step)."""
+    """MALA with drift `step` and noise sqrt(2 step). `adapt = n`: the step is tuned by dual
+    averaging towards the acceptance rate `target` over the block's first n transitions, then
+    frozen at its running average (`base.tuning_update`)."""
 
     name = "mala"
     reads = "grad"
     leaves = "full"
 
-    def __init__(self, variables, table: dict, step: float):
+    def __init__(self, variables, table: dict, step: float, adapt: int = 0, target=0.574):
         super().__init__(variables, table)
         self.step_size = float(step)
+        self.adapt = int(adapt)
+        self.target_rate = float(target)
 
-    def _drift(self, point: Point, target: Target) -> dict:
-        return {
-            n: target.mask(n, point.grads[n]) * self.step_size * point.grads[n]
-            for n in self.variables
-        }
+    def init(self, point: Point) -> KernelState:
+        state = super().init(point)
+        if not self.adapt:
+            return state
+        device = next(iter(point.values.values())).device
+        return state._replace(tune=tuning_start(self.step_size, device))
+
+    def _drift(self, point: Point, target: Target, eps) -> dict:
+        return {n: target.mask(n, point.grads[n]) * eps * point.grads[n] for n in self.variables}
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)
-        noise = math.sqrt(2 * self.step_size)
-        drift = self._drift(point, target)
+        eps = tuned_step(state, self.step_size, self.adapt)
+        noise = (2 * eps) ** 0.5
+        drift = self._drift(point, target, eps)
         values = dict(point.values)
         for name in self.variables:
             x = point.values[name]
             xi = torch.randn(x.shape, generator=generator, device=x.device)
             values[name] = x + drift[name] + noise * target.mask(name, x) * xi
         proposal = target.evaluate(values)
-        back = self._drift(proposal, target)
+        back = self._drift(proposal, target, eps)
         forward_gap = [values[n] - point.values[n] - drift[n] for n in self.variables]
         backward_gap = [point.values[n] - values[n] - back[n] for n in self.variables]
         log_alpha = (
             proposal.f
             - point.f
-            + (squared_norm(forward_gap) - squared_norm(backward_gap)) / (4 * self.step_size)
+            + (squared_norm(forward_gap) - squared_norm(backward_gap)) / (4 * eps)
         )
         inside = within_bounds(values, self.variables, self.table)
         log_alpha = log_alpha.masked_fill(~inside, -torch.inf)
         accept = metropolis_accept(log_alpha, generator)
         moved = torch.sqrt(squared_norm([values[n] - point.values[n] for n in self.variables]))
-        return select(accept, proposal, point), record(state, accept, moved)
+        state = tuning_update(record(state, accept, moved), log_alpha, self.adapt, self.target_rate)
+        return select(accept, proposal, point), state

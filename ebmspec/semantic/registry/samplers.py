@@ -23,15 +23,24 @@ KERNELS = table(
     ),
     Signature(
         "mala",
-        (P("step", "posfloat"),),
-        "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step)",
+        (P("step", "posfloat"), P("adapt", "nonneg_int", 0), P("target", "prob", 0.574)),
+        "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step); `adapt = n`: the "
+        "step is tuned by dual averaging towards acceptance `target` over the block's first n "
+        "transitions, then frozen (set n within the warm-up you discard)",
         domains=CONTINUOUS,
         extra={"reads": "grad", "leaves": "full"},
     ),
     Signature(
         "hmc",
-        (P("step", "posfloat"), P("leapfrog", "posint", 10)),
-        "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`",
+        (
+            P("step", "posfloat"),
+            P("leapfrog", "posint", 10),
+            P("adapt", "nonneg_int", 0),
+            P("target", "prob", 0.65),
+        ),
+        "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`; `adapt = n`: the step is "
+        "tuned by dual averaging towards acceptance `target` over the first n transitions, then "
+        "frozen",
         domains=CONTINUOUS,
         extra={"reads": "grad", "leaves": "full"},
     ),

@@ -87,6 +87,7 @@ class Checker(SamplerChecks, TrainingChecks):
         self.scope.flow = ir.flow_density(energy, variables)
         sampler_irs = tuple(self._sampler(block, data) for block in samplers)
         train = self._train(singles.get("train"), data)
+        self._fixed_training_steps(train, sampler_irs)
         evaluate = self._evaluate(singles.get("evaluate"), data)
         needs_data = any(v.observed for v in variables) and not self.scope.broken_data
         if train is not None and data is None and needs_data:
@@ -113,6 +114,26 @@ class Checker(SamplerChecks, TrainingChecks):
         result = _replace_profiles(result, check_profiles(self.scope, result, profiles))
         self.sink.raise_if_any()
         return result
+
+    def _fixed_training_steps(self, train: ir.Train | None, samplers) -> None:
+        """E507: step adaptation (`adapt = n`) in the sampler that training runs. Training chains
+        restart from the replay buffer every iteration, and the checkpoint keeps no tuning
+        state, so an adapting step would re-tune every iteration and break exact resumption."""
+        name = dict(train.objective.args).get("sampler") if train is not None else None
+        for sampler in samplers:
+            if sampler is None or sampler.name != name:
+                continue
+            for block in sampler.blocks:
+                if dict(block.kernel.args).get("adapt"):
+                    self.sink.error(
+                        "E507",
+                        f"`{block.kernel.name}(adapt = ...)` in sampler `{name}`, which "
+                        "training runs: training chains restart every iteration, so the step "
+                        "would be re-tuned each time",
+                        block.kernel.span,
+                        "give training's sampler a fixed step, and use `adapt` in a second "
+                        "sampler for `ebmspec sample --sampler NAME`",
+                    )
 
     # ---- variables ----
     def _variables(self, block: ast.VariablesBlock | None) -> tuple[ir.Variable, ...]:

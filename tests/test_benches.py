@@ -108,3 +108,17 @@ def test_ood_tabular_bench_prints_each_method_and_set(tmp_path):
             assert all(0.0 <= v <= 1.0 for v in run.values()), name
     assert "AUC-PR (OOD positive), mean +- std over 2 seeds" in stdout
     assert re.search(r"^VERA +\d+\.\d \+- \d+\.\d", stdout, re.MULTILINE)
+
+
+def test_samplers_bench_prints_every_schedule_and_the_ratios(tmp_path):
+    """bench/samplers.py: the lattice model's TV / floor per checkpoint, ESS and the ratios; the
+    binary chain's moment error and ESS per kernel (tiny sizes: the plumbing, not the numbers)."""
+    stdout = _run(
+        [sys.executable, str(ROOT / "bench" / "samplers.py"), "--chains", "64", "--sweeps", "30",
+         "--sites", "16", "--binary-sweeps", "20"],
+        tmp_path,
+    )  # fmt: skip
+    for name in ("gwg + mala", "jump + mala", "jump(gibbs) + mala", "dmala(step = 0.5)"):
+        assert re.search(rf"^{re.escape(name)} ", stdout, re.MULTILINE), name
+    assert re.search(r"^jump_vs_gwg_ess_per_s=(\d+\.\d|inf)$", stdout, re.MULTILINE)
+    assert re.search(r"^dmala_vs_gwg_ess_per_s=(\d+\.\d|inf)$", stdout, re.MULTILINE)

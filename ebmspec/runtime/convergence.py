@@ -14,7 +14,8 @@ mean, one number per chain and sweep. Out, per variable, computed on the device 
   multi-chain autocorrelation (rho_t = 1 - (W - mean autocovariance_t) / var+), summed with
   Geyer's initial positive and monotone sequence; M n / tau.
 
-NaN for a variable that takes one value throughout (nothing to compare).
+NaN for a variable that takes one value throughout (nothing to compare); R-hat inf and ESS NaN
+when every chain is stuck at its own value.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def split_rhat(draws: torch.Tensor) -> float:
     """Rank-normalised split-R-hat of [chains, draws]."""
     chains = rank_normal(_split(draws.double()))
     within, plus = _variances(chains)
-    if not float(within) > 0:
-        return math.nan
+    if not float(within) > 0:  # every chain constant: stuck (inf) if they differ, else nothing
+        return math.inf if float(plus) > 0 else math.nan
     return float(torch.sqrt(plus / within))
 
 

@@ -58,6 +58,8 @@ def test_ties_and_constants():
     assert split_rhat(bits) == pytest.approx(1.0, abs=0.01)
     assert bulk_ess(bits) == pytest.approx(8000, rel=0.15)
     assert math.isnan(split_rhat(torch.ones(4, 100))) and math.isnan(bulk_ess(torch.ones(4, 100)))
+    stuck = torch.arange(4.0)[:, None].expand(4, 100)  # each chain at its own value, forever
+    assert split_rhat(stuck) == math.inf and math.isnan(bulk_ess(stuck))
 
 
 def test_trace_keeps_the_second_half_of_one_summary_per_chain():

@@ -15,7 +15,8 @@ _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "b
 for _name in _MODULES:
     importlib.import_module(f"{__name__}.{_name}")
 
-# Each kernel depends on `base` alone, so base first and then any order works.
+# Kernels depend on `base` (their base class) and on helper modules such as `tuning` only through
+# functions called at run time, so base first and then any order works.
 KERNEL_FILES = ("base", *_MODULES)
 
 __all__ = ["KERNEL_FILES", "Kernel", "KernelState", "Point", "Target"]

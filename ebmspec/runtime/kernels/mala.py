@@ -19,11 +19,9 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
     squared_norm,
-    tuned_step,
-    tuning_start,
-    tuning_update,
     within_bounds,
 )
+from ebmspec.runtime.kernels.tuning import tuned_step, tuning_start, tuning_update
 
 # --- begin standalone ---
 

@@ -168,14 +168,14 @@ def binary_table(args) -> None:
         "the magnetisation over the second half",
         flush=True,
     )
-    print(f"{'kernel':<20}{'max z':>8}{'ms/sweep':>10}{'ESS':>9}{'R-hat':>7}{'ESS/s':>9}")
+    print(f"{'kernel':<20}{'max z':>8}{'ms/sweep':>10}{'ESS':>10}{'R-hat':>9}{'ESS/s':>10}")
     rate = {}
     for name, kernel in BINARY.items():
         row = run_binary(kernel, sites, args.chains, sweeps, args.seed)
         rate[name] = np.nan_to_num(row["ess_per_second"], nan=0.0)
         print(
             f"{name:<20}{row['max_z']:>8.2f}{1000 * row['seconds_per_sweep']:>10.2f}"
-            f"{row['ess_bulk']:>9.0f}{row['rhat']:>7.3f}{row['ess_per_second']:>9.1f}",
+            f"{row['ess_bulk']:>10.0f}{row['rhat']:>9.3f}{row['ess_per_second']:>10.1f}",
             flush=True,
         )
     best_dmala = max(v for n, v in rate.items() if n.startswith("dmala"))
@@ -199,7 +199,7 @@ def main(argv=None) -> None:
     )
     shown = [c for c in CHECKPOINTS if c <= args.sweeps]
     print(f"{'schedule':<20}" + "".join(f"{c:>7}" for c in shown)
-          + f"{'<=1.5x at':>11}{'ms/sweep':>10}{'ESS':>9}{'R-hat':>7}{'ESS/s':>9}")  # fmt: skip
+          + f"{'<=1.5x at':>11}{'ms/sweep':>10}{'ESS':>10}{'R-hat':>9}{'ESS/s':>10}")  # fmt: skip
     results = {}
     for name, kernel in SCHEDULES.items():
         row = results[name] = run_schedule(kernel, args.chains, args.sweeps, args.seed)
@@ -207,8 +207,8 @@ def main(argv=None) -> None:
         reached = row["first_within_1.5"]
         print(
             f"{name:<20}{cells}{(str(reached) if reached else 'never'):>11}"
-            f"{1000 * row['seconds_per_sweep']:>10.2f}{row['ess_bulk']:>9.0f}"
-            f"{row['rhat']:>7.3f}{row['ess_per_second']:>9.1f}",
+            f"{1000 * row['seconds_per_sweep']:>10.2f}{row['ess_bulk']:>10.0f}"
+            f"{row['rhat']:>9.3f}{row['ess_per_second']:>10.1f}",
             flush=True,
         )
     # A schedule whose label chains never move in the second half has no finite ESS: 0 per s.

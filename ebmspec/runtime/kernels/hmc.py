@@ -44,11 +44,7 @@ class HMC(Kernel):
         self.target_rate = float(target)
 
     def init(self, point: Point) -> KernelState:
-        state = super().init(point)
-        if not self.adapt:
-            return state
-        device = next(iter(point.values.values())).device
-        return state._replace(tune=tuning_start(self.step_size, device))
+        return tuning_start(super().init(point), point, self.step_size, self.adapt)
 
     def step(self, point: Point, state: KernelState, target: Target, generator):
         point = target.with_grads(point, self.variables)

@@ -42,11 +42,7 @@ class MALA(Kernel):
         self.target_rate = float(target)
 
     def init(self, point: Point) -> KernelState:
-        state = super().init(point)
-        if not self.adapt:
-            return state
-        device = next(iter(point.values.values())).device
-        return state._replace(tune=tuning_start(self.step_size, device))
+        return tuning_start(super().init(point), point, self.step_size, self.adapt)
 
     def _drift(self, point: Point, target: Target, eps) -> dict:
         return {n: target.mask(n, point.grads[n]) * eps * point.grads[n] for n in self.variables}

@@ -34,11 +34,15 @@ class StepTuning(NamedTuple):
 TUNE_GAMMA, TUNE_T0, TUNE_KAPPA = 0.05, 10.0, 0.75
 
 
-def tuning_start(step: float, device) -> StepTuning:
-    """Adaptation from `step`, shrinking towards mu = log(10 step)."""
+def tuning_start(state: KernelState, point, step: float, adapt: int) -> KernelState:
+    """A fresh block state that adapts from `step` (shrinking towards mu = log(10 step)) when
+    `adapt` > 0, else `state` as it is."""
+    if not adapt:
+        return state
+    device = next(iter(point.values.values())).device
     log_step = torch.tensor(math.log(step), dtype=torch.float64, device=device)
     zero = torch.zeros((), dtype=torch.float64, device=device)
-    return StepTuning(log_step, zero.clone(), zero.clone(), log_step + math.log(10.0))
+    return state._replace(tune=StepTuning(log_step, zero, zero.clone(), log_step + math.log(10)))
 
 
 def tuned_step(state: KernelState, fixed: float, adapt: int):

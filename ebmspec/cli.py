@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from ebmspec import __version__
-from ebmspec.diagnostics import Diagnostic, UserError, render
+from ebmspec.diagnostics import UserError, render
 
 
 class _PlainHelp:
@@ -226,46 +226,27 @@ def train(
             "--resume", metavar="", help="continue the run in --out (default: the latest run)"
         ),
     ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            metavar="N",
+            min=1,
+            help="data-parallel on N processes of this machine (runs torchrun; pcd, cd, jem)",
+        ),
+    ] = 1,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
-    from ebmspec import runs, train_display
-    from ebmspec.api import read_source
-    from ebmspec.runtime import evaluation, host
-    from ebmspec.runtime.data import load_dataset
-    from ebmspec.runtime.trainer import Settings, Trainer, TrainingDiverged
-    from ebmspec.train_display import LiveDisplay
+    from ebmspec import train_command
+    from ebmspec.runtime import distributed
 
-    host.tune_allocator()
-    where = _device(device)
-    source = read_source(spec)
-    program, run_dir, trained_source = runs.prepare_run(
-        spec, source, out, resume, profile, settings or [], where
-    )
-    seed = Settings.of(program).seed
-    dataset = load_dataset(program, spec.parent, seed, source=trained_source)
-    display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))
-    trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate)
-    console = _console()
-    console.print(
-        f"[bold]{program.name}[/]: {dataset.description}; run folder {run_dir} ({where})",
-        highlight=False,
-        soft_wrap=True,
-    )
-    trainer.start(resume=resume)
-    runs.mark_latest(run_dir)
-    try:
-        summary = trainer.run()
-    except TrainingDiverged as error:
-        display.stop()
-        help = (
-            "lower train.optimizer.lr, add train.energy_l2 = 0.1, or raise "
-            f"train.objective.steps; the last good checkpoint is in {run_dir}"
-        )
-        diagnostic = Diagnostic("E929", f"training diverged: {error}", program.train.span, help)
-        raise UserError(trained_source, [diagnostic]) from None
-    finally:
-        display.stop()
-    train_display.print_training_summary(console, run_dir, summary)
+    options = {"profile": profile, "settings": settings or [], "out": out, "resume": resume}
+    if nproc > 1 and not distributed.launched():
+        train_command.precheck(spec, options, nproc)
+        raise typer.Exit(train_command.launch(nproc))
+    status = train_command.train_command(_console(), spec, options, _device(device))
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command(cls=_Command, name="eval")

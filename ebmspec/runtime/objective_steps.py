@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ebmspec.runtime import distributed
 from ebmspec.runtime.batches import encode
 from ebmspec.runtime.labels import label_entropy, label_log_likelihood, marginal_energy
 from ebmspec.runtime.objectives import impute, jem_loss
@@ -20,21 +21,38 @@ from ebmspec.runtime.sampling_free import ssm_loss, vera_energy_loss
 class ObjectiveSteps:
     """`Trainer` methods: one iteration of ssm, vera or semi-supervised training."""
 
-    def _draw_negatives(self):
-        """(joint or label-keeping chains' samples, the label-keeping set of `both` or None,
-        acceptance rates per block) after this iteration's sweeps."""
+    def _share_batches(self, positive: dict, observed: dict, impute_labels: bool):
+        """This process's rows of the batch and its shares' negatives: (positive, observed
+        masks, negatives, label-keeping negatives of `both` or None, acceptance per block
+        averaged over the shares). With `impute_labels` (pcd, cd) each share fills its rows'
+        missing labels with its own generator (paper 004, Eq. 8)."""
         s = self.s
-        negative, chains = self.negatives.draw(
-            self.model, s.batch, self.chain_gen, self.stats, self.device
-        )
-        rates = self.negatives.rates(chains)
-        kept = None
-        if self.kept_negatives is not None:
-            kept, kept_chains = self.kept_negatives.draw(
-                self.model, s.batch, self.chain_gen, self.stats, self.device
-            )
-            rates = rates + self.kept_negatives.rates(kept_chains)
-        return negative, kept, rates
+        per = s.batch // self.ranks.total
+        mine = distributed.share_slice(s.batch, self.ranks)
+        positive = {name: value[mine] for name, value in positive.items()}
+        observed = {name: value[mine] for name, value in observed.items()}
+        parts = []
+        for j, share in enumerate(self.shares):
+            negative, kept, rates = share.draw(self.model, per, self.stats, self.device)
+            rows = slice(j * per, (j + 1) * per)
+            rows_positive = {name: value[rows] for name, value in positive.items()}
+            if impute_labels:
+                rows_positive = impute(
+                    self.model, self.sampler, self.table, rows_positive,
+                    {name: value[rows] for name, value in observed.items()}, s.steps,
+                    share.chain_gen, self.stats,
+                )  # fmt: skip
+            parts.append((rows_positive, negative, kept, rates))
+        if len(parts) == 1:
+            return parts[0][0], observed, *parts[0][1:]
+
+        def joined(dicts: list) -> dict:
+            return {name: torch.cat([d[name] for d in dicts]) for name in dicts[0]}
+
+        positives, negatives, kepts, rates = zip(*parts, strict=True)
+        kept = None if kepts[0] is None else joined(kepts)
+        rates = [torch.stack(block).mean(0) for block in zip(*rates, strict=True)]
+        return joined(positives), observed, joined(negatives), kept, rates
 
     def _ssm_step(self, positive: dict, observed: dict):
         """The ssm loss and its parts (missing labels imputed first, as for pcd)."""
@@ -71,7 +89,7 @@ class ObjectiveSteps:
 
         if s.objective == "vera":
             return self._vera_step(positive, hidden, extra)
-        negative, kept, rates = self._draw_negatives()
+        negative, kept, rates = self.shares[0].draw(self.model, s.batch, self.stats, self.device)
         loss, f_pos, f_neg = jem_loss(
             self.model, positive, negative, self.table, s.labels, 0.0, hidden, s.energy_l2,
             s.generative, kept,

@@ -18,9 +18,9 @@ import shutil
 from pathlib import Path
 
 from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime import distributed
 from ebmspec.runtime.params import save_parameters
 from ebmspec.runtime.run_files import flatten_stats, unflatten_stats
-from ebmspec.runtime.streams import stream_seed
 from ebmspec.runtime.train_settings import TrainingDiverged
 from ebmspec.runtime.transforms import Pipeline
 
@@ -57,7 +57,7 @@ class RunState:
         """Drop log lines past the checkpoint: the resumed run writes them again. Rollback lines
         stay: they record failures, which a deeper rollback does not undo (a rollback to
         iteration 0 used to erase the line of an earlier one to iteration 10)."""
-        if not self.metrics_path.exists():
+        if not self.ranks.lead or not self.metrics_path.exists():
             return
         kept = []
         for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
@@ -75,21 +75,21 @@ class RunState:
         tensors.update(ckpt.with_prefix("ema", self.ema.state_dict()))
         optim_tensors, groups = ckpt.optimizer_tensors(self.optimizer)
         tensors.update(ckpt.with_prefix("optim", optim_tensors))
-        for prefix, chains in self.chain_sets:
-            if chains.buffer is not None:
-                tensors.update(ckpt.with_prefix(prefix, chains.buffer))
+        # Every share's buffers and chain generator; with several processes rank 0 gathers them.
+        local = {key: value for share in self.shares for key, value in share.state().items()}
+        tensors.update(distributed.gather(local, self.ranks))
         vera_groups = None
         if self.vera is not None:
             vera_tensors, vera_groups = self.vera.state()
             tensors.update(ckpt.with_prefix("vera", vera_tensors))
         tensors["rng/data"] = self.data_gen.get_state()
-        tensors["rng/chain"] = self.chain_gen.get_state()
         tensors.update(ckpt.with_prefix("stats", flatten_stats(self.stats)))
         for name, pipeline in self.pipelines.items():
             tensors.update(ckpt.with_prefix(f"transform/{name}", pipeline.state()))
         meta = {
             "iteration": self.iteration,
             "iterations": self.s.iterations,
+            "shares": self.ranks.total,
             "lr_scale": self.lr_scale,
             "rollbacks": self.rollbacks,
             "train_seconds": self.train_seconds,
@@ -101,8 +101,11 @@ class RunState:
         return tensors, meta
 
     def save(self) -> None:
-        """Write the checkpoint; the previous one (at an earlier iteration) moves to history/."""
+        """Write the checkpoint; the previous one (at an earlier iteration) moves to history/.
+        Every process calls it; rank 0 writes."""
         tensors, meta = self.state()
+        if not self.ranks.lead:
+            return
         previous = self._checkpoint_iteration()
         if previous is not None and previous < self.iteration:
             self.history_dir.mkdir(exist_ok=True)
@@ -131,19 +134,17 @@ class RunState:
             return None
 
     def restore(self, tensors: dict, meta: dict) -> None:
+        distributed.check_shares(meta, self.ranks)
         self.model.load_state_dict(ckpt.under("model", tensors))
         self.ema.load_state_dict(ckpt.under("ema", tensors))
         ckpt.restore_optimizer(
             self.optimizer, ckpt.under("optim", tensors), meta["optimizer_groups"]
         )
-        for prefix, chains in self.chain_sets:
-            buffer = ckpt.under(prefix, tensors)
-            if buffer:
-                chains.buffer = {k: v.to(self.device) for k, v in buffer.items()}
+        for share in self.shares:
+            share.restore(tensors, self.device)
         if self.vera is not None:
             self.vera.restore(ckpt.under("vera", tensors), meta["vera_optimizer_groups"])
         self.data_gen.set_state(tensors["rng/data"])
-        self.chain_gen.set_state(tensors["rng/chain"])
         self.stats = unflatten_stats(ckpt.under("stats", tensors))
         for name, pipeline in self.pipelines.items():
             state = ckpt.under(f"transform/{name}", tensors)
@@ -166,14 +167,15 @@ class RunState:
             )
         spent = self.train_seconds  # the lost iterations took time too: keep counting it
         older = self.history()
-        if not self.progressed and older:
+        if not self.progressed and older and self.ranks.lead:
             # Diverged again before the next checkpoint: the last one leads here too.
             os.replace(older[-1], self.checkpoint_path)
+        distributed.barrier(self.ranks)  # the others read the checkpoint rank 0 chose
         self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
         self.progressed = False
         self.lr_scale, self.rollbacks, self.train_seconds = scale, count, spent
-        # A different chain seed: replaying the same random numbers tends to replay the failure.
-        self.chain_gen.manual_seed(stream_seed(self.s.seed, "chains", count))
+        for share in self.shares:
+            share.reseed(self.s.seed, count)
         self._truncate_metrics()
         self.monitor.warn(
             f"loss {value:.3g} at iteration {failed_at} (non-finite or |loss| > {DIVERGED:.0e}): "
@@ -189,5 +191,7 @@ class RunState:
         ckpt.save_json(self.run_dir / "best.json", {"metric": key, **self.best[key]})
 
     def _log(self, entry: dict) -> None:
+        if not self.ranks.lead:
+            return
         with self.metrics_path.open("a", encoding="utf-8") as stream:
             stream.write(json.dumps(entry) + "\n")

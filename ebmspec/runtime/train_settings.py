@@ -141,6 +141,8 @@ class Monitor:
 
     def warn(self, text: str) -> None: ...
 
+    def stop(self) -> None: ...
+
 
 def warmup_factor(iteration: int, warmup: int) -> float:
     """Linear warmup from 0: lr * (iteration + 1) / warmup for the first `warmup` steps."""

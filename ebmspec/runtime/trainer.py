@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import copy
 import math
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import torch
 
 from ebmspec import ir
 from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime import distributed
 from ebmspec.runtime.batches import (
     data_stats,
     encode,
@@ -45,6 +44,8 @@ from ebmspec.runtime.objectives import Negatives, contrastive_loss, impute, jem_
 from ebmspec.runtime.run_state import DIVERGED, RunState
 from ebmspec.runtime.sampling import sampler_table
 from ebmspec.runtime.sampling_free import nll_loss
+from ebmspec.runtime.shares import Share
+from ebmspec.runtime.stopping import Stopping
 from ebmspec.runtime.streams import stream
 from ebmspec.runtime.train_settings import (
     LOSS_PARTS,
@@ -66,7 +67,7 @@ __all__ = ["Monitor", "Settings", "Trainer", "TrainingDiverged", "lr_factor", "w
 EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspec eval` uses all
 
 
-class Trainer(ObjectiveSteps, RunState):
+class Trainer(ObjectiveSteps, RunState, Stopping):
     """One training run of `program` on `dataset`, persisted in `run_dir`."""
 
     def __init__(
@@ -77,6 +78,7 @@ class Trainer(ObjectiveSteps, RunState):
         device: str = "cpu",
         monitor: Monitor | None = None,
         evaluate=None,
+        ranks: distributed.Ranks | None = None,
     ):
         self.program = program
         self.dataset = dataset
@@ -85,6 +87,8 @@ class Trainer(ObjectiveSteps, RunState):
         self.monitor = monitor or Monitor()
         self.evaluate_fn = evaluate  # (program, model, split, stats, device, seed, limit) -> dict
         self.s = Settings.of(program)
+        self.ranks = ranks or distributed.Ranks()
+        distributed.check(self.s, self.ranks)
         self.table = variable_table(program)
         self.sampler = sampler_table(program.sampler(self.s.sampler))
         self.model = lower_energy(program, seed=self.s.seed).to(device)
@@ -104,20 +108,29 @@ class Trainer(ObjectiveSteps, RunState):
         # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with;
         # `both`: joint chains here, label-keeping ones in `kept_negatives`.
         def chains(kept: tuple) -> Negatives:
+            size = self.s.buffer // self.ranks.total  # each share its part of the buffer
             return Negatives(
-                self.sampler, self.table, self.s.steps, persistent, self.s.buffer, self.s.reinit,
-                kept,
-            )  # fmt: skip
+                self.sampler, self.table, self.s.steps, persistent, size, self.s.reinit, kept
+            )
 
         kept = self.s.labels if jem and self.s.generative == "conditional" else ()
         # ssm, nll and vera need no MCMC: no chains, no buffer (vera's negatives come from its
         # generator).
         sampling = self.s.objective not in ("ssm", "nll", "vera")
-        self.negatives = chains(kept) if sampling else None
         both = jem and self.s.generative == "both"
-        self.kept_negatives = chains(self.s.labels) if both else None
+        self.shares = [
+            Share(
+                index,
+                self.ranks.total,
+                chains(kept) if sampling else None,
+                chains(self.s.labels) if both else None,
+                self.s.seed,
+                device,
+            )  # fmt: skip
+            for index in self.ranks.shares
+        ]
+        self.ddp = distributed.wrap(self.model, self.ranks, device)
         self.data_gen = stream(self.s.seed, "batches")
-        self.chain_gen = stream(self.s.seed, "chains", device=device)
         self.pipelines = fit_transforms(program.data, dataset.train)
         # Semi-supervised: the rows whose labels are kept (the same on every resume).
         self.labelled = None
@@ -136,18 +149,24 @@ class Trainer(ObjectiveSteps, RunState):
         self.last_eval: dict | None = None
         self.best: dict = {}
         self._test_split: dict | None = None
-        self._stop = False
+        self._stop = self._stop_agreed = False
         # False from a rollback until the next regular checkpoint: diverging again before it
         # means the restored checkpoint was on the diverging path too.
         self.progressed = True
 
+    # The objectives that run in one share only (ssm, nll, vera, semi-supervised) use these.
+    @property
+    def negatives(self) -> Negatives | None:
+        return self.shares[0].negatives
+
+    @property
+    def chain_gen(self) -> torch.Generator:
+        return self.shares[0].chain_gen
+
     @property
     def chain_sets(self) -> list:
-        """(checkpoint prefix, Negatives) of every set of negative chains."""
-        sets = [("buffer", self.negatives)] if self.negatives is not None else []
-        if self.kept_negatives is not None:
-            sets.append(("kept_buffer", self.kept_negatives))
-        return sets
+        """(checkpoint prefix, Negatives) of every set of negative chains of this process."""
+        return [pair for share in self.shares for pair in share.chain_sets]
 
     def _optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model.parameters())
@@ -172,9 +191,10 @@ class Trainer(ObjectiveSteps, RunState):
         blocks = [row for s in self.program.samplers for row in sampler_table(s)["blocks"]]
         groups = shift_groups(blocks, self.table)
         self.stats = data_stats(self.table, values, observed, groups)
-        for _, chains in self.chain_sets:
-            chains.start(self.chain_gen, self.stats, self.device)
-        self.metrics_path.write_text("", encoding="utf-8")
+        for share in self.shares:
+            share.start(self.stats, self.device)
+        if self.ranks.lead:
+            self.metrics_path.write_text("", encoding="utf-8")
         self.save()
 
     # ---- one iteration --------------------------------------------------------------------
@@ -200,27 +220,34 @@ class Trainer(ObjectiveSteps, RunState):
             )  # fmt: skip
             loss, parts = nll_loss(self.model, positive, self.table, self.flow)
             return self._apply((loss, parts), [])
-        negative, kept, rates = self._draw_negatives()
-        if s.objective == "jem":
-            loss, f_pos, f_neg = jem_loss(
-                self.model, positive, negative, self.table, s.labels, s.alpha, observed,
-                s.energy_l2, s.generative, kept,
-            )  # fmt: skip
-        else:
-            positive = impute(
-                self.model, self.sampler, self.table, positive, observed, s.steps,
-                self.chain_gen, self.stats,
-            )  # fmt: skip
-            loss, f_pos, f_neg = contrastive_loss(
-                self.model, positive, negative, self.table, s.energy_l2, s.grad_penalty
+        # This process's shares: their rows of the batch, their chains' negatives.
+        jem = s.objective == "jem"
+        positive, observed, negative, kept, rates = self._share_batches(
+            positive, observed, impute_labels=not jem
+        )
+
+        def compute(model):
+            if jem:
+                return jem_loss(
+                    model, positive, negative, self.table, s.labels, s.alpha, observed,
+                    s.energy_l2, s.generative, kept,
+                )  # fmt: skip
+            return contrastive_loss(
+                model, positive, negative, self.table, s.energy_l2, s.grad_penalty
             )
+
+        # Through DistributedDataParallel when there are several processes: one forward and
+        # one backward per iteration, gradients averaged over the shares.
+        loss, f_pos, f_neg = compute(self.model) if self.ddp is None else self.ddp(compute)
         return self._apply((loss, {"f_data": f_pos, "f_samples": f_neg}), rates)
 
     def _apply(self, result, rates: list) -> dict | None:
         """One optimizer step on `result` = (loss, its parts); None after a rollback."""
         s = self.s
         loss, parts = result
-        value = float(loss.detach())  # one sync per iteration: the divergence check reads it
+        # One sync per iteration: the divergence check reads the loss. Several processes agree
+        # on it (and on a stop request) in one all-reduce, so they roll back and stop together.
+        value, parts = self._agree(loss, parts)
         if not math.isfinite(value) or abs(value) > DIVERGED:
             self.rollback(value)
             return None
@@ -254,7 +281,8 @@ class Trainer(ObjectiveSteps, RunState):
         return self._test_split
 
     def run_evaluation(self, limit: int | None = EVAL_EXAMPLES) -> dict | None:
-        if self.evaluate_fn is None or self.program.evaluate is None:
+        """Rank 0 evaluates; the other processes wait in their next collective."""
+        if not self.ranks.lead or self.evaluate_fn is None or self.program.evaluate is None:
             return None
         self.ema.eval()
         result = self.evaluate_fn(
@@ -286,30 +314,6 @@ class Trainer(ObjectiveSteps, RunState):
 
     # ---- the loop -------------------------------------------------------------------------
 
-    def _request_stop(self, signum, frame) -> None:
-        if self._stop:  # a second signal: stop right now
-            raise KeyboardInterrupt
-        self._stop = True
-        self.monitor.warn(
-            f"{signal.Signals(signum).name}: stopping after this iteration (checkpoint first); "
-            "Ctrl-C again to abort"
-        )
-
-    def _catch_stop_signals(self) -> dict:
-        """Ctrl-C (SIGINT) and SIGTERM (`kill`, `timeout`, a cluster's scheduler) stop training
-        at the next iteration boundary with a checkpoint. Only signals still at their default
-        handling are taken over: a SIGINT a shell set to ignored (a background job) stays so."""
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for signum, default in (
-            (signal.SIGINT, signal.default_int_handler),
-            (signal.SIGTERM, signal.SIG_DFL),
-        ):
-            if signal.getsignal(signum) is default:
-                previous[signum] = signal.signal(signum, self._request_stop)
-        return previous
-
     def run(self) -> dict:
         """Train to `iterations`, evaluating and checkpointing on schedule. Ctrl-C or SIGTERM
         saves a checkpoint at the next iteration boundary and returns (resume with --resume)."""
@@ -319,7 +323,7 @@ class Trainer(ObjectiveSteps, RunState):
         previous = self._catch_stop_signals()
         self.monitor.start(s.iterations, self.iteration)
         try:
-            while not self.done and not self._stop:
+            while not self.done and not self.stopping:
                 began = time.perf_counter()
                 metrics = self.step()
                 self.train_seconds += time.perf_counter() - began
@@ -340,11 +344,10 @@ class Trainer(ObjectiveSteps, RunState):
                     self.run_evaluation()
                 if self.iteration % s.checkpoint_every == 0 or self.done or evaluate_now:
                     self.save()
-            if self._stop:
+            if self.stopping:
                 self.save()
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            self._release_signals(previous)
         return {
             "iteration": self.iteration,
             "complete": self.done,
@@ -367,9 +370,10 @@ class Trainer(ObjectiveSteps, RunState):
 
     def _summarise(self, window: dict) -> dict:
         count = window["count"]
-        # The blocks the negative chains run (a block of kept labels drops out).
+        # The blocks the negative chains run (a block of kept labels drops out); the rates are
+        # means over this process's shares.
         names = []
-        for _, chains in self.chain_sets:
+        for _, chains in self.shares[0].chain_sets:
             suffix = " | labels kept" if chains.kept else ""
             names += [
                 f"{k.name}({', '.join(k.variables)}){suffix}" for k, _ in chains.schedule.blocks

@@ -142,7 +142,8 @@ def test_both_generative_terms_checkpoint_both_buffers(tmp_path):
         for name, value in chains.buffer.items():
             assert torch.equal(value, tensors[f"{prefix}/{name}"])
     # The joint chains move their labels, the other set keeps them.
-    assert not trainer.negatives.kept and trainer.kept_negatives.kept == {"y"}
+    share = trainer.shares[0]
+    assert not share.negatives.kept and share.kept_negatives.kept == {"y"}
 
 
 def test_cosine_decay_follows_warmup_down_to_zero(tmp_path):

@@ -122,3 +122,17 @@ def test_samplers_bench_prints_every_schedule_and_the_ratios(tmp_path):
         assert re.search(rf"^{re.escape(name)} ", stdout, re.MULTILINE), name
     assert re.search(r"^jump_vs_gwg_ess_per_s=(\d+\.\d|inf)$", stdout, re.MULTILINE)
     assert re.search(r"^dmala_vs_gwg_ess_per_s=(\d+\.\d|inf)$", stdout, re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_ddp_bench_times_one_and_two_processes(tmp_path):
+    """bench/ddp_throughput.py on the toy's smoke profile (five iterations per layout): three
+    layouts, two ratios. `slow` (it starts torchrun); .ci/run runs it with the distributed tests."""
+    stdout = _run(
+        [sys.executable, str(ROOT / "bench" / "ddp_throughput.py"), "--spec",
+         str(ROOT / "specs" / "toy_joint.ebm"), "--profile", "smoke", "--iterations", "5"],
+        tmp_path,
+    )  # fmt: skip
+    numbers = _numbers(stdout)
+    assert numbers["data_parallel_vs_one_thread"] > 0 and numbers["data_parallel_vs_threads"] > 0
+    assert re.search(r"^2 processes, 1 thread each: +\d+\.\d{3} it/s$", stdout, re.MULTILINE)

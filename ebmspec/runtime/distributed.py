@@ -193,3 +193,26 @@ def check_shares(meta: dict, ranks: Ranks) -> None:
             f"{shares} process(es); this one has {ranks.total}",
             f"resume it with {how}: the replay buffer and chain streams are split per process",
         )
+
+
+def rows(total: int, unit: int, ranks: Ranks) -> tuple[int, int]:
+    """This process's rows [first, last) of `total`, split in whole chunks of `unit` rows, so a
+    computation that draws stream i for chunk i draws the same numbers as in one process."""
+    if ranks.world == 1:
+        return 0, total
+    chunks = -(-total // unit)
+    first = chunks * ranks.rank // ranks.world
+    last = chunks * (ranks.rank + 1) // ranks.world
+    return min(first * unit, total), min(last * unit, total)
+
+
+def gather_rows(parts: dict | None, ranks: Ranks) -> dict | None:
+    """`{name: tensor}` with every process's rows concatenated in rank order, on every process
+    (a collective); each process passes its own rows of the same names, or None for none."""
+    if ranks.world == 1:
+        return parts
+    local = None if parts is None else {name: value.cpu() for name, value in parts.items()}
+    gathered: list = [None] * ranks.world
+    dist.all_gather_object(gathered, local)
+    present = [part for part in gathered if part is not None]
+    return {name: torch.cat([part[name] for part in present]) for name in present[0]}

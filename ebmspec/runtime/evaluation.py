@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec import ir
-from ebmspec.runtime import sampling
+from ebmspec.runtime import distributed, sampling
 from ebmspec.runtime.batches import labels_of
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.generation import generation
@@ -139,12 +139,14 @@ def predict_samples(
     batch: int = SAMPLE_CHAINS,
     progress=None,
     specialize: bool = True,
+    first_run: int = 0,
 ):
     """Sample-based prediction: each example's `chains` chains run `steps` sweeps of `sampler`
     with the given variables clamped (so only the other blocks run), the targets starting from
     the sampler's init distribution. Returns (pred, frequencies): frequencies[name]
     [N, *shape, K] = share of chains ending at each value, pred = its argmax (ties: lowest).
-    Runs of `batch` chains; run i draws from stream ("predict_samples", i) of `seed`.
+    Runs of `batch` chains; run i draws from stream ("predict_samples", first_run + i) of
+    `seed` (a process of a sharded evaluation starts at its first chunk's run).
     `progress(done, total)` after each run."""
     targets = tuple(targets)
     total = next(iter(given.values())).shape[0]
@@ -162,7 +164,7 @@ def predict_samples(
             energy,
             count * chains,
             sweeps=steps,
-            seed=stream_seed(seed, "predict_samples", run),
+            seed=stream_seed(seed, "predict_samples", first_run + run),
             condition=condition,
             sampler=sampler,
             stats=stats,
@@ -228,14 +230,20 @@ def evaluate(
     limit: int | None = None,
     progress=None,
     ood_scores: dict | None = None,
-) -> dict:
+    ranks: distributed.Ranks | None = None,
+) -> dict | None:
     """Every `predict` line of the spec's evaluate block on `split` (the first `limit` examples).
     `ood_scores` (a dict), if given, receives the OOD scores for the histograms.
     Per line: `accuracy_energy` / `ece` (from p(y | x) by enumeration) with the `energy` method,
     `accuracy_samples` with `samples` (and `ece` from the chains' frequencies when there is no
     `energy` method; `ece_from` says which), `per_attribute`, `seconds`. The top level is the
     first line's dict plus `predictions` (all lines); `progress(done, total)` counts examples
-    over all lines and methods."""
+    over all lines and methods.
+    `ranks` (several processes of one training job): every process predicts its share of the
+    examples, in whole chunks of the sample-based runs so each chunk draws the random numbers it
+    draws in one process; rank 0 gathers them and computes the metrics, the OOD, likelihood and
+    generation reports alone, and returns the result; the other processes return None."""
+    ranks = ranks or distributed.Ranks()
     lines = program.evaluate.predictions if program.evaluate is not None else ()
     call = _report(program, "calibration")
     bins = int(call.arg("bins")) if call is not None else 20
@@ -258,24 +266,27 @@ def evaluate(
         entry.update({"examples": examples, "bins": bins, "per_attribute": {}, "seconds": {}})
         for method in line.methods:
             start = time.perf_counter()
+            args = dict(method.args)
+            # Sample-based runs split in whole runs (their random streams), energies per row.
+            unit = SAMPLE_CHAINS // int(args["chains"]) if "chains" in args else 1
+            first, last = distributed.rows(examples, max(1, unit), ranks)
+            mine = {n: v[first:last] for n, v in given.items()} if last > first else None
             if method.name == "energy":
-                pred, marginals = predict_energy(model, program, given, line.targets)
+                pred = marginals = None
+                if mine is not None:
+                    pred, marginals = predict_energy(model, program, mine, line.targets)
+                pred, marginals = (distributed.gather_rows(d, ranks) for d in (pred, marginals))
                 _calibrate(entry, ece(marginals, labels, bins), "energy")
             else:
-                args = dict(method.args)
-                pred, frequencies = predict_samples(
-                    model,
-                    program,
-                    given,
-                    line.targets,
-                    chains=int(args["chains"]),
-                    steps=int(args["steps"]),
-                    sampler=args.get("sampler"),
-                    stats=stats,
-                    seed=seed,
-                    device=device,
-                    progress=advance,
-                )
+                pred = frequencies = None
+                if mine is not None:
+                    pred, frequencies = predict_samples(
+                        model, program, mine, line.targets, chains=int(args["chains"]),
+                        steps=int(args["steps"]), sampler=args.get("sampler"), stats=stats,
+                        seed=seed, device=device, progress=advance, first_run=first // unit,
+                    )  # fmt: skip
+                pred = distributed.gather_rows(pred, ranks)
+                frequencies = distributed.gather_rows(frequencies, ranks)
                 if "ece" not in entry:  # energy-based probabilities, when there are, come first
                     _calibrate(entry, ece(frequencies, labels, bins), "samples")
             scores = accuracy(pred, labels)
@@ -285,6 +296,8 @@ def evaluate(
             state["done"] += examples
             advance(0, state["total"])
         entries.append(entry)
+    if not ranks.lead:
+        return None
     result = dict(entries[0]) if entries else {"examples": examples}
     result["predictions"] = entries
     if ir.flow_density(program.energy, program.variables):

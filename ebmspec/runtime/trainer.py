@@ -281,19 +281,17 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         return self._test_split
 
     def run_evaluation(self, limit: int | None = EVAL_EXAMPLES) -> dict | None:
-        """Rank 0 evaluates; the other processes wait in their next collective."""
-        if not self.ranks.lead or self.evaluate_fn is None or self.program.evaluate is None:
+        """Every process predicts its share of the examples; rank 0 reduces and reports."""
+        if self.evaluate_fn is None or self.program.evaluate is None:
             return None
         self.ema.eval()
+        sharded = {"ranks": self.ranks} if self.ranks.world > 1 else {}
         result = self.evaluate_fn(
-            self.program,
-            self.ema,
-            self.test_split(),
-            self.stats,
-            self.device,
-            seed=self.s.seed,
-            limit=limit,
-        )
+            self.program, self.ema, self.test_split(), self.stats, self.device,
+            seed=self.s.seed, limit=limit, **sharded,
+        )  # fmt: skip
+        if result is None:  # not rank 0 of a sharded evaluation
+            return None
         result = {"iteration": self.iteration, "train_seconds": round(self.train_seconds, 1)} | {
             k: v for k, v in result.items() if not isinstance(v, torch.Tensor)
         }

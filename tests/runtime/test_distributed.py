@@ -22,11 +22,12 @@ import pytest
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runs import write_run_info
+from ebmspec.runs import load_run, write_run_info
+from ebmspec.runtime import batches, distributed, evaluation
 from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime import distributed
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.trainer import Trainer
+from ebmspec.runtime.energy import variable_table
+from ebmspec.runtime.trainer import EVAL_EXAMPLES, Settings, Trainer
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
@@ -98,6 +99,20 @@ def test_two_processes_follow_one_process_running_both_shares(tmp_path):
     # And the run really moved: the parameters differ from their initial values.
     start = ckpt.load_checkpoint(next((tmp_path / "one" / "history").glob("*")))[0]
     assert any(not torch.equal(start[k], expected[k]) for k in expected)
+
+    # The closing evaluation was sharded (each process half of the examples, in whole sampling
+    # runs) and reduced on rank 0: it equals one process evaluating the same EMA weights.
+    lines = (tmp_path / "runs" / "two" / "metrics.jsonl").read_text().splitlines()
+    sharded = [json.loads(line)["eval"] for line in lines if '"eval"' in line][-1]
+    run = load_run(tmp_path / "runs" / "two")
+    seed = Settings.of(run.program).seed
+    dataset = load_dataset(run.program)
+    split = batches.test_split(variable_table(run.program), dataset, run.pipelines, seed)
+    alone = evaluation.evaluate(
+        run.program, run.model, split, run.stats, "cpu", seed=seed, limit=EVAL_EXAMPLES
+    )
+    for key in ("accuracy_energy", "accuracy_samples", "ece", "examples"):
+        assert sharded[key] == pytest.approx(alone[key], abs=1e-9), key
 
 
 @pytest.mark.slow

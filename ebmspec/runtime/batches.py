@@ -21,6 +21,14 @@ from ebmspec.runtime.streams import stream
 from ebmspec.runtime.transforms import apply_transforms
 
 
+def to_device(value: torch.Tensor, device) -> torch.Tensor:
+    """A host tensor on `device`; to a GPU from pinned memory without blocking the host, so the
+    copy of the next batch overlaps the kernels still queued."""
+    if device is None or torch.device(device).type != "cuda":
+        return value if device is None else value.to(device)
+    return value.pin_memory().to(device, non_blocking=True)
+
+
 def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
     """Raw batch -> (model-space values, observed masks of discrete variables with missing
     labels). Missing elements get value 0 as a placeholder; the mask says which to trust."""
@@ -31,13 +39,13 @@ def encode(variables: dict, raw: dict, pipelines: dict, generator, device=None):
             continue
         value = transformed[name]
         if kind == "real":
-            values[name] = value.to(device=device, dtype=torch.float32)
+            values[name] = to_device(value.to(dtype=torch.float32), device)
             continue
-        value = value.to(device=device, dtype=torch.long)
+        value = value.to(dtype=torch.long)
         known = value >= 0
-        if not bool(known.all()):
-            observed[name] = known
-        value = value.clamp_min(0)
+        if not bool(known.all()):  # on the host: no device sync per batch
+            observed[name] = to_device(known, device)
+        value = to_device(value.clamp_min(0), device)
         if kind == "categorical":
             values[name] = F.one_hot(value, categories).float()
         else:

@@ -110,16 +110,20 @@ class EnergyModel(nn.Module):
             plan = plan_cache.block_split(self.energy, moving, fold)
         return None if plan is None else EnergySplit(self, plan)
 
-    def specialize(self, fixed: dict[str, torch.Tensor], fold: bool = False) -> SpecializedEnergy:
+    def specialize(
+        self, fixed: dict[str, torch.Tensor], fold: bool = False, train: bool = False
+    ) -> SpecializedEnergy:
         """f with the variables of `fixed` ({name: [B, ...]} per chain) held at those values:
         every maximal subexpression that reads no other variable (dSprites: the CNN h(x)) is
         evaluated once, here, and the returned module evaluates only the rest per call, with the
         very same operations (bit for bit the same f). `fold=True` also folds the fixed inputs'
         share of the first layer of an MLP on a concat into a per-chain bias (MNIST: 784 of its
-        794 columns), which changes f by float rounding only."""
+        794 columns), which changes f by float rounding only. `train=True` (a loss enumerating
+        labels): the once-computed part keeps its graph whenever autograd is on, so the
+        parameters it reads get their gradients too."""
         moving = [name for name in self.variables if name not in fixed]
         split = EnergySplit(self, plan_cache.split_energy(self.energy, moving, fold))
-        return SpecializedEnergy(split, fixed)
+        return SpecializedEnergy(split, fixed, train=train)
 
 
 def _apply(model: EnergyModel, node: ir.Op, args: list):
@@ -197,19 +201,22 @@ class SpecializedEnergy(nn.Module):
     `forward(values)` takes the same `{name: [B, ...]}` as the model and returns the same f (bit
     for bit without `fold`, up to float rounding with it); the fixed variables' entries are not
     read (they may be absent), and B must be the fixed batch. The split's roots are computed
-    once, here, without autograd when no fixed tensor requires a gradient and with the
-    parameters as they are now, so this is a module for sampling and prediction, not for
-    training. `tile(n)` repeats the roots n times (row c*B + b = row b); a call with n*B rows
+    once, here, with the parameters as they are now; without autograd when no fixed tensor
+    requires a gradient, unless `train` (then with it whenever autograd is on: a loss that
+    enumerates labels through the split must reach the parameters of the fixed part - without
+    it, semi-supervised and VERA training only ever trained the part after the split).
+    `tile(n)` repeats the roots n times (row c*B + b = row b); a call with n*B rows
     does so itself.
     """
 
-    def __init__(self, split: EnergySplit, fixed: dict, statics=None, batch=None):
+    def __init__(self, split: EnergySplit, fixed: dict, statics=None, batch=None, train=False):
         super().__init__()
         self.parts = split
         self.model = split.model
         self.fixed = frozenset(fixed)
         if statics is None:
-            needs_grad = any(t.requires_grad for t in fixed.values() if isinstance(t, torch.Tensor))
+            tensors = [t for t in fixed.values() if isinstance(t, torch.Tensor)]
+            needs_grad = train or any(t.requires_grad for t in tensors)
             with torch.set_grad_enabled(needs_grad and torch.is_grad_enabled()):
                 statics = split.statics(dict(fixed))
             batch = next((t.shape[0] for t in fixed.values() if isinstance(t, torch.Tensor)), None)

@@ -36,14 +36,17 @@ def configurations(variables: dict, names, device=None) -> dict[str, torch.Tenso
 
 def label_scores(model, values: dict, variables: dict, labels) -> torch.Tensor:
     """[B, C] f at every joint value of the discrete `labels` (in `configurations` order), the
-    other variables as in `values`. As in `jem_loss`, the label-free part of the network runs
-    once per example (with its graph) and only the rest per label value."""
+    other variables as in `values`. The label-free part of the network runs once per example
+    (with its graph when autograd is on, so a loss reaches all parameters) and only the rest per
+    label value."""
     count = next(iter(values.values())).shape[0]
     device = next(iter(values.values())).device
     configs = configurations(variables, labels, device)
     options = next(iter(configs.values())).shape[0]
     rest = {n: v for n, v in values.items() if n not in labels}
-    energy = model.specialize(rest, fold=True) if hasattr(model, "specialize") else model
+    energy = (
+        model.specialize(rest, fold=True, train=True) if hasattr(model, "specialize") else model
+    )
     expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
     dtype = next((v.dtype for v in values.values() if v.is_floating_point()), torch.float32)
     for name, value in configs.items():

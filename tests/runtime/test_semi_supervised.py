@@ -16,7 +16,13 @@ from ebmspec.api import compile_file, compile_spec
 from ebmspec.diagnostics import UserError
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.labels import configurations, label_entropy, labelled_rows
+from ebmspec.runtime.labels import (
+    configurations,
+    label_entropy,
+    label_log_likelihood,
+    labelled_rows,
+    marginal_energy,
+)
 from ebmspec.runtime.trainer import Trainer
 from ebmspec.source import Source
 from tests.conftest import ROOT
@@ -99,3 +105,48 @@ def test_three_labels_per_class_teach_the_toy(tmp_path):
     assert summary["complete"] and summary["rollbacks"] == 0
     accuracy = toy_accuracy(trainer)
     assert accuracy > 0.9, accuracy
+
+
+def test_label_enumerating_losses_reach_every_parameter():
+    """label_scores runs the label-free part once (folding x's share of the first layer into a
+    bias); the losses built on it - log p(y | x) of the labelled rows, the entropy term, VERA's
+    log p~(x) - must still train that part. They used not to: it ran without autograd, so only
+    the weights after the split learned. Their gradients equal those of plain enumeration."""
+    program = compile_file(TOY)
+    model = lower_energy(program, seed=0)
+    table = variable_table(program)
+    generator = torch.Generator().manual_seed(0)
+    count = 6
+    x = torch.randn(count, 2, generator=generator)
+    y = F.one_hot(torch.randint(0, 2, (count, 3), generator=generator), 2).float()
+    values = {"x": x, "y": y}
+    configs = configurations(table, ("y",))["y"]  # [C, 3, 2]
+    true = (configs.reshape(1, -1, 6) == y.reshape(count, 1, 6)).all(-1).float().argmax(1)
+
+    def plain() -> torch.Tensor:  # [B, C] f(x, y) for every y through the whole network
+        rows = [model({"x": x, "y": c.expand(count, 3, 2)}) for c in configs]
+        return torch.stack(rows, 1)
+
+    cases = {
+        "log p(y|x)": (
+            lambda: -label_log_likelihood(model, values, table, ("y",), {}).mean(),
+            lambda: -torch.log_softmax(plain(), 1)[torch.arange(count), true].mean(),
+        ),
+        "entropy": (
+            lambda: label_entropy(model, values, table, ("y",)).mean(),
+            lambda: -(torch.softmax(plain(), 1) * torch.log_softmax(plain(), 1)).sum(1).mean(),
+        ),
+        "log p~(x)": (
+            lambda: marginal_energy(model, values, table, ("y",)).mean(),
+            lambda: torch.logsumexp(plain(), 1).mean(),
+        ),
+    }
+    for case, (library, reference) in cases.items():
+        grads = []
+        for loss_of in (library, reference):
+            model.zero_grad()
+            loss_of().backward()
+            grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+        for name, expected in grads[1].items():
+            assert expected.abs().sum() > 0, (case, name)
+            torch.testing.assert_close(grads[0][name], expected, rtol=1e-4, atol=1e-6)

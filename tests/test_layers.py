@@ -38,6 +38,7 @@ RANKS = {
     "train_display": 7,
     "eval_output": 7,
     "sample_output": 7,
+    "train_command": 7,
     "cli": 7,
     "__main__": 8,
 }

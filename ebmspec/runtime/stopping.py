@@ -27,9 +27,9 @@ class Stopping:
             return float(loss.detach()), parts
         stop = torch.tensor(float(self._stop), device=loss.device)
         local = torch.stack([loss.detach(), *(parts[k].detach() for k in parts), stop])
-        agreed = distributed.mean(local.float(), self.ranks)
-        self._stop_agreed = bool(agreed[-1] > 0)
-        return float(agreed[0]), dict(zip(parts, agreed[1:-1], strict=True))
+        agreed = distributed.mean(local.float(), self.ranks).tolist()  # one device sync
+        self._stop_agreed = agreed[-1] > 0
+        return agreed[0], dict(zip(parts, agreed[1:-1], strict=True))
 
     @property
     def stopping(self) -> bool:

@@ -154,11 +154,7 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         # means the restored checkpoint was on the diverging path too.
         self.progressed = True
 
-    # The objectives that run in one share only (ssm, nll, vera, semi-supervised) use these.
-    @property
-    def negatives(self) -> Negatives | None:
-        return self.shares[0].negatives
-
+    # The objectives that run in one share only (ssm, nll, vera, semi-supervised) use this.
     @property
     def chain_gen(self) -> torch.Generator:
         return self.shares[0].chain_gen

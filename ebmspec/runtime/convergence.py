@@ -5,15 +5,19 @@ chains' device: a real variable's mean over its elements, a categorical's mean c
 mean, one number per chain and sweep. Out, per variable, computed on the device at the end
 (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021, as Stan, PyMC and NumPyro report them):
 
-* `rhat`: rank-normalised split-R-hat. The draws (the second half of the sweeps: the first half
-  is warm-up) of every chain are split in two halves; all draws are replaced by the normal
-  scores of their pooled ranks (ties share their average rank); then
+* `rhat`: rank-normalised split-R-hat, the larger of the bulk and the tail value. The draws
+  (the second half of the sweeps: the first half is warm-up) of every chain are split in two
+  halves; for the bulk value all draws are replaced by the normal scores of their pooled ranks
+  (ties share their average rank), for the tail value the same is done to their distances from
+  the pooled median (chains that agree in the middle but not in their spread); each is
   R = sqrt(((n - 1) / n * W + B / n) / W), W the mean within-half variance, B / n the variance of
   the half means. About 1 when the chains agree; > 1.01 says they have not mixed.
-* `ess_bulk`: the effective sample size of the same rank-normalised split chains, from their
+* `ess_bulk`: the effective sample size of the rank-normalised split chains, from their
   multi-chain autocorrelation (rho_t = 1 - (W - mean autocovariance_t) / var+), summed with
-  Geyer's initial positive and monotone sequence; M n / tau.
+  Geyer's initial positive and monotone sequence as Stan truncates it; M n / tau.
 
+Both agree with ArviZ's `rhat` and `ess(method="bulk")` to float rounding
+(tests/runtime/test_convergence.py, on the stored chains of tests/runtime/arviz_reference.json).
 NaN for a variable that takes one value throughout (nothing to compare); R-hat inf and ESS NaN
 when every chain is stuck at its own value.
 """
@@ -84,13 +88,30 @@ def _variances(chains: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return within, (n - 1) / n * within + between_over_n
 
 
-def split_rhat(draws: torch.Tensor) -> float:
-    """Rank-normalised split-R-hat of [chains, draws]."""
-    chains = rank_normal(_split(draws.double()))
+def _median(values: torch.Tensor) -> torch.Tensor:
+    """The median, the mean of the two middle values for an even count (as NumPy's; torch's
+    `median` returns the lower one)."""
+    ordered = values.reshape(-1).sort().values
+    count = ordered.numel()
+    return (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
+
+
+def _rhat(chains: torch.Tensor) -> float:
+    """R-hat of [M, N] (already split, rank-normalised) chains."""
     within, plus = _variances(chains)
     if not float(within) > 0:  # every chain constant: stuck (inf) if they differ, else nothing
         return math.inf if float(plus) > 0 else math.nan
     return float(torch.sqrt(plus / within))
+
+
+def split_rhat(draws: torch.Tensor) -> float:
+    """Rank-normalised split-R-hat of [chains, draws]: max(bulk, tail)."""
+    split = _split(draws.double())
+    bulk = _rhat(rank_normal(split))
+    tail = _rhat(rank_normal((split - _median(split)).abs()))
+    if math.isnan(bulk):
+        return bulk
+    return max(bulk, tail) if not math.isnan(tail) else bulk
 
 
 def bulk_ess(draws: torch.Tensor) -> float:
@@ -106,14 +127,20 @@ def bulk_ess(draws: torch.Tensor) -> float:
     acov = torch.fft.irfft(spectrum * spectrum.conj(), size)[:, :n] / n  # biased, per chain
     rho = 1 - (within - acov.mean(0)) / plus
     rho[0] = 1.0  # as Stan (the formula gives 1 - W / (n var+) at lag 0)
-    # Geyer: sums of adjacent pairs P_k = rho_2k + rho_2k+1, kept while positive, made monotone
-    # (Stan replaces a pair larger than the one before by that one: a running minimum).
-    pairs = rho[: (n // 2) * 2].reshape(-1, 2).sum(1)
-    negative = (pairs <= 0).nonzero()
-    keep = int(negative[0]) if len(negative) else len(pairs)
-    pairs = pairs[:keep]
-    if keep:
-        pairs = torch.cummin(pairs, 0).values
-    tau = -1 + 2 * pairs.sum()
+    if torch.isnan(rho).any():
+        return math.nan
+    # Geyer, as Stan truncates it: pairs P_k = rho_2k + rho_2k+1 for k < (n - 2) / 2; the sum
+    # stops before the first P_k <= 0 (k >= 1), the kept pairs are made monotone (a running
+    # minimum), and the even term of the pair that stopped it is added once (when positive, or
+    # when the pair was >= 0; after the last pair, whatever its sign).
+    last = max((n - 3) // 2, 0)  # the last pair Stan computes
+    pairs = rho[: 2 * (last + 1)].reshape(-1, 2).sum(1) if n >= 2 else rho[:1]
+    bad = (pairs[1 : last + 1] <= 0).nonzero()
+    stop = int(bad[0]) + 1 if len(bad) else last
+    kept = torch.cummin(pairs[:stop], 0).values if stop else pairs[:0]
+    even = rho[2 * stop]
+    if len(bad) and float(pairs[stop]) < 0:
+        even = even.clamp(min=0)
+    tau = -1 + 2 * kept.sum() + even
     tau = torch.clamp(tau, min=1 / math.log10(m * n))  # as Stan: an upper bound on the ESS
     return float(m * n / tau)

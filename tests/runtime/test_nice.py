@@ -122,6 +122,20 @@ def test_nll_is_the_exact_negative_log_likelihood():
     assert parts["log_z"].item() == pytest.approx(log_z.item(), rel=1e-6)
 
 
+def test_nll_honours_the_energy_and_gradient_penalties():
+    """energy_l2 * mean f^2 + grad_penalty * mean 1/2 |grad_x f|^2 on the data, as for every
+    objective."""
+    flow = _program("nice(x, layers = 2, hidden = [8])", "x : real[3]")
+    model = _randomised(flow, seed=1)
+    x = torch.randn(10, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    loss, _ = nll_loss(model, {"x": x}, variable_table(flow), True, 0.2, 0.3)
+    leaf = x.clone().requires_grad_(True)
+    f = model({"x": leaf})
+    (grad,) = torch.autograd.grad(f.sum(), leaf)
+    expected = -f.mean() + 0.2 * f.pow(2).mean() + 0.3 * 0.5 * grad.pow(2).sum(1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+
+
 @pytest.mark.parametrize(
     ("variables", "energy", "flow"),
     [

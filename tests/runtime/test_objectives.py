@@ -301,3 +301,28 @@ def test_each_objective_trains_on_the_missing_label_toy(tmp_path, objective):
     assert summary["complete"] and summary["rollbacks"] == 0
     accuracy = toy_accuracy(trainer)
     assert accuracy > 0.75, accuracy
+
+
+@pytest.mark.parametrize("generative", ["marginal", "conditional"])
+def test_jem_loss_honours_the_gradient_penalty(generative):
+    """grad_penalty adds grad_penalty * mean 1/2 |grad_x of the data term|^2 (log p~(x) for the
+    marginal term, f(x, y) for the conditional one), as pcd's loss does."""
+    program = _program()
+    table = variable_table(program)
+    model = lower_energy(program, seed=5).double()  # the penalty is small beside the loss
+    positive, observed = _toy_batch(program, 32)
+    negative, _ = _toy_batch(program, 32, seed=9)
+    positive = {n: v.double() for n, v in positive.items()}
+    negative = {n: v.double() for n, v in negative.items()}
+    args = (model, positive, negative, table, ("y",), 0.7, observed)
+    plain, _, _ = jem_loss(*args, generative=generative)
+    penalised, _, _ = jem_loss(*args, generative=generative, grad_penalty=0.4)
+    x = positive["x"].clone().requires_grad_(True)
+    if generative == "marginal":
+        data_term = torch.logsumexp(_brute_force(model, {**positive, "x": x})[0], 1)
+    else:
+        data_term = model({**positive, "x": x})
+    (grad,) = torch.autograd.grad(data_term.sum(), x)
+    expected = 0.4 * 0.5 * grad.pow(2).sum(1).mean()
+    assert (penalised - plain).item() == pytest.approx(expected.item(), rel=1e-9)
+    assert expected.item() > 1e-6

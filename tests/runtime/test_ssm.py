@@ -64,6 +64,12 @@ def test_ssm_loss_is_hyvarinens_objective_on_a_gaussian():
     best = grid[torch.argmin(m2 / (2 * grid**4) - 2 / grid**2)].item()
     assert best == pytest.approx((m2 / 2) ** 0.5, abs=1e-3)
     assert best == pytest.approx(sigma, abs=0.02)
+    # grad_penalty adds grad_penalty * mean 1/2 |s|^2 = |x|^2 / (2 s^4) on average
+    penalised, _, _, _ = ssm_loss(
+        model, {"x": x}, table, torch.Generator().manual_seed(1), 3, grad_penalty=0.5
+    )
+    extra = 0.5 * (x.pow(2).sum(1) / (2 * s**4)).mean()
+    assert (penalised - loss).item() == pytest.approx(extra.item(), rel=1e-10)
 
 
 def test_alpha_adds_the_exact_label_cross_entropy():

@@ -18,7 +18,7 @@ projection, inputs + N(0, 0.1^2)).
 
 Run (it trains: ~6 x `--seconds`, an hour by default; keep other work off the machine):
 `python bench/flow_likelihood.py [--seconds 600] [--threads 1] [--json out.json]`. At 600 s the
-paper's orderings hold (vera(1) > vera(0) by a hair); at 180 s vera(1) and vera(0) tie.
+nll > vera(1) > pcd holds; vera(1) and vera(0) tie within run-to-run noise (README).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ chains, 10 steps, a buffer of 1,000, reinit 0.05); `ssm` (sliced score matching,
 projection, inputs + N(0, 0.1^2)).
 
 Run (it trains: ~6 x `--seconds`, an hour by default; keep other work off the machine):
-`python bench/flow_likelihood.py [--seconds 600] [--threads 1] [--json out.json]`. At 600 s the
+`python bench/flow_likelihood.py [--seconds 600] [--threads 1] [--json out.json]`. At 600 s
 nll > vera(1) > pcd holds; vera(1) and vera(0) tie within run-to-run noise (README).
 """
 

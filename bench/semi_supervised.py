@@ -60,12 +60,9 @@ def train_spec(spec: Path, profile, settings: list, folder: Path) -> tuple[float
     return result["accuracy_energy"], summary["train_seconds"]
 
 
-def train_mlp(spec: Path, lr: float, checkpoints, settings: list) -> list[tuple[int, float]]:
-    """[(steps, test accuracy)] at each of `checkpoints` of the supervised baseline: the spec's
-    own network (its energy lowered with the training seed, so the same layers, activation, input
-    map and initial weights), its ten values f(x)[y] used as logits and trained by cross-entropy
-    alone on the spec's labelled rows (the same seeded choice), full batch, fresh dequantisation
-    noise per step, Adam at `lr`."""
+def baseline_data(spec: Path, settings: list) -> dict:
+    """What every cell of the baseline's sweep shares: the program, its variable table and fitted
+    transforms, the labelled rows (the spec's seeded choice) and the test split."""
     program = compile_file(spec, None, settings)
     dataset = load_dataset(program, spec_dir=spec.parent)
     table = variable_table(program)
@@ -73,14 +70,26 @@ def train_mlp(spec: Path, lr: float, checkpoints, settings: list) -> list[tuple[
     seed = int(dict(program.train.settings).get("seed", 0))
     per_class = int(dict(program.train.settings)["labels_per_class"])
     rows = labelled_rows(dataset.train, ("y",), per_class, stream(seed, "labelled_rows"))
-    images, labels = dataset.train["x"][rows], dataset.train["y"][rows]
-    split = test_split(table, dataset, pipelines, seed)
-    generator = stream(seed, "batches")
-    net = lower_energy(program, seed=seed)
+    return {
+        "program": program, "table": table, "pipelines": pipelines, "seed": seed,
+        "train": {"x": dataset.train["x"][rows], "y": dataset.train["y"][rows]},
+        "split": test_split(table, dataset, pipelines, seed),
+    }  # fmt: skip
+
+
+def train_mlp(data: dict, lr: float, checkpoints) -> list[tuple[int, float]]:
+    """[(steps, test accuracy)] at each of `checkpoints` of the supervised baseline: the spec's
+    own network (its energy lowered with the training seed, so the same layers, activation, input
+    map and initial weights), its ten values f(x)[y] used as logits and trained by cross-entropy
+    alone on the spec's labelled rows, full batch, fresh dequantisation noise per step, Adam at
+    `lr`."""
+    table, split, labels = data["table"], data["split"], data["train"]["y"]
+    generator = stream(data["seed"], "batches")
+    net = lower_energy(data["program"], seed=data["seed"])
     optimizer = torch.optim.Adam(net.parameters(), lr)
     scores = []
     for step in range(1, max(checkpoints) + 1):
-        x, _ = encode(table, {"x": images, "y": labels}, pipelines, generator)
+        x, _ = encode(table, data["train"], data["pipelines"], generator)
         loss = F.cross_entropy(label_scores(net, {"x": x["x"]}, table, ("y",)), labels)
         optimizer.zero_grad()
         loss.backward()
@@ -96,9 +105,10 @@ def train_mlp(spec: Path, lr: float, checkpoints, settings: list) -> list[tuple[
 def best_mlp(spec: Path, rates, checkpoints, settings: list) -> float:
     """The best test accuracy of the baseline over `rates` x `checkpoints`, each printed: the
     baseline is tuned on the test digits, in its own favour."""
+    data = baseline_data(spec, settings)
     best = 0.0
     for lr in rates:
-        for steps, accuracy in train_mlp(spec, lr, checkpoints, settings):
+        for steps, accuracy in train_mlp(data, lr, checkpoints):
             print(f"  supervised, lr {lr:g}, {steps:5d} steps  {100 * accuracy:6.2f} %", flush=True)
             best = max(best, accuracy)
     return best

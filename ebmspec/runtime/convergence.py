@@ -109,9 +109,8 @@ def split_rhat(draws: torch.Tensor) -> float:
     split = _split(draws.double())
     bulk = _rhat(rank_normal(split))
     tail = _rhat(rank_normal((split - _median(split)).abs()))
-    if math.isnan(bulk):
-        return bulk
-    return max(bulk, tail) if not math.isnan(tail) else bulk
+    # the tail value is NaN where the distances are all equal (0/1 draws around 0.5)
+    return bulk if math.isnan(bulk) or math.isnan(tail) else max(bulk, tail)
 
 
 def bulk_ess(draws: torch.Tensor) -> float:

@@ -134,9 +134,7 @@ def contrastive_loss(
     model, positive: dict, negative: dict, variables: dict, energy_l2=0.0, grad_penalty=0.0
 ):
     """The pcd / cd loss and its parts (f on data, f on samples) as 0-d tensors."""
-    reals = [n for n, v in variables.items() if v[0] == "real"] if grad_penalty > 0 else []
-    if reals:
-        positive = needing_grad(positive, reals)
+    positive, reals = penalty_inputs(positive, variables, grad_penalty)
     count = next(iter(positive.values())).shape[0]
     # One pass over data and samples together: one batched matmul beats two half-size ones.
     f = model(_stack(positive, negative))
@@ -149,9 +147,15 @@ def contrastive_loss(
     return loss, f_pos.detach().mean(), f_neg.detach().mean()
 
 
-def needing_grad(values: dict, reals) -> dict:
-    """`values` with the variables `reals` detached and requiring gradients (a penalty's inputs)."""
-    return {n: v.detach().requires_grad_(True) if n in reals else v for n, v in values.items()}
+def penalty_inputs(values: dict, variables: dict, grad_penalty: float) -> tuple[dict, list]:
+    """(`values` with its real variables detached and requiring gradients, their names) when
+    `grad_penalty` > 0 - the inputs of `gradient_penalty`; else (`values`, [])."""
+    if not grad_penalty > 0:
+        return values, []
+    reals = [n for n, v in variables.items() if v.kind == "real" and n in values]
+    return {
+        n: v.detach().requires_grad_(True) if n in reals else v for n, v in values.items()
+    }, reals
 
 
 def gradient_penalty(f: torch.Tensor, inputs: dict, reals) -> torch.Tensor:

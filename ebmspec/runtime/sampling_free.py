@@ -14,7 +14,7 @@ from ebmspec.runtime.labels import (
     label_log_likelihood,
     marginal_energy,
 )
-from ebmspec.runtime.objectives import gradient_penalty, needing_grad
+from ebmspec.runtime.objectives import gradient_penalty, penalty_inputs
 
 
 def rademacher(shape, generator, device=None) -> torch.Tensor:
@@ -101,9 +101,7 @@ def nll_loss(model, positive: dict, variables: dict, flow: bool, energy_l2=0.0, 
     -(mean f(data) - log Z), log Z the logsumexp of f over every joint value. `energy_l2` and
     `grad_penalty` (real variables) add their terms on the data, as for every objective.
     Returns (loss, {"f_data": mean f on data[, "log_z": log Z]})."""
-    reals = [n for n, v in variables.items() if v.kind == "real"] if grad_penalty > 0 else []
-    if reals:
-        positive = needing_grad(positive, reals)
+    positive, reals = penalty_inputs(positive, variables, grad_penalty)
     f = model(positive)
     penalties = energy_l2 * f.pow(2).mean() if energy_l2 > 0 else 0.0
     if reals:
@@ -134,10 +132,8 @@ def vera_energy_loss(
     variable, x_g the generator's samples (`negative`, real variables only, detached).
     Returns (loss, mean F on data, mean F on samples)."""
     hidden = tuple(n for n, v in variables.items() if v.kind != "real")
-    reals = [n for n, v in variables.items() if v.kind == "real"]
     data = {n: v for n, v in positive.items() if n not in hidden}
-    if grad_penalty > 0:
-        data = needing_grad(data, reals)
+    data, reals = penalty_inputs(data, variables, grad_penalty)
     f_pos = marginal_energy(model, data, variables, hidden)
     f_neg = marginal_energy(model, negative, variables, hidden)
     loss = -(f_pos.mean() - f_neg.mean())

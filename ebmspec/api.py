@@ -16,6 +16,11 @@ from ebmspec.diagnostics import Diagnostic, UserError, argument_error
 from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
+
+# Kernels and datasets are declared once, in their own runtime modules, which add their registry
+# rows when imported: the checker below reads those rows but may not import the runtime.
+from ebmspec.runtime import data as _datasets  # noqa: F401
+from ebmspec.runtime import kernels as _kernels  # noqa: F401
 from ebmspec.semantic.checker import check_program
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import NO_SPAN, Source

@@ -7,6 +7,7 @@ in sync (`python -m ebmspec.reference > docs/reference.md` regenerates it).
 
 from __future__ import annotations
 
+from ebmspec import api  # noqa: F401  (its import declares the kernel and dataset rows)
 from ebmspec.semantic import registry as reg
 
 _TYPES = {

@@ -15,6 +15,7 @@ from ebmspec.frontend import ast
 from ebmspec.semantic.data import check_data
 from ebmspec.semantic.energy import EnergyChecker
 from ebmspec.semantic.profiles import check_profiles
+from ebmspec.semantic.registry import require_declared
 from ebmspec.semantic.samplers import SamplerChecks
 from ebmspec.semantic.training import TrainingChecks
 from ebmspec.semantic.values import Scope, fold_number
@@ -238,6 +239,7 @@ def _replace_profiles(program: ir.Program, profiles: tuple[ir.Profile, ...]) -> 
 
 def check_program(source: Source, program: ast.Program) -> ir.Program:
     """Check a parsed spec; raise `UserError` with every diagnostic if anything is wrong."""
+    require_declared()
     result = Checker(source).check(program)
     assert result is not None
     return result

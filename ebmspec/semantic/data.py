@@ -10,34 +10,14 @@ from __future__ import annotations
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import DATASETS, TRANSFORMS
-from ebmspec.semantic.registry.datasets import UCI_TABLES
 from ebmspec.semantic.values import Scope, bind_args, item_span, keyword_span, resolve
 
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
 
 
 def dataset_fields(name: str, args: dict) -> dict[str, Field]:
-    """The variables a dataset provides, as a function of its arguments."""
-    if name == "toy":
-        return {"x": ("real", (2,), None), "y": ("categorical", (3,), 2)}
-    if name == "dsprites":
-        size, bins = args["size"], args["position_bins"]
-        return {
-            "x": ("real", (1, size, size), None),
-            "x_pos": ("categorical", (), bins),
-            "y_pos": ("categorical", (), bins),
-        }
-    if name == "mnist":
-        return {"x": ("real", (1, 28, 28), None), "y": ("categorical", (), 10)}
-    if name == "uci":
-        features, classes = UCI_TABLES[args["name"]]
-        return {"x": ("real", (features,), None), "y": ("categorical", (), classes)}
-    if name == "csv":
-        fields = {"x": ("real", (args["features"],), None)}
-        if args["label"] is not None:
-            fields["y"] = ("categorical", (), args["classes"] or 2)
-        return fields
-    raise AssertionError(name)
+    """The variables a dataset provides, as a function of its arguments (its module's `fields`)."""
+    return DATASETS[name].extra["fields"](args)
 
 
 def _describe(field: Field) -> str:
@@ -58,13 +38,9 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     bound = bind_args(signature, decl.args, decl.span, scope, what=f"dataset `{signature.name}`")
     if bound is None:
         return None
-    if signature.name == "csv" and bound["label"] is not None and bound["classes"] is None:
-        sink.error(
-            "E105",
-            "a labelled csv dataset needs `classes`",
-            decl.span,
-            "add `classes = K`, the number of label values",
-        )
+    problem = signature.extra["problem"] and signature.extra["problem"](bound)
+    if problem:  # a rule between the dataset's own arguments: (code, message, help)
+        sink.error(problem[0], problem[1], decl.span, problem[2])
         return None
     fields = dataset_fields(signature.name, bound)
     holdout = bound.get("holdout") or ()

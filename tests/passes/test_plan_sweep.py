@@ -3,6 +3,11 @@ sweep (fused and naive) are exactly what the runtime schedule spends."""
 
 from __future__ import annotations
 
+import importlib
+import subprocess
+import sys
+from dataclasses import replace
+
 import pytest
 
 from ebmspec.api import compile_spec
@@ -12,6 +17,7 @@ from ebmspec.runtime.sampling import sample
 from ebmspec.runtime.schedule import KERNEL_CLASSES
 from ebmspec.semantic import registry as reg
 from ebmspec.source import Source
+from tests.conftest import ROOT
 
 MIXED = """\
 model mixed "a small mixed model"
@@ -47,11 +53,44 @@ CASES = [
 ]
 
 
-def test_kernel_traits_match_the_runtime_classes():
+def test_each_kernel_module_declares_its_row_with_the_class_traits():
+    """One module per kernel: its `SIGNATURE` is the registry row, its class's traits the
+    planner's facts; no row without a class, no class without a row."""
+    from ebmspec.runtime import kernels
+
     assert set(KERNEL_CLASSES) == set(reg.KERNELS)
     for name, kernel in KERNEL_CLASSES.items():
-        traits = reg.KERNELS[name].extra
+        module = importlib.import_module(kernel.__module__)
+        row = reg.KERNELS[name]
+        assert module.SIGNATURE.name == name and row == module.SIGNATURE, name
+        assert module.__name__.rsplit(".", 1)[1] in kernels.KERNEL_FILES
+        traits = row.extra
         assert (kernel.reads, kernel.leaves) == (traits["reads"], traits["leaves"]), name
+
+
+def test_a_second_row_under_one_name_is_refused():
+    row = reg.KERNELS["mala"]
+    assert reg.declare(reg.KERNELS, row) is row  # the same row again (a re-import) is fine
+    with pytest.raises(AssertionError, match="two registry rows named `mala`"):
+        reg.declare(reg.KERNELS, replace(row, doc="another mala"))
+    assert reg.KERNELS["mala"] is row
+
+
+def test_checking_before_the_runtime_declared_its_rows_is_an_internal_error():
+    """The checker may not import the runtime; without `ebmspec.api` the rows are missing, and
+    it says so instead of calling every kernel unknown."""
+    code = (
+        "from ebmspec.frontend.parser import parse_source\n"
+        "from ebmspec.semantic.checker import check_program\n"
+        "from ebmspec.source import Source\n"
+        "s = Source('a.ebm', open('specs/toy_joint.ebm').read())\n"
+        "check_program(s, parse_source(s))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "kernels and datasets are not declared" in result.stderr
 
 
 @pytest.mark.parametrize(("blocks", "fused", "naive", "fused_fwd", "naive_fwd"), CASES)

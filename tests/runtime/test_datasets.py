@@ -522,12 +522,17 @@ def test_program_without_data():
     assert info.value.diagnostics[0].code == "E631"
 
 
-def test_every_dataset_of_the_registry_has_its_loader_module():
-    """Loaders are found by their module's `DATASET` name: one per registry row, no more."""
+def test_every_dataset_module_declares_its_row_fields_and_loader():
+    """One module per dataset: its `SIGNATURE` is the registry row, its `fields` the checker's
+    promise and its `load` the loader; one loader per registry row, no more."""
     from ebmspec.runtime.data import LOADERS
     from ebmspec.semantic import registry
 
     assert set(LOADERS) == set(registry.DATASETS)
+    for name, load in LOADERS.items():
+        module = importlib.import_module(load.__module__)
+        row = registry.DATASETS[name]
+        assert row == module.SIGNATURE and row.extra["fields"] is module.fields, name
 
 
 @pytest.mark.parametrize(("name", "rows", "features"), [("wine", 178, 13), ("iris", 150, 4)])

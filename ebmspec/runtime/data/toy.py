@@ -13,8 +13,29 @@ from ebmspec.runtime.data.base import (
     Tensors,
 )
 from ebmspec.runtime.streams import stream
+from ebmspec.semantic.data import Field
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
 
-DATASET = "toy"  # the name a spec's `data` line uses
+# `data toy(...)`: the registry row the checker binds the arguments to; `fields` says what it
+# provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+SIGNATURE = Signature(
+    "toy",
+    (
+        P("modes", "posint", 8),
+        P("attributes", "string", "multi", choices=("multi", "hierarch")),
+        P("std", "posfloat", 0.5),
+        P("missing", "bool", False),
+        P("test", "posint", 2000),
+    ),
+    "8 Gaussians on a circle with 3 binary attributes (paper 004, section 6.1)",
+)
+
+
+def fields(args: dict) -> dict[str, Field]:
+    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+    return {"x": ("real", (2,), None), "y": ("categorical", (3,), 2)}
+
 
 TOY_TRAIN_SIZE = 100_000
 _S = 1 / math.sqrt(2)

@@ -20,9 +20,33 @@ from ebmspec.runtime.data.base import (
     split_rows,
     unreadable,
 )
-from ebmspec.semantic.registry.datasets import UCI_TABLES
+from ebmspec.semantic.data import Field
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
 
-DATASET = "uci"  # the name a spec's `data` line uses
+# Small UCI tables shipped inside mlxtend: name -> (features, classes).
+UCI_TABLES = {"wine": (13, 3), "iris": (4, 3)}
+
+# `data uci(...)`: the registry row the checker binds the arguments to; `fields` says what it
+# provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+SIGNATURE = Signature(
+    "uci",
+    (
+        P("name", "string", "wine", choices=("wine", "iris")),
+        P("test", "prob", 0.3),
+        P("holdout", "nonneg_ints", ()),
+    ),
+    "a small UCI table shipped inside mlxtend: `wine` (178 x 13 features, 3 classes) or "
+    "`iris` (150 x 4, 3 classes); `holdout`: classes removed from training, their test rows "
+    "an OOD set (`heldout`)",
+)
+
+
+def fields(args: dict) -> dict[str, Field]:
+    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+    features, classes = UCI_TABLES[args["name"]]
+    return {"x": ("real", (features,), None), "y": ("categorical", (), classes)}
+
 
 # name -> (file inside mlxtend/data/data, what the rows are); shapes in `UCI_TABLES`
 FILES = {

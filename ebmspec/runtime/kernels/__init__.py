@@ -1,19 +1,33 @@
 """MCMC kernels, one per file, all behind the protocol of `base` (init / step, own generator).
 
-Every module of this package is imported here, so a kernel is added by adding its module (and its
-registry row, which the checker reads): `schedule.KERNEL_CLASSES` finds the class by its `name`
-and `KERNEL_FILES` (the order the emitted module copies them in: `base` first, then by name)
-lists its file.
+A kernel is added by adding its module, which holds everything about it: the `SIGNATURE` the
+checker binds a spec's arguments to, and below the standalone marker the class (its `name` and
+planner traits `reads` / `leaves`, then `init` / `step`), which the emitted module copies. Every
+module here is imported and its row declared in `semantic.registry.KERNELS`, with the traits read
+off the class (the planner's facts, `passes.plan_sweep`); `schedule.KERNEL_CLASSES` finds the
+class by its `name`, and `KERNEL_FILES` (the order the emitted module copies them in: `base`
+first, then by name) lists its file.
 """
 
+import dataclasses
 import importlib
 import pkgutil
 
 from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target
+from ebmspec.semantic.registry import KERNELS
+from ebmspec.semantic.registry.signatures import declare
 
 _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
 for _name in _MODULES:
-    importlib.import_module(f"{__name__}.{_name}")
+    _module = importlib.import_module(f"{__name__}.{_name}")
+    if hasattr(_module, "SIGNATURE"):  # `tuning` is a helper, not a kernel
+        _row = _module.SIGNATURE
+        (_kernel,) = (
+            k for k in vars(_module).values() if isinstance(k, type) and k.__module__ ==
+            _module.__name__ and issubclass(k, Kernel) and k.name == _row.name
+        )  # fmt: skip
+        _traits = {"reads": _kernel.reads, "leaves": _kernel.leaves}
+        declare(KERNELS, dataclasses.replace(_row, extra={**_row.extra, **_traits}))
 
 # Kernels depend on `base` (their base class) and on helper modules such as `tuning` only through
 # functions called at run time, so base first and then any order works.

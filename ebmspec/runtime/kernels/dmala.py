@@ -26,6 +26,18 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
 )
+from ebmspec.semantic.registry.signatures import DISCRETE, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with dmala(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "dmala",
+    (P("step", "posfloat", 1.0),),
+    "discrete Metropolis-adjusted Langevin: every site moves in parallel from a gradient "
+    "proposal (a change costs 1 / step), one Metropolis-Hastings test",
+    domains=DISCRETE,
+)
 
 # --- begin standalone ---
 

@@ -27,6 +27,18 @@ from ebmspec.runtime.kernels.base import (
     joint_codes,
     record,
 )
+from ebmspec.semantic.registry.signatures import DISCRETE, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with gibbs(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "gibbs",
+    (P("joint", "bool", False),),
+    "exact Gibbs: one systematic scan over the sites, each drawn from its K values; "
+    "`joint = true` draws the whole block from its joint conditional",
+    domains=DISCRETE,
+)
 
 # --- begin standalone ---
 

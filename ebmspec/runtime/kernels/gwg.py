@@ -24,6 +24,17 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
 )
+from ebmspec.semantic.registry.signatures import DISCRETE, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with gwg(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "gwg",
+    (P("temperature", "posfloat", 2.0), P("flips", "posint", 1)),
+    "Gibbs-With-Gradients (locally balanced proposal, reverse term included)",
+    domains=DISCRETE,
+)
 
 # --- begin standalone ---
 

@@ -22,6 +22,24 @@ from ebmspec.runtime.kernels.base import (
     within_bounds,
 )
 from ebmspec.runtime.kernels.tuning import tuned_step, tuning_start, tuning_update
+from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with hmc(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "hmc",
+    (
+        P("step", "posfloat"),
+        P("leapfrog", "posint", 10),
+        P("adapt", "nonneg_int", 0),
+        P("target", "prob", 0.65),
+    ),
+    "Hamiltonian Monte Carlo with `leapfrog` steps of size `step`; `adapt = n`: the step is "
+    "tuned by dual averaging towards acceptance `target` over the first n transitions, then "
+    "frozen",
+    domains=CONTINUOUS,
+)
 
 # --- begin standalone ---
 

@@ -43,6 +43,21 @@ from ebmspec.runtime.kernels.base import (
     record,
     site_counts,
 )
+from ebmspec.semantic.registry.signatures import CONTINUOUS, DISCRETE, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with jump(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "jump",
+    (P("gibbs", "bool", False),),
+    "joint move of a block's labels and position: every joint label value k, with the real "
+    "variables translated by the data's mean difference m_k - m_c, scored at once; "
+    "Metropolised Gibbs over those points (`gibbs = true`: plain Gibbs). Mixes between "
+    "modes that block moves cannot leave",
+    domains=CONTINUOUS + DISCRETE,
+    extra={"mixed": True},
+)
 
 # --- begin standalone ---
 

@@ -14,6 +14,17 @@ import math
 import torch
 
 from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, record
+from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with langevin(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "langevin",
+    (P("step", "posfloat"), P("noise", "nonneg_float?", None)),
+    "x <- x + step * grad f + noise * N(0, I); noise defaults to sqrt(2 step)",
+    domains=CONTINUOUS,
+)
 
 # --- begin standalone ---
 

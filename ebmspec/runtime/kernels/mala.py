@@ -22,6 +22,19 @@ from ebmspec.runtime.kernels.base import (
     within_bounds,
 )
 from ebmspec.runtime.kernels.tuning import tuned_step, tuning_start, tuning_update
+from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with mala(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "mala",
+    (P("step", "posfloat"), P("adapt", "nonneg_int", 0), P("target", "prob", 0.574)),
+    "Metropolis-adjusted Langevin with drift step and noise sqrt(2 step); `adapt = n`: the "
+    "step is tuned by dual averaging towards acceptance `target` over the block's first n "
+    "transitions, then frozen (set n within the warm-up you discard)",
+    domains=CONTINUOUS,
+)
 
 # --- begin standalone ---
 

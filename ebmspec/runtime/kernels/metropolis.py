@@ -25,6 +25,17 @@ from ebmspec.runtime.kernels.base import (
     squared_norm,
     within_bounds,
 )
+from ebmspec.semantic.registry.signatures import CONTINUOUS, DISCRETE, Signature
+from ebmspec.semantic.registry.signatures import Param as P
+
+# `update VARS with metropolis(...)`: the registry row the checker binds a spec's arguments to; the
+# planner's traits (`reads`, `leaves`) come from the class below (`kernels.__init__`).
+SIGNATURE = Signature(
+    "metropolis",
+    (P("scale", "posfloat", 0.1),),
+    "random-walk Metropolis (Gaussian for real, uniform single-site for discrete)",
+    domains=CONTINUOUS + DISCRETE,
+)
 
 # --- begin standalone ---
 

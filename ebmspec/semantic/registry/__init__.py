@@ -1,9 +1,11 @@
 """The registry of building blocks a spec may name, with typed signatures.
 
-In: nothing (static tables). Out: `Signature`s looked up by the checker for energy blocks, kernels,
-init distributions, objectives, optimizers, datasets, transforms and evaluation methods. A name not
-in these tables is an error at check time: the language is closed. One module per kind of block
-(`blocks`, `samplers`, `training`, `datasets`, `evaluation`), the types in `signatures`.
+In: nothing (static tables), plus the rows the runtime's kernel and dataset modules declare for
+themselves (`declare`) when `ebmspec.api` imports them. Out: `Signature`s looked up by the checker
+for energy blocks, kernels, init distributions, objectives, optimizers, datasets, transforms and
+evaluation methods. A name not in these tables is an error at check time: the language is closed.
+One module per kind of block (`blocks`, `samplers`, `training`, `datasets`, `evaluation`), the
+types in `signatures`.
 """
 
 from ebmspec.semantic.registry.blocks import ENERGY_BLOCKS, PARAMETRIC_BLOCKS
@@ -17,7 +19,14 @@ from ebmspec.semantic.registry.samplers import (
     KERNELS,
     SAMPLER_SETTINGS,
 )
-from ebmspec.semantic.registry.signatures import ACTIVATIONS, REQUIRED, Param, Signature, table
+from ebmspec.semantic.registry.signatures import (
+    ACTIVATIONS,
+    REQUIRED,
+    Param,
+    Signature,
+    declare,
+    table,
+)
 from ebmspec.semantic.registry.training import (
     MAX_ENUMERABLE,
     OBJECTIVES,
@@ -46,5 +55,17 @@ __all__ = [
     "TRANSFORMS",
     "Param",
     "Signature",
+    "declare",
+    "require_declared",
     "table",
 ]
+
+
+def require_declared() -> None:
+    """Kernels and datasets declare their own rows (`runtime.kernels`, `runtime.data`, imported by
+    `ebmspec.api`); checking a spec before they have would call every kernel name unknown."""
+    if not KERNELS or not DATASETS:
+        raise AssertionError(
+            "the registry's kernels and datasets are not declared: compile specs through "
+            "`ebmspec.api`, which imports the runtime modules that declare them"
+        )

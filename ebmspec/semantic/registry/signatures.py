@@ -38,6 +38,26 @@ def table(*signatures: Signature) -> dict[str, Signature]:
     return {s.name: s for s in signatures}
 
 
+def declare(rows: dict[str, Signature], signature: Signature) -> Signature:
+    """Add the row a runtime module declares for itself (a kernel, a dataset) to its table.
+
+    The checker reads these tables but may not import the runtime (layer order), so the rows are
+    declared by the modules that implement them when `ebmspec.api` imports their packages; see
+    `registry.require_declared`. A second, different row under one name is a bug."""
+    if rows.get(signature.name, signature) != signature:
+        raise AssertionError(f"two registry rows named `{signature.name}`")
+    rows[signature.name] = signature
+    # Alphabetical, whatever the import order: messages and the reference list them in this order.
+    ordered = sorted(rows.items())
+    rows.clear()
+    rows.update(ordered)
+    return signature
+
+
+# Variable kinds a kernel or init distribution may touch (`Signature.domains`).
+CONTINUOUS = ("real",)
+DISCRETE = ("binary", "categorical")
+
 ACTIVATIONS = (
     "identity",
     "relu",

@@ -17,8 +17,10 @@ from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
 
-# Kernels and datasets are declared once, in their own runtime modules, which add their registry
-# rows when imported: the checker below reads those rows but may not import the runtime.
+# Kernels, datasets and energy blocks are declared once, in their own runtime modules, which add
+# their registry rows when imported: the checker below reads those rows but may not import the
+# runtime.
+from ebmspec.runtime import blocks as _blocks  # noqa: F401
 from ebmspec.runtime import data as _datasets  # noqa: F401
 from ebmspec.runtime import kernels as _kernels  # noqa: F401
 from ebmspec.semantic.checker import check_program

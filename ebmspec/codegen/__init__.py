@@ -1,7 +1,7 @@
 """Codegen: `ir.Program` in, standalone Python source out (Jinja2 templates in `templates/`).
 
-The emitted module needs only torch. It contains the building blocks of `runtime/layers.py`
-verbatim, an `EnergyModel` whose `forward` is the energy graph written out as straight-line code,
+The emitted module needs only torch. It contains `runtime/layers.py` and the torch part of every
+building block of `runtime/blocks/` verbatim, an `EnergyModel` whose `forward` is the energy graph written out as straight-line code,
 a safetensors reader for the parameters ebmspec saves, the kernels and the schedule of
 `runtime/kernels/` and `runtime/schedule.py` verbatim with the spec's samplers as plain tables
 (`SAMPLERS`, `DEFAULT_SAMPLER`, `sample`), and a `main` that samples with `--condition`. Spec

@@ -16,6 +16,7 @@ from ebmspec.passes import plan_cache
 from ebmspec.resources import resource_dir
 from ebmspec.runtime import energy as energy_runtime
 from ebmspec.runtime import sampling
+from ebmspec.runtime.blocks import BLOCK_FILES
 from ebmspec.runtime.kernels import KERNEL_FILES
 
 _MARKER = "# --- begin standalone ---\n"
@@ -101,8 +102,11 @@ def _standalone(module) -> str:
 
 
 def standalone_layers() -> str:
-    """The torch-only body of runtime/layers.py, copied into every emitted module."""
-    return _standalone(energy_runtime.layers)
+    """The torch-only bodies of runtime/layers.py and of every energy block's module (in
+    `BLOCK_FILES` order), copied into every emitted module."""
+    modules = [energy_runtime.layers]
+    modules += [importlib.import_module(f"ebmspec.runtime.blocks.{n}") for n in BLOCK_FILES]
+    return "\n\n\n".join(_standalone(module) for module in modules)
 
 
 def standalone_run_files() -> str:

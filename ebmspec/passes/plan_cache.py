@@ -19,6 +19,7 @@ import itertools
 from dataclasses import dataclass
 
 from ebmspec import ir
+from ebmspec.semantic.registry import ENERGY_BLOCKS
 
 # A split pays when the roots hold at least this share of the energy's multiply-adds and this
 # many per example; below that (the toy MLP, whose only held input is a 2-d point) the Python
@@ -94,38 +95,11 @@ def describe_node(node: ir.ENode) -> str:
 
 
 def op_macs(node: ir.Op) -> int:
-    """Multiply-adds per example of one block (parametric ops; elementwise ones count 0)."""
-    attrs = dict(node.attrs)
-    if node.op == "mlp":
-        widths = [attrs["in_features"], *attrs["hidden"], attrs["out"] or 1]
-        return sum(a * b for a, b in zip(widths, widths[1:], strict=False))
-    if node.op == "cnn":
-        channels, height, width = node.inputs[0].shape
-        total = 0
-        for size, k, s, p in zip(
-            attrs["channels"], attrs["kernels"], attrs["strides"], attrs["paddings"], strict=True
-        ):
-            height, width = (height + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
-            total += size * channels * k * k * height * width
-            channels = size
-        if attrs["head"]:
-            total += attrs["head"] * channels * height * width
-        return total
-    if node.op == "embedding":
-        return attrs["count"] * attrs["categories"] * attrs["dim"]
-    if node.op == "bilinear":
-        return attrs["left"] * attrs["right"]
-    if node.op == "quadratic":
-        return attrs["dim"] ** 2
-    if node.op == "nice":  # each coupling: an MLP from one half of the vector to the other
-        half, rest = (attrs["dim"] + 1) // 2, attrs["dim"] // 2
-        total = 0
-        for index in range(attrs["layers"]):
-            source, target = (half, rest) if index % 2 == 0 else (rest, half)
-            widths = [source, *attrs["hidden"], target]
-            total += sum(a * b for a, b in zip(widths, widths[1:], strict=False))
-        return total
-    return 0
+    """Multiply-adds per example of one block: its module's `macs` (`runtime.blocks`); blocks
+    without one (elementwise, reshaping) and operators count 0."""
+    row = ENERGY_BLOCKS.get(node.op)
+    macs = row.extra["macs"] if row is not None else None
+    return macs(node) if macs is not None else 0
 
 
 def concat_parts(node: ir.Op) -> tuple[ir.ENode, ...]:

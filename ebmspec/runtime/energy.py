@@ -14,33 +14,16 @@ from torch import nn
 from ebmspec import ir
 from ebmspec.passes import plan_cache
 from ebmspec.runtime import layers
-
-MODULE_CLASSES = {
-    "mlp": "MLP",
-    "cnn": "CNN",
-    "embedding": "Embedding",
-    "bilinear": "Bilinear",
-    "quadratic": "Quadratic",
-    "nice": "NICE",
-}
-_MODULE_ARGS = {
-    "mlp": ("in_features", "hidden", "out", "act", "bias"),
-    "cnn": ("in_channels", "channels", "kernels", "strides", "paddings", "head", "act"),
-    "embedding": ("categories", "dim"),
-    "bilinear": ("left", "right"),
-    "quadratic": ("dim", "bias"),
-    "nice": ("dim", "layers", "hidden", "act", "classes"),
-}
+from ebmspec.runtime.blocks import MODULE_CLASSES, OPS
 
 
 def module_spec(node: ir.Op) -> tuple[str, dict]:
-    """Class name and constructor arguments of the parameter block an `Op` owns."""
+    """Class name and constructor arguments of the parameter block an `Op` owns (the block's
+    `MODULE` in `runtime.blocks`: the constructor takes those attributes of the Op)."""
     attrs = dict(node.attrs)
-    kwargs = {}
-    for key in _MODULE_ARGS[node.op]:
-        value = attrs[key]
-        kwargs[key] = list(value) if isinstance(value, tuple) else value
-    return MODULE_CLASSES[node.op], kwargs
+    module, names = MODULE_CLASSES[node.op]
+    kwargs = {k: list(attrs[k]) if isinstance(attrs[k], tuple) else attrs[k] for k in names}
+    return module.__name__, kwargs
 
 
 def parametric_ops(energy: ir.Energy) -> list[ir.Op]:
@@ -73,8 +56,8 @@ class EnergyModel(nn.Module):
         self.variables = {v.name: v for v in program.variables}
         self.blocks = layers.Blocks()
         for node in parametric_ops(program.energy):
-            class_name, kwargs = module_spec(node)
-            self.blocks[node.module] = getattr(layers, class_name)(**kwargs)
+            _, kwargs = module_spec(node)
+            self.blocks[node.module] = MODULE_CLASSES[node.op][0](**kwargs)
 
     def _eval(self, node: ir.ENode, env: dict, values: dict):
         if isinstance(node, ir.Input):
@@ -86,7 +69,7 @@ class EnergyModel(nn.Module):
         args = [self._eval(child, env, values) for child in node.inputs]
         if node.module is not None:
             return self.blocks[node.module](*args)
-        return getattr(layers, f"op_{node.op}")(*args, **dict(node.attrs))
+        return OPS[node.op](*args, **dict(node.attrs))
 
     def forward(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = next(iter(values.values())).shape[0]
@@ -129,7 +112,7 @@ class EnergyModel(nn.Module):
 def _apply(model: EnergyModel, node: ir.Op, args: list):
     if node.module is not None:
         return model.blocks[node.module](*args)
-    return getattr(layers, f"op_{node.op}")(*args, **dict(node.attrs))
+    return OPS[node.op](*args, **dict(node.attrs))
 
 
 class EnergySplit:

@@ -26,7 +26,7 @@ import math
 import torch
 
 from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime.layers import MLP
+from ebmspec.runtime.blocks.mlp import MLP
 from ebmspec.runtime.streams import stream_seed
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 0.3

@@ -13,10 +13,16 @@ from collections import Counter
 
 from ebmspec import ir
 from ebmspec.frontend import ast
-from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, PARAMETRIC_BLOCKS, Param
-from ebmspec.semantic.shapes import SHAPE_RULES, elementwise, fmt_shape
+from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
+from ebmspec.semantic.shapes import fmt_shape
 from ebmspec.semantic.values import INVALID, Scope, bind_args, suggest
 from ebmspec.source import Span
+
+
+def _parametric(name: str) -> bool:
+    """Does a call of `name` own parameters (an unknown name does not)?"""
+    row = ENERGY_BLOCKS.get(name)
+    return row is not None and row.extra["parametric"]
 
 
 def _parametric_calls(expr: ast.Node) -> list[str]:
@@ -24,7 +30,7 @@ def _parametric_calls(expr: ast.Node) -> list[str]:
     found: list[str] = []
 
     def walk(node) -> None:
-        if isinstance(node, ast.Call) and node.func.text in PARAMETRIC_BLOCKS:
+        if isinstance(node, ast.Call) and _parametric(node.func.text):
             found.append(node.func.text)
         if hasattr(node, "__dataclass_fields__"):
             for name in node.__dataclass_fields__:
@@ -281,13 +287,13 @@ class EnergyChecker:
                 + ", ".join(ACTIVATIONS),
             )
             return None
-        module = self._names.pop() if name in PARAMETRIC_BLOCKS else None
+        module = self._names.pop() if _parametric(name) else None
         bound = bind_args(
             signature, e.args, e.span, self.scope, lambda p, x: self._argument(p, x, name)
         )
         if bound is None:
             return None
-        return SHAPE_RULES.get(name, elementwise)(self, e, name, bound, module)
+        return signature.extra["shape"](self, e, name, bound, module)
 
     def _argument(self, param: Param, expr: ast.Expr, callee: str):
         if param.type == "discrete":

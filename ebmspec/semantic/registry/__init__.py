@@ -1,14 +1,14 @@
 """The registry of building blocks a spec may name, with typed signatures.
 
-In: nothing (static tables), plus the rows the runtime's kernel and dataset modules declare for
-themselves (`declare`) when `ebmspec.api` imports them. Out: `Signature`s looked up by the checker
-for energy blocks, kernels, init distributions, objectives, optimizers, datasets, transforms and
-evaluation methods. A name not in these tables is an error at check time: the language is closed.
-One module per kind of block (`blocks`, `samplers`, `training`, `datasets`, `evaluation`), the
-types in `signatures`.
+In: nothing (static tables), plus the rows the runtime's kernel, dataset and energy-block modules
+declare for themselves (`declare`) when `ebmspec.api` imports them. Out: `Signature`s looked up
+by the checker for energy blocks, kernels, init distributions, objectives, optimizers, datasets,
+transforms and evaluation methods. A name not in these tables is an error at check time: the
+language is closed. One module per kind of block (`blocks`, `samplers`, `training`, `datasets`,
+`evaluation`), the types in `signatures`.
 """
 
-from ebmspec.semantic.registry.blocks import ENERGY_BLOCKS, PARAMETRIC_BLOCKS
+from ebmspec.semantic.registry.blocks import ENERGY_BLOCKS
 from ebmspec.semantic.registry.datasets import DATASETS, TRANSFORMS
 from ebmspec.semantic.registry.evaluation import PREDICT_METHODS, REPORTS
 from ebmspec.semantic.registry.samplers import (
@@ -46,7 +46,6 @@ __all__ = [
     "MAX_ENUMERABLE",
     "OBJECTIVES",
     "OPTIMIZERS",
-    "PARAMETRIC_BLOCKS",
     "PREDICT_METHODS",
     "REPORTS",
     "REQUIRED",
@@ -62,10 +61,11 @@ __all__ = [
 
 
 def require_declared() -> None:
-    """Kernels and datasets declare their own rows (`runtime.kernels`, `runtime.data`, imported by
-    `ebmspec.api`); checking a spec before they have would call every kernel name unknown."""
-    if not KERNELS or not DATASETS:
+    """Kernels, datasets and energy blocks declare their own rows (`runtime.kernels`,
+    `runtime.data`, `runtime.blocks`, imported by `ebmspec.api`); checking a spec before they have
+    would call every kernel name unknown."""
+    if not KERNELS or not DATASETS or not ENERGY_BLOCKS:
         raise AssertionError(
-            "the registry's kernels and datasets are not declared: compile specs through "
-            "`ebmspec.api`, which imports the runtime modules that declare them"
+            "the registry's kernels, datasets and energy blocks are not declared: compile specs "
+            "through `ebmspec.api`, which imports the runtime modules that declare them"
         )

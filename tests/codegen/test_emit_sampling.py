@@ -82,7 +82,7 @@ sampler lambda {
 
 sampler parallel {
   update b, c, d, e, k with dmala(step = 0.7)
-  update r, u, w, h with mala(step = 0.02)
+  update r, u, w, h with barker(scale = 0.1)
   sweeps = 2
 }
 

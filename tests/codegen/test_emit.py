@@ -13,15 +13,16 @@ import ast
 import pytest
 import torch
 
-from ebmspec.api import compile_file
+from ebmspec.api import compile_file, compile_spec
 from ebmspec.codegen import emit_python
 from ebmspec.runtime.energy import lower_energy
+from ebmspec.source import Source
 from tests.codegen.harness import assert_exact, compare_emitted, ruff_check, run_fresh
 from tests.conftest import SPECS
 
 # Every building block of the energy language at least once: parametric blocks (embedding,
 # bilinear, quadratic/ising, mlp, linear with and without bias), gaussian with a predicted and a
-# constant mean, dot, logsumexp, reshape, JEM indexing, every activation, arithmetic with
+# constant mean, dot, logsumexp, reshape, avgpool, JEM indexing, every activation, arithmetic with
 # constants, unary minus, binary variables, a bounded real and a categorical array.
 EVERY_BLOCK = """\
 model every_block "every energy building block"
@@ -33,6 +34,7 @@ variables {
   c : categorical(3)[2]
   b : binary[4]
   r : real[2] in [-1, 2]
+  v : real[1, 5, 4]
 }
 
 energy {
@@ -50,6 +52,7 @@ energy {
   alias = k
   return g + q + bl + j + s + w + alias + 3 - 1.5 * logsumexp(onehot(c) + 0.1)
     + sum(embedding(y, dim = 2)) + sum(linear(b, out = 2, bias = false)) + 2 * mlp(x)
+    + mean(avgpool(v)) + sum(avgpool(v, size = 3))
 }
 """
 
@@ -69,6 +72,7 @@ EMITTED_OPS = {
     "op_dot",
     "op_index",
     "op_gaussian",
+    "op_avgpool",
     "op_relu",
     "op_elu",
     "op_silu",
@@ -178,3 +182,17 @@ except SystemExit as stop:
     done = run_fresh(refused, cwd=tmp_path)
     assert "exit 2" in done.stdout and not (tmp_path / "grid.png").exists()
     assert "--output 'grid.png': samples are saved as a torch file, name it *.pt" in done.stderr
+
+
+def test_avgpool_averages_whole_windows():
+    """`avgpool(v, size = 2)` on a 5 x 4 image: the 2 x 2 window means of its first 4 rows (the
+    fifth row is past the last whole window), here summed."""
+    source = Source(
+        "pool.ebm",
+        'model pool "pool"\nvariables {\n  v : real[1, 5, 4]\n}\n'
+        "energy {\n  return sum(avgpool(v, size = 2))\n}\n",
+    )
+    model = lower_energy(compile_spec(source))
+    v = torch.randn(3, 1, 5, 4, generator=torch.Generator().manual_seed(0))
+    windows = v[:, :, :4, :].reshape(3, 1, 2, 2, 2, 2).mean(dim=(3, 5))
+    assert torch.allclose(model({"v": v}), windows.sum(dim=(1, 2, 3)), atol=1e-6)

@@ -6,7 +6,7 @@ Out: text of the form
     path:line:col: error[CODE]: message
        12 |   update x with gwg(temperature = 2)
           |                 ^~~
-      = help: use langevin, mala or hmc for real variables
+      = help: use barker, hmc, langevin, mala or metropolis for real variables
 
 User mistakes exit 1 without a traceback; anything else is an internal error (exit 2).
 """

@@ -105,11 +105,7 @@ class SamplerChecks:
                 if stmt.repeat is not None:
                     repeats = self._positive(stmt.repeat, "`repeat`") or 1
                 kinds = {self.scope.variables[n].kind == "real" for n in names}
-                help = (
-                    "use langevin, mala, hmc or metropolis for real variables"
-                    if signature.name in ("gwg", "gibbs")
-                    else "use gwg, gibbs or metropolis for discrete variables"
-                )
+                help = _kernels_for("real" not in signature.domains)
                 ok = self._check_domains(signature, names, spans, "update", help)
                 if ok and signature.extra.get("mixed") and len(kinds) < 2:
                     self.sink.error(
@@ -203,3 +199,16 @@ class SamplerChecks:
         if not ok or bound is None:
             return None
         return ir.Init(names, make_call(signature.name, bound, stmt.dist.span), False, stmt.span)
+
+
+def _kernels_for(real: bool) -> str:
+    """The help for a kernel given the wrong kind of variable: the kernels of the registry that
+    take the other kind on its own (`jump` needs both kinds), so a new kernel is listed too."""
+    kind = "real" if real else "discrete"
+    domains = reg.CONTINUOUS if real else reg.DISCRETE
+    names = [
+        n
+        for n, k in reg.KERNELS.items()
+        if set(domains) <= set(k.domains) and not k.extra.get("mixed")
+    ]
+    return f"use {', '.join(names[:-1])} or {names[-1]} for {kind} variables"

@@ -27,3 +27,14 @@ def vector_input(chk, name: str, node: ir.ENode, arg: str = "input") -> bool:
         )
         return False
     return True
+
+
+def image_input(chk, name: str, node: ir.ENode, help: str) -> bool:
+    """True if `node` is an image [C, H, W]; else a located E301 through the checker `chk`."""
+    if len(node.shape) != 3:
+        found = fmt_shape(node.shape)
+        chk.error_shape(
+            node.span, f"`{name}` needs an image of shape [C, H, W], found {found}", help
+        )
+        return False
+    return True

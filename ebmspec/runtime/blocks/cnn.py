@@ -13,7 +13,7 @@ from ebmspec.frontend import ast
 from ebmspec.runtime.blocks.activations import activation_module
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
-from ebmspec.semantic.shapes import fmt_shape
+from ebmspec.semantic.shapes import image_input
 
 ROWS = (
     Signature(
@@ -36,12 +36,7 @@ MODULE = ("CNN", ("in_channels", "channels", "kernels", "strides", "paddings", "
 
 def shape(chk, e, name, bound, module):
     node = bound["input"]
-    if len(node.shape) != 3:
-        chk.error_shape(
-            node.span,
-            f"`cnn` needs an image of shape [C, H, W], found {fmt_shape(node.shape)}",
-            "declare images as `real[1, 32, 32]`",
-        )
+    if not image_input(chk, name, node, "declare images as `real[1, 32, 32]`"):
         return None
     channels, kernels = bound["channels"], bound["kernels"]
     strides = bound["strides"] or (1,) * len(channels)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ebmspec import ir
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
-from ebmspec.semantic.shapes import fmt_shape
+from ebmspec.semantic.shapes import image_input
 
 ROWS = (
     Signature(
@@ -27,12 +27,8 @@ PARAMETRIC = ()
 
 def shape(chk, e, name, bound, module):
     node, size = bound["input"], bound["size"]
-    if len(node.shape) != 3:
-        chk.error_shape(
-            node.span,
-            f"`avgpool` needs an image of shape [C, H, W], found {fmt_shape(node.shape)}",
-            "pool images, e.g. `avgpool(x, size = 2)` with `x : real[1, 28, 28]`",
-        )
+    help = "pool images, e.g. `avgpool(x, size = 2)` with `x : real[1, 28, 28]`"
+    if not image_input(chk, name, node, help):
         return None
     channels, height, width = node.shape
     if size > min(height, width):

@@ -56,8 +56,8 @@ class EnergyModel(nn.Module):
         self.variables = {v.name: v for v in program.variables}
         self.blocks = layers.Blocks()
         for node in parametric_ops(program.energy):
-            _, kwargs = module_spec(node)
-            self.blocks[node.module] = MODULE_CLASSES[node.op][0](**kwargs)
+            module, _ = MODULE_CLASSES[node.op]
+            self.blocks[node.module] = module(**module_spec(node)[1])
 
     def _eval(self, node: ir.ENode, env: dict, values: dict):
         if isinstance(node, ir.Input):
@@ -66,10 +66,7 @@ class EnergyModel(nn.Module):
             return node.value
         if isinstance(node, ir.Ref):
             return env[node.name]
-        args = [self._eval(child, env, values) for child in node.inputs]
-        if node.module is not None:
-            return self.blocks[node.module](*args)
-        return OPS[node.op](*args, **dict(node.attrs))
+        return _apply(self, node, [self._eval(child, env, values) for child in node.inputs])
 
     def forward(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
         batch = next(iter(values.values())).shape[0]

@@ -38,8 +38,9 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     bound = bind_args(signature, decl.args, decl.span, scope, what=f"dataset `{signature.name}`")
     if bound is None:
         return None
-    problem = signature.extra["problem"] and signature.extra["problem"](bound)
-    if problem:  # a rule between the dataset's own arguments: (code, message, help)
+    rule = signature.extra["problem"]  # a rule between the dataset's own arguments, if any
+    problem = rule(bound) if rule is not None else None  # (code, message, help)
+    if problem is not None:
         sink.error(problem[0], problem[1], decl.span, problem[2])
         return None
     fields = dataset_fields(signature.name, bound)

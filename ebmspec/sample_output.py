@@ -245,10 +245,13 @@ def write_samples(program, output: Path, values: dict, blocks, transforms, conve
     return what
 
 
-def sample_command(console, request: tuple, chains: int, seed: int, where: str) -> None:
+def sample_command(
+    console, request: tuple, chains: int, seed: int, where: str, capture: str | None = None
+) -> None:
     """Load, check the conditions, run the chains with a progress bar over sweeps, then print
     the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
-    conditions, sampler, steps, output) as the command line gave them."""
+    conditions, sampler, steps, output) as the command line gave them; `capture`: the
+    torch.compile mode of captured sweeps (None: eager)."""
     from ebmspec import runs
     from ebmspec.conditions import check_conditions
     from ebmspec.progress import sweep_progress
@@ -290,6 +293,7 @@ def sample_command(console, request: tuple, chains: int, seed: int, where: str) 
             stats=stats,
             device=where,
             callback=callback,
+            capture=capture,
         )
     convergence = trace.diagnostics()
     seconds = time.perf_counter() - start  # the sweeps and the diagnostics

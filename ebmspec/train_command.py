@@ -125,7 +125,10 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
     if ranks.lead:
         display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))
     try:
-        trainer = Trainer(program, dataset, run_dir, where, display, evaluation.evaluate, ranks)
+        trainer = Trainer(
+            program, dataset, run_dir, where, display, evaluation.evaluate, ranks,
+            options.get("capture"),
+        )  # fmt: skip
         processes = f", {ranks.world} processes" if ranks.world > 1 else ""
         if ranks.lead:
             console.print(

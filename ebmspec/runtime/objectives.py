@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import torch
 
+from ebmspec.runtime.capture import CapturedSweep
 from ebmspec.runtime.kernels.base import Target
 from ebmspec.runtime.labels import configurations, label_scores
 from ebmspec.runtime.schedule import acceptance, build_schedule, initial_values, run_conditioned
@@ -36,6 +37,8 @@ class Negatives:
     persistent=False (cd): `batch` fresh chains from the init distributions every iteration.
     kept: variables the chains keep as drawn from their init distribution (no block moves them):
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
+    capture: a torch.compile mode to run the sweeps as graphs in (runtime/capture.py; compiled on
+    the first draw and reused), None for the eager loop.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Negatives:
         size: int = 0,
         reinit: float = 0.0,
         kept=(),
+        capture: str | None = None,
     ):
         self.sampler = sampler
         self.variables = variables
@@ -57,6 +61,8 @@ class Negatives:
         self.kept = frozenset(kept)
         self.buffer: dict[str, torch.Tensor] | None = None
         self.schedule = build_schedule(sampler["blocks"], variables, self.kept)
+        self.capture = capture
+        self.captured: CapturedSweep | None = None
 
     def fresh(self, count: int, generator, stats, device) -> dict:
         return initial_values(
@@ -86,8 +92,15 @@ class Negatives:
                     )
                     for name, value in values.items()
                 }
-        target = Target(model, self.variables, fixed=self.kept, stats=stats)
-        state = self.schedule.run(self.schedule.start(values), target, generator, self.steps)
+        start = self.schedule.start(values)
+        if self.capture is not None:
+            if self.captured is None:  # one compilation for the run: same model, same shapes
+                target = Target(model, self.variables, fixed=self.kept, stats=stats)
+                self.captured = CapturedSweep(self.schedule, target, self.capture)
+            state = self.captured.run(start, generator, self.steps)
+        else:
+            target = Target(model, self.variables, fixed=self.kept, stats=stats)
+            state = self.schedule.run(start, target, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:
             for name, value in final.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ebmspec import ir
 from ebmspec.runtime import schedule
+from ebmspec.runtime.capture import runner
 from ebmspec.runtime.energy import variable_table
 
 
@@ -48,7 +49,10 @@ def sample(
     callback=None,
     specialize: bool = True,
     cache: bool = True,
+    capture: str | None = None,
 ):
+    """Chains of `program`'s sampler (see `schedule.sample_chains`); `capture`: a torch.compile
+    mode to run the sweeps as graphs in (runtime/capture.py), None for the eager loop."""
     table = sampler_table(program.sampler(sampler or default_sampler(program)))
     return schedule.sample_chains(
         model,
@@ -64,4 +68,5 @@ def sample(
         callback=callback,
         specialize=specialize,
         cache=cache,
+        runner=runner(capture),
     )

@@ -242,6 +242,7 @@ def sample_chains(
     callback=None,
     specialize: bool = True,
     cache: bool = True,
+    runner=None,
 ):
     """Run `chains` chains of `sampler` for `sweeps` sweeps (default: the sampler's own) from its
     init distributions, with the variables in `condition` clamped. Returns (ChainState, Target).
@@ -249,11 +250,12 @@ def sample_chains(
     `Memo`); a static part nothing moves (clamped x) is then evaluated once per run. Without
     `cache`, with whole variables clamped, an energy that can `specialize` evaluates what
     depends on them alone once per run. Either way the chains are the same up to float
-    rounding."""
+    rounding. `runner`: what runs the sweeps, `(schedule, state, target, generator, sweeps,
+    callback) -> state` (default `Schedule.run`; runtime/capture.py's runs them as graphs)."""
     generator = torch.Generator(device=device).manual_seed(seed)
     return run_conditioned(
         energy, variables, sampler, chains, generator, sweeps, condition, stats, device, fuse,
-        callback, specialize, cache,
+        callback, specialize, cache, runner,
     )  # fmt: skip
 
 
@@ -271,6 +273,7 @@ def run_conditioned(
     callback=None,
     specialize: bool = True,
     cache: bool = True,
+    runner=None,
 ):
     """`sample_chains` drawing from a caller's `generator` (training keeps one across steps)."""
     values = initial_values(sampler["inits"], variables, chains, generator, stats, device)
@@ -288,6 +291,8 @@ def run_conditioned(
     schedule = build_schedule(sampler["blocks"], variables, fixed, fuse)
     state = schedule.start(values)
     total = sampler["sweeps"] if sweeps is None else sweeps
+    if runner is not None:
+        return runner(schedule, state, target, generator, total, callback), target
     return schedule.run(state, target, generator, total, callback), target
 
 

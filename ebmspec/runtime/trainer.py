@@ -68,7 +68,9 @@ EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspe
 
 
 class Trainer(ObjectiveSteps, RunState, Stopping):
-    """One training run of `program` on `dataset`, persisted in `run_dir`."""
+    """One training run of `program` on `dataset`, persisted in `run_dir`. `capture`: the
+    torch.compile mode the negative chains' sweeps run in as graphs (runtime/capture.py), None
+    for the eager loop."""
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         monitor: Monitor | None = None,
         evaluate=None,
         ranks: distributed.Ranks | None = None,
+        capture: str | None = None,
     ):
         self.program = program
         self.dataset = dataset
@@ -110,8 +113,9 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         def chains(kept: tuple) -> Negatives:
             size = self.s.buffer // self.ranks.total  # each share its part of the buffer
             return Negatives(
-                self.sampler, self.table, self.s.steps, persistent, size, self.s.reinit, kept
-            )
+                self.sampler, self.table, self.s.steps, persistent, size, self.s.reinit, kept,
+                capture,
+            )  # fmt: skip
 
         kept = self.s.labels if jem and self.s.generative == "conditional" else ()
         # ssm, nll and vera need no MCMC: no chains, no buffer (vera's negatives come from its

@@ -168,8 +168,9 @@ def _shift_stats(case: Case, energy) -> dict | None:
     return {"x": {shift_key(("a", "b")): means}}
 
 
-def measure(case: Case, device: str = "cpu") -> Measured:
-    """Run `case` (CHAINS chains split evenly over its groups) and compare with the exact laws."""
+def measure(case: Case, device: str = "cpu", capture: str | None = None) -> Measured:
+    """Run `case` (CHAINS chains split evenly over its groups) and compare with the exact laws;
+    `capture`: the sweeps as compiled graphs in that mode (runtime/capture.py)."""
     program, energy = gt.build(case.model, case.discrete, case.real, case.sweeps)
     groups = CONDITIONS[case.given] if case.given else [{}]
     per_group = CHAINS // len(groups)
@@ -181,6 +182,7 @@ def measure(case: Case, device: str = "cpu") -> Measured:
         condition=_condition(groups, per_group),
         stats=_shift_stats(case, energy),
         device=device,
+        capture=capture,
     )
     values = {name: v.cpu() for name, v in state.point.values.items()}
     truths = [gt.truth(case.model, energy, group, case.langevin) for group in groups]
@@ -384,10 +386,8 @@ def _params(cases):
     return [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else []) for c in cases]
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("case", _params(CASES))
-def test_kernel_samples_the_exact_law(case: Case, device: str):
-    result = measure(case, device)
+def assert_exact(case: Case, result: Measured) -> None:
+    """The suite's criteria: TV within TV_FACTOR x the i.i.d. floor, moments within z_limit."""
     assert result.tv <= gt.TV_FACTOR * result.floor, (
         f"{case.id}: TV {result.tv:.4f} > {gt.TV_FACTOR} x i.i.d. floor {result.floor:.4f}"
     )
@@ -395,6 +395,48 @@ def test_kernel_samples_the_exact_law(case: Case, device: str):
         limit = gt.z_limit(result.checks)
         assert result.mean_z <= limit, f"{case.id}: a mean is {result.mean_z:.1f} SE off"
         assert result.var_z <= limit, f"{case.id}: a variance is {result.var_z:.1f} SE off"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", _params(CASES))
+def test_kernel_samples_the_exact_law(case: Case, device: str):
+    assert_exact(case, measure(case, device))
+
+
+# Captured sweeps (runtime/capture.py) on CPU: traced into one graph and run op by op
+# ("aot_eager"), one case per kernel by default and the whole table with -m slow; on CUDA the
+# whole table as CUDA graphs ("reduce-overhead").
+CAPTURED_DEFAULT = {
+    "ising+gwg|s[2,7]",
+    "potts+gibbs|y[0]",
+    "potts+gibbs(joint=true)|y[0]",
+    "ising+dmala|s[2,7]",
+    "mixed+metropolisrepeat3+mala(step=0.15)|x",
+    "mixed+metropolis(scale=0.8)|a,b",
+    "mixed+hmc(step=0.3,leapfrog=5)|a,b",
+    "mixed+langevin(step=0.1,noise=0.3)|a,b",
+    "mixed+barker(scale=0.8)|a,b",
+    "lattice+jump+mala(step=0.02)[exact shift]|lattice x",
+    "mixed+gwg+mala(step=1.5,adapt=60)",
+}
+CAPTURED = [
+    pytest.param(
+        c,
+        "cpu",
+        "aot_eager",
+        id=f"cpu-{c.id}",
+        marks=[] if c.id in CAPTURED_DEFAULT else [pytest.mark.slow],
+    )
+    for c in CASES
+] + [
+    pytest.param(c, "cuda", "reduce-overhead", id=f"cuda-{c.id}", marks=[pytest.mark.cuda, CUDA])
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize(("case", "device", "capture"), CAPTURED)
+def test_captured_sweeps_sample_the_exact_law(case: Case, device: str, capture: str):
+    assert_exact(case, measure(case, device, capture))
 
 
 @pytest.mark.parametrize("device", DEVICES)

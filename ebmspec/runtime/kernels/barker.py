@@ -29,6 +29,7 @@ from ebmspec.runtime.kernels.base import (
     squared_norm,
     within_bounds,
 )
+from ebmspec.runtime.kernels.draws import normal, uniform
 from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
@@ -63,9 +64,9 @@ class Barker(Kernel):
         moves = {}
         for name in self.variables:
             x, g = point.values[name], point.grads[name]
-            size = torch.randn(x.shape, generator=generator, device=x.device)
+            size = normal(x.shape, generator, x.device)
             z = self.scale * target.mask(name, x) * size
-            u = torch.rand(x.shape, generator=generator, device=x.device)
+            u = uniform(x.shape, generator, x.device)
             moves[name] = torch.where(u < torch.sigmoid(z * g), z, -z)
             values[name] = x + moves[name]
         proposal = target.evaluate(values)

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import torch
 
+from ebmspec.runtime.kernels.draws import uniform
+
 # --- begin standalone ---
 
 
@@ -318,15 +320,15 @@ def select(accept: torch.Tensor, new: Point, old: Point) -> Point:
     return Point(values, f, grads, memo)
 
 
-def gumbel(shape, generator: torch.Generator, device) -> torch.Tensor:
+def gumbel(shape, generator, device) -> torch.Tensor:
     """Standard Gumbel noise: argmax(logits + gumbel) is a draw from softmax(logits)."""
-    uniform = torch.rand(shape, generator=generator, device=device).clamp_min(1e-20)
-    return -torch.log(-torch.log(uniform))
+    u = uniform(shape, generator, device).clamp_min(1e-20)
+    return -torch.log(-torch.log(u))
 
 
-def metropolis_accept(log_alpha: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def metropolis_accept(log_alpha: torch.Tensor, generator) -> torch.Tensor:
     """accept with probability min(1, exp(log_alpha)); NaN (an invalid proposal) rejects."""
-    u = torch.rand(log_alpha.shape, generator=generator, device=log_alpha.device)
+    u = uniform(log_alpha.shape, generator, log_alpha.device)
     return torch.log(u) < torch.nan_to_num(log_alpha, nan=-torch.inf)
 
 

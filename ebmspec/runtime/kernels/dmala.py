@@ -26,6 +26,7 @@ from ebmspec.runtime.kernels.base import (
     record,
     select,
 )
+from ebmspec.runtime.kernels.draws import uniform
 from ebmspec.semantic.registry.signatures import DISCRETE, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
@@ -86,7 +87,7 @@ class DMALA(Kernel):
             x, grad = point.values[name], point.grads[name]
             logits = self._logits(name, x, grad, target)
             if self.table[name].kind == "binary":
-                u = torch.rand(x.shape, generator=generator, device=x.device)
+                u = uniform(x.shape, generator, x.device)
                 flip = (u < torch.sigmoid(logits)).to(x.dtype)
                 values[name] = x + flip * (1 - 2 * x)
                 moves[name] = flip

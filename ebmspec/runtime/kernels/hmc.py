@@ -21,6 +21,7 @@ from ebmspec.runtime.kernels.base import (
     squared_norm,
     within_bounds,
 )
+from ebmspec.runtime.kernels.draws import normal
 from ebmspec.runtime.kernels.tuning import tuned_step, tuning_start, tuning_update
 from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
 from ebmspec.semantic.registry.signatures import Param as P
@@ -69,8 +70,7 @@ class HMC(Kernel):
         eps = tuned_step(state, self.step_size, self.adapt)
         mask = {n: target.mask(n, point.values[n]) for n in self.variables}
         momentum = {
-            n: mask[n]
-            * torch.randn(point.values[n].shape, generator=generator, device=mask[n].device)
+            n: mask[n] * normal(point.values[n].shape, generator, mask[n].device)
             for n in self.variables
         }
         start_kinetic = 0.5 * squared_norm(momentum.values())

@@ -43,6 +43,7 @@ from ebmspec.runtime.kernels.base import (
     record,
     site_counts,
 )
+from ebmspec.runtime.kernels.draws import uniform
 from ebmspec.semantic.registry.signatures import CONTINUOUS, DISCRETE, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
@@ -204,7 +205,7 @@ class Jump(Kernel):
         leave_here = torch.logsumexp(others, 1)  # log(sum_{j != c} e^{f_j})
         leave_there = torch.logsumexp(logits.masked_fill(picked, -torch.inf), 1)
         log_alpha = leave_here - leave_there
-        u = torch.rand(batch, generator=generator, device=logits.device)
+        u = uniform(batch, generator, logits.device)
         accept = movable & (torch.log(u) < log_alpha)
         return torch.where(movable, choice, index), accept
 

@@ -14,6 +14,7 @@ import math
 import torch
 
 from ebmspec.runtime.kernels.base import Kernel, KernelState, Point, Target, record
+from ebmspec.runtime.kernels.draws import normal
 from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
@@ -47,7 +48,7 @@ class Langevin(Kernel):
         moved = 0
         for name in self.variables:
             x = point.values[name]
-            xi = torch.randn(x.shape, generator=generator, device=x.device)
+            xi = normal(x.shape, generator, x.device)
             move = self.step_size * point.grads[name] + self.noise * xi
             if target.free[name] is not None:  # with nothing clamped the mask is all ones
                 move = target.mask(name, x) * move

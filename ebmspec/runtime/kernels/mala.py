@@ -21,6 +21,7 @@ from ebmspec.runtime.kernels.base import (
     squared_norm,
     within_bounds,
 )
+from ebmspec.runtime.kernels.draws import normal
 from ebmspec.runtime.kernels.tuning import tuned_step, tuning_start, tuning_update
 from ebmspec.semantic.registry.signatures import CONTINUOUS, Signature
 from ebmspec.semantic.registry.signatures import Param as P
@@ -68,7 +69,7 @@ class MALA(Kernel):
         values = dict(point.values)
         for name in self.variables:
             x = point.values[name]
-            xi = torch.randn(x.shape, generator=generator, device=x.device)
+            xi = normal(x.shape, generator, x.device)
             values[name] = x + drift[name] + noise * target.mask(name, x) * xi
         proposal = target.evaluate(values)
         back = self._drift(proposal, target, eps)

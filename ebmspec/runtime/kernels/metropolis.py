@@ -25,6 +25,7 @@ from ebmspec.runtime.kernels.base import (
     squared_norm,
     within_bounds,
 )
+from ebmspec.runtime.kernels.draws import normal, uniform
 from ebmspec.semantic.registry.signatures import CONTINUOUS, DISCRETE, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
@@ -61,7 +62,7 @@ class Metropolis(Kernel):
             values = dict(point.values)
             for name in self.variables:
                 x = point.values[name]
-                xi = torch.randn(x.shape, generator=generator, device=x.device)
+                xi = normal(x.shape, generator, x.device)
                 values[name] = x + self.scale * target.mask(name, x) * xi
             hops = torch.sqrt(squared_norm([values[n] - point.values[n] for n in self.variables]))
             movable = within_bounds(values, self.variables, self.table)
@@ -96,7 +97,7 @@ class Metropolis(Kernel):
         allowed = torch.cat(masks, 1)
         noise = gumbel(allowed.shape, generator, some.device)
         site = (torch.log(allowed) + noise).argmax(1)  # uniform over the free sites
-        shift = torch.rand(batch, generator=generator, device=some.device)
+        shift = uniform(batch, generator, some.device)
         new = dict(values)
         offset = 0
         for name, sites in zip(self.variables, sizes, strict=True):

@@ -191,3 +191,23 @@ def test_semi_supervised_bench_prints_the_three_accuracies(tmp_path):
         assert len(gains) == 2
         mean = re.search(rf"^{name}_minus_mlp over 2 seeds: mean (-?\d+\.\d\d)", stdout, re.M)
         assert mean and abs(float(mean.group(1)) - sum(map(float, gains)) / 2) <= 0.01
+
+
+def test_captured_sweep_bench_checks_the_chain_and_prints_the_ratios(tmp_path):
+    """bench/captured_sweep.py at batch 4, traced with aot_eager (no C++ compiler, a second to
+    compile): both networks, the same-chain check passed, one ratio each, and dSprites' projection
+    only at the paper's batch 100 (absent here)."""
+    stdout = _run(
+        [sys.executable, str(ROOT / "bench" / "captured_sweep.py"), "--batches", "4",
+         "--sweeps", "1", "--repeats", "2", "--warmup", "1", "--check", "3",
+         "--modes", "aot_eager", "--threads", "1"],
+        tmp_path,
+    )  # fmt: skip
+    numbers = _numbers(stdout)
+    assert set(numbers) == {"captured_vs_eager_dsprites_4", "captured_vs_eager_mnist_4"}
+    assert all(ratio > 0 for ratio in numbers.values())
+    rows = re.findall(
+        r"^  (eager|eager functional|captured aot_eager) +\d+\.\d{3} ms/sweep", stdout, re.MULTILINE
+    )
+    assert rows == ["eager", "eager functional", "captured aot_eager"] * 2
+    assert "paper schedule" not in stdout

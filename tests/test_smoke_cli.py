@@ -52,3 +52,25 @@ def test_cuda_without_cuda_is_a_located_user_error(cli):
     status, _, err = cli("train", str(SPECS[0]), "--device", "cuda")
     assert status == 1 and "Traceback" not in err
     assert "--device:1:1: error[E928]: CUDA is not available on this machine" in err
+
+
+@pytest.mark.parametrize("command", ["train", "sample"])
+def test_cuda_graphs_off_cuda_is_a_located_user_error(cli, command):
+    status, _, err = cli(command, str(SPECS[0]), "--device", "cpu", "--capture", "graphs")
+    assert status == 1 and "Traceback" not in err
+    assert "--capture:1:1: error[E931]: CUDA graphs need a CUDA device" in err
+    assert "| ^~~~~~" in err and "help: use `--capture compile`" in err
+
+
+@pytest.mark.slow
+def test_sample_and_train_with_captured_sweeps(cli, tmp_path):
+    """`--capture compile` end to end (inductor: a C++ compiler, tens of seconds to compile)."""
+    toy = str(SPECS[0].parent / "toy_joint.ebm")
+    status, out, err = cli("sample", toy, "-n", "16", "--steps", "6", "--capture", "compile")
+    assert status == 0, err
+    assert "16 chains x 6 sweeps" in out
+    run = tmp_path / "run"
+    args = ("train", toy, "--profile", "smoke", "--out", str(run), "--capture", "compile")
+    status, _, err = cli(*args)
+    assert status == 0, err
+    assert (run / "checkpoint.json").exists()

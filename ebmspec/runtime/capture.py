@@ -32,7 +32,7 @@ import types
 
 import torch
 
-from ebmspec.runtime.kernels.base import Point, Target
+from ebmspec.runtime.kernels.base import Memo, Point, Target
 from ebmspec.runtime.kernels.draws import Draws, draw_plan
 from ebmspec.runtime.schedule import ChainState, Schedule
 
@@ -42,13 +42,18 @@ CAPTURE_MODES = {"off": None, "compile": "default", "graphs": "reduce-overhead"}
 
 
 class FunctionalTarget(Target):
-    """A `Target` whose evaluations trace: gradients by `torch.func.grad`, no `Memo` caching.
+    """A `Target` whose evaluations trace: gradients by `torch.func` transforms, not autograd on
+    leaf tensors. A block whose moves split the energy still caches its static part (`Memo`):
+    the roots come from `torch.func.vjp`, whose pullback stands in for the roots' autograd graph
+    when the held variables' gradients are asked for.
 
-    Its evaluation counters stay at zero (a traced function must not branch on Python ints that
-    change every call)."""
+    Its evaluation counters stay at zero (a traced function must not read Python ints that change
+    every call: each new value would recompile the graph)."""
 
-    def __init__(self, energy, variables: dict, free=None, fixed=(), stats=None):
-        super().__init__(energy, variables, free, fixed, cache=False, stats=stats)
+    counting = False
+
+    def __init__(self, energy, variables: dict, free=None, fixed=(), cache=True, stats=None):
+        super().__init__(energy, variables, free, fixed, cache=cache, stats=stats)
 
     def evaluate(self, values: dict, names=None) -> Point:
         names = self.movable if names is None else names
@@ -63,15 +68,48 @@ class FunctionalTarget(Target):
             grads, f = torch.func.grad(total, has_aux=True)({n: values[n] for n in names})
         return Point(values, f, {n: grads[n] for n in names})
 
-    def energy_only(self, values: dict) -> torch.Tensor:
+    def memo(self, point: Point, names) -> Memo | None:
+        split = self.split(names)
+        if split is None:
+            return None
+        key = tuple(sorted(names))
+        if point.memo is not None and point.memo.moving == key:
+            return point.memo
+        values = point.values
+        held = {n: values[n] for n in self.movable if n not in key}
         with torch.no_grad():
-            return self.energy(values)
+            if held:
+                roots, pullback = torch.func.vjp(
+                    lambda leaves: tuple(split.statics({**values, **leaves})), held
+                )
+            else:
+                roots, pullback = tuple(split.statics(values)), None
+        return Memo(key, split, roots, roots, held, None, pullback)
+
+    def head(self, memo: Memo, values: dict) -> Point:
+        def total(moving: dict, statics: tuple):
+            f = memo.split.head(statics, {**values, **moving})
+            return f.sum(), f
+
+        moving = {n: values[n] for n in memo.moving}
+        with torch.no_grad():
+            grads, f = torch.func.grad(total, argnums=(0, 1), has_aux=True)(moving, memo.statics)
+        dstatics = tuple(grads[1]) if memo.leaves else None
+        return Point(values, f, dict(grads[0]), memo._replace(dstatics=dstatics))
+
+    def _backward_roots(self, point: Point) -> Point:
+        if point.memo.dstatics is None:
+            point = self.head(point.memo, point.values)
+        memo = point.memo
+        with torch.no_grad():
+            (found,) = memo.pullback(tuple(memo.dstatics))
+        return Point(point.values, point.f, {**(point.grads or {}), **found}, memo)
 
 
 def functional(target: Target) -> FunctionalTarget:
-    """The same conditioned target, evaluated traceably."""
+    """The same conditioned target (and caching), evaluated traceably."""
     return FunctionalTarget(
-        target.energy, target.variables, target.free, target.fixed, target.stats
+        target.energy, target.variables, target.free, target.fixed, target.cache, target.stats
     )
 
 

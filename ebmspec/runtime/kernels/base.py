@@ -58,6 +58,8 @@ class Memo(NamedTuple):
               where its backward stops.
     leaves:   held variables free to move -> the leaf tensors the roots were computed from.
     dstatics: df/dstatics at the point's values (from a head evaluation with gradients), or None.
+    pullback: a traceable evaluation's (runtime/capture.py) stand-in for the roots' graph: the
+              vector-Jacobian product of `torch.func.vjp`, dstatics -> the leaves' gradients.
     """
 
     moving: tuple
@@ -66,6 +68,7 @@ class Memo(NamedTuple):
     statics: tuple
     leaves: dict
     dstatics: tuple | None
+    pullback: object = None
 
 
 class KernelState(NamedTuple):
@@ -130,6 +133,8 @@ class Target:
     backward passes from it.
     """
 
+    counting = True
+
     def __init__(
         self, energy, variables: dict, free: dict | None = None, fixed=(), cache=True, stats=None
     ):
@@ -156,14 +161,18 @@ class Target:
             leaves = {n: values[n].detach().requires_grad_(True) for n in names}
             f = self.energy({**values, **leaves})
             grads = torch.autograd.grad(f.sum(), [leaves[n] for n in names])
-        self.passes += 1
+        self._count("passes")
         return Point(values, f.detach(), dict(zip(names, grads, strict=True)))
 
     def energy_only(self, values: dict) -> torch.Tensor:
         with torch.no_grad():
             f = self.energy(values)
-        self.forwards += 1
+        self._count("forwards")
         return f
+
+    def _count(self, counter: str) -> None:
+        if self.counting:  # a traced target (runtime/capture.py) keeps no counts
+            setattr(self, counter, getattr(self, counter) + 1)
 
     # ---- cached evaluation (Memo) ----------------------------------------------------------
     def split(self, names):
@@ -189,7 +198,7 @@ class Target:
             leaves = {n: point.values[n].detach().requires_grad_(True) for n in held}
             roots = split.statics({**point.values, **leaves})
         statics = tuple(root.detach().requires_grad_(grad) for root in roots)
-        self.root_forwards += 1
+        self._count("root_forwards")
         return Memo(key, split, roots, statics, leaves, None)
 
     def head(self, memo: Memo, values: dict) -> Point:
@@ -207,7 +216,7 @@ class Target:
         ]
         count = len(memo.moving)
         dstatics = tuple(grads[count:]) if memo.leaves else None
-        self.head_passes += 1
+        self._count("head_passes")
         return Point(
             values,
             f.detach(),
@@ -225,7 +234,7 @@ class Target:
             statics = tuple(s.repeat(times, *([1] * (s.dim() - 1))) for s in statics)
         with torch.no_grad():
             f = memo.split.head(statics, values)
-        self.head_forwards += 1
+        self._count("head_forwards")
         return f
 
     def _backward_roots(self, point: Point) -> Point:
@@ -246,7 +255,7 @@ class Target:
             n: torch.zeros_like(memo.leaves[n]) if g is None else g
             for n, g in zip(names, grads, strict=True)
         }
-        self.root_backwards += 1
+        self._count("root_backwards")
         return Point(point.values, point.f, {**(point.grads or {}), **found}, memo)
 
     # ---- what kernels ask for ------------------------------------------------------------

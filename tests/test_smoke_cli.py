@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -63,6 +65,9 @@ def test_cuda_graphs_off_cuda_is_a_located_user_error(cli, command):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("c++") is None and shutil.which("g++") is None, reason="inductor needs C++"
+)
 def test_sample_and_train_with_captured_sweeps(cli, tmp_path):
     """`--capture compile` end to end (inductor: a C++ compiler, tens of seconds to compile)."""
     toy = str(SPECS[0].parent / "toy_joint.ebm")

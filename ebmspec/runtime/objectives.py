@@ -94,7 +94,8 @@ class Negatives:
                 }
         start = self.schedule.start(values)
         if self.capture is not None:
-            if self.captured is None:  # one compilation for the run: same model, same shapes
+            if self.captured is None or self.captured.target.energy is not model:
+                # One compilation for the run: the same model (trained in place), same shapes.
                 target = Target(model, self.variables, fixed=self.kept, stats=stats)
                 self.captured = CapturedSweep(self.schedule, target, self.capture)
             state = self.captured.run(start, generator, self.steps)

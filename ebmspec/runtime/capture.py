@@ -52,9 +52,6 @@ class FunctionalTarget(Target):
 
     counting = False
 
-    def __init__(self, energy, variables: dict, free=None, fixed=(), cache=True, stats=None):
-        super().__init__(energy, variables, free, fixed, cache=cache, stats=stats)
-
     def evaluate(self, values: dict, names=None) -> Point:
         names = self.movable if names is None else names
 
@@ -68,13 +65,7 @@ class FunctionalTarget(Target):
             grads, f = torch.func.grad(total, has_aux=True)({n: values[n] for n in names})
         return Point(values, f, {n: grads[n] for n in names})
 
-    def memo(self, point: Point, names) -> Memo | None:
-        split = self.split(names)
-        if split is None:
-            return None
-        key = tuple(sorted(names))
-        if point.memo is not None and point.memo.moving == key:
-            return point.memo
+    def _roots(self, point: Point, key: tuple, split) -> Memo:
         values = point.values
         held = {n: values[n] for n in self.movable if n not in key}
         with torch.no_grad():

@@ -192,6 +192,11 @@ class Target:
         key = tuple(sorted(names))
         if point.memo is not None and point.memo.moving == key:
             return point.memo
+        return self._roots(point, key, split)
+
+    def _roots(self, point: Point, key: tuple, split) -> Memo:
+        """A new memo at `point` for moves of `key`: the static part evaluated, with its graph
+        back to the held variables."""
         held = [n for n in self.movable if n not in key]
         grad = len(held) > 0  # the held variables' gradients come by a backward from the roots
         with torch.set_grad_enabled(grad):

@@ -11,10 +11,13 @@ Layouts, run one after the other on the same global batch and iteration count:
 * one process, one thread (`OMP_NUM_THREADS=1`);
 * one process, `--threads` threads (default 2: all of a 2-core machine);
 * `--nproc` processes (default 2) under torchrun (`ebmspec train --nproc`), one thread each: each
-  computes half of every batch and runs half of the negative chains; DDP averages the gradients.
+  computes half of every batch and runs half of the negative chains; DDP averages the gradients;
+* with `--capture MODE` (`compile`, `graphs`), also one process with `--threads` threads and the
+  negative chains' sweeps captured (`ebmspec train --capture MODE`; its compilation counts), and
+  `captured_vs_threads=` (its iterations/s over the eager run's with as many threads).
 
 Nothing else heavy may run beside it: check `uptime` first and report the load with the numbers.
-Run: `python bench/ddp_throughput.py [--spec S --profile P --iterations N]`.
+Run: `python bench/ddp_throughput.py [--spec S --profile P --iterations N] [--capture MODE]`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def train_rate(spec: Path, profile: str, iterations: int, threads: int, nproc: int) -> float:
+def train_rate(
+    spec: Path, profile: str, iterations: int, threads: int, nproc: int, capture: str = "off"
+) -> float:
     """Iterations per second of the training loop of one `ebmspec train` run."""
     with tempfile.TemporaryDirectory() as work:
         command = [sys.executable, "-m", "ebmspec", "train", str(spec), "--profile", profile]
@@ -39,6 +44,7 @@ def train_rate(spec: Path, profile: str, iterations: int, threads: int, nproc: i
         command += ["--set", f"train.checkpoint_every={10 * iterations}"]
         if nproc > 1:
             command += ["--nproc", str(nproc)]
+        command += ["--capture", capture]
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONPATH=str(ROOT))
         done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True)
         if done.returncode != 0:
@@ -54,6 +60,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--nproc", type=int, default=2)
+    parser.add_argument("--capture", choices=("compile", "graphs"), default=None)
     args = parser.parse_args()
     print(f"{args.spec.name} --profile {args.profile}, {args.iterations} iterations per layout")
     one = train_rate(args.spec, args.profile, args.iterations, 1, 1)
@@ -62,6 +69,14 @@ def main() -> None:
     print(f"one process, {args.threads} threads:     {threaded:8.3f} it/s")
     data_parallel = train_rate(args.spec, args.profile, args.iterations, 1, args.nproc)
     print(f"{args.nproc} processes, 1 thread each: {data_parallel:8.3f} it/s")
+    if args.capture is not None:
+        captured = train_rate(
+            args.spec, args.profile, args.iterations, args.threads, 1, args.capture
+        )
+        print(
+            f"one process, {args.threads} threads, --capture {args.capture}: {captured:8.3f} it/s"
+        )
+        print(f"captured_vs_threads={captured / threaded:.3f}")
     print(f"data_parallel_vs_one_thread={data_parallel / one:.3f}")
     print(f"data_parallel_vs_threads={data_parallel / threaded:.3f}")
 

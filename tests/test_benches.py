@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -152,15 +153,20 @@ def test_samplers_bench_prints_every_schedule_and_the_ratios(tmp_path):
 @pytest.mark.slow
 def test_ddp_bench_times_one_and_two_processes(tmp_path):
     """bench/ddp_throughput.py on the toy's smoke profile (five iterations per layout): three
-    layouts, two ratios. `slow` (it starts torchrun); .ci/run runs it with the distributed tests."""
+    layouts, two ratios, and with a C++ compiler for inductor the captured layout and its ratio.
+    `slow` (it starts torchrun); .ci/run runs it with the distributed tests."""
+    compiler = shutil.which("c++") or shutil.which("g++")
     stdout = _run(
         [sys.executable, str(ROOT / "bench" / "ddp_throughput.py"), "--spec",
-         str(ROOT / "specs" / "toy_joint.ebm"), "--profile", "smoke", "--iterations", "5"],
+         str(ROOT / "specs" / "toy_joint.ebm"), "--profile", "smoke", "--iterations", "5",
+         *(["--capture", "compile"] if compiler else [])],
         tmp_path,
     )  # fmt: skip
     numbers = _numbers(stdout)
     assert numbers["data_parallel_vs_one_thread"] > 0 and numbers["data_parallel_vs_threads"] > 0
     assert re.search(r"^2 processes, 1 thread each: +\d+\.\d{3} it/s$", stdout, re.MULTILINE)
+    if compiler:
+        assert numbers["captured_vs_threads"] > 0
 
 
 def test_semi_supervised_bench_prints_the_three_accuracies(tmp_path):

@@ -14,8 +14,9 @@ replaces them without touching the kernels' code:
   plan from the generator ahead of the graph, in the same order (so the same numbers), and the
   graph reads them from a replaying tape.
 * gradients: `FunctionalTarget` takes df/dvalues with `torch.func.grad` instead of
-  `requires_grad_` + `autograd.grad` on leaf tensors, and never caches the static part of the
-  energy (a `Memo` keeps an autograd graph alive across blocks, which a trace cannot).
+  `requires_grad_` + `autograd.grad` on leaf tensors. The cached static part of the energy (a
+  `Memo`, which eagerly keeps an autograd graph alive across blocks) stays: its roots come from
+  `torch.func.vjp`, and the pullback gives the held variables' gradients.
 
 A block that adapts its step size (`mala`, `hmc` with `adapt`) branches on its step count while
 adapting: sweeps run eagerly until every such block has frozen its step, then the graph takes

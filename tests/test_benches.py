@@ -199,10 +199,12 @@ def test_semi_supervised_bench_prints_the_three_accuracies(tmp_path):
         assert mean and abs(float(mean.group(1)) - sum(map(float, gains)) / 2) <= 0.01
 
 
+@pytest.mark.slow
 def test_captured_sweep_bench_checks_the_chain_and_prints_the_ratios(tmp_path):
     """bench/captured_sweep.py at batch 4, traced with aot_eager (no C++ compiler, a second to
-    compile): both networks, the same-chain check passed, one ratio each, and dSprites' projection
-    only at the paper's batch 100 (absent here)."""
+    compile): both networks, the same-chain check passed, one ratio each, and dSprites'
+    projection only at the paper's batch 100 (absent here). `slow`: .ci/run runs it with the
+    captured-sweep tests."""
     stdout = _run(
         [sys.executable, str(ROOT / "bench" / "captured_sweep.py"), "--batches", "4",
          "--sweeps", "1", "--repeats", "2", "--warmup", "1", "--check", "3",

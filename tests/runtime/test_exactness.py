@@ -404,15 +404,12 @@ def test_kernel_samples_the_exact_law(case: Case, device: str):
 
 
 # Captured sweeps (runtime/capture.py) on CPU: traced into one graph and run op by op
-# ("aot_eager"), seven kernels by default (test_capture.py follows every kernel's eager chain) and
+# ("aot_eager"), four kernels by default (test_capture.py follows every kernel's eager chain) and
 # the whole table with -m slow; on CUDA the whole table as CUDA graphs ("reduce-overhead").
 CAPTURED_DEFAULT = {
     "ising+gwg|s[2,7]",
-    "ising+dmala|s[2,7]",
-    "mixed+metropolis(scale=0.8)|a,b",
     "mixed+hmc(step=0.3,leapfrog=5)|a,b",
     "mixed+langevin(step=0.1,noise=0.3)|a,b",
-    "mixed+barker(scale=0.8)|a,b",
     "lattice+jump+mala(step=0.02)[exact shift]|lattice x",
 }
 CAPTURED = [

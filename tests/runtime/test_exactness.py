@@ -405,7 +405,7 @@ def test_kernel_samples_the_exact_law(case: Case, device: str):
 
 # Captured sweeps (runtime/capture.py) on CPU: traced into one graph and run op by op
 # ("aot_eager"), four kernels by default (test_capture.py follows every kernel's eager chain) and
-# the whole table with -m slow; on CUDA the whole table as CUDA graphs ("reduce-overhead").
+# the whole table with -m slow; on CUDA as CUDA graphs ("reduce-overhead"), the same split.
 CAPTURED_DEFAULT = {
     "ising+gwg|s[2,7]",
     "mixed+hmc(step=0.3,leapfrog=5)|a,b",
@@ -422,7 +422,13 @@ CAPTURED = [
     )
     for c in CASES
 ] + [
-    pytest.param(c, "cuda", "reduce-overhead", id=f"cuda-{c.id}", marks=[pytest.mark.cuda, CUDA])
+    pytest.param(
+        c,
+        "cuda",
+        "reduce-overhead",
+        id=f"cuda-{c.id}",
+        marks=[pytest.mark.cuda, CUDA] + ([] if c.id in CAPTURED_DEFAULT else [pytest.mark.slow]),
+    )
     for c in CASES
 ]
 

@@ -93,15 +93,14 @@ class Negatives:
                     for name, value in values.items()
                 }
         start = self.schedule.start(values)
-        if self.capture is not None:
+        target = Target(model, self.variables, fixed=self.kept, stats=stats)
+        if self.capture is None:
+            state = self.schedule.run(start, target, generator, self.steps)
+        else:
             if self.captured is None or self.captured.target.energy is not model:
                 # One compilation for the run: the same model (trained in place), same shapes.
-                target = Target(model, self.variables, fixed=self.kept, stats=stats)
                 self.captured = CapturedSweep(self.schedule, target, self.capture)
             state = self.captured.run(start, generator, self.steps)
-        else:
-            target = Target(model, self.variables, fixed=self.kept, stats=stats)
-            state = self.schedule.run(start, target, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:
             for name, value in final.items():

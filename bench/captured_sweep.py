@@ -33,11 +33,11 @@ from pathlib import Path
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runtime import schedule
-from ebmspec.runtime.capture import CapturedSweep, functional
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.kernels import Target
-from ebmspec.runtime.sampling import default_sampler, sampler_table
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.sampling import schedule
+from ebmspec.runtime.sampling.capture import CapturedSweep, functional
+from ebmspec.runtime.sampling.kernels import Target
+from ebmspec.runtime.sampling.sampler import default_sampler, sampler_table
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 NETWORKS = {"dsprites": "dsprites_joint.ebm", "mnist": "mnist_jem.ebm"}

@@ -39,12 +39,12 @@ from torch import nn
 
 from ebmspec.passes.profiles import apply_overrides
 from ebmspec.runs import load_run
-from ebmspec.runtime.batches import encode
 from ebmspec.runtime.data import TOY_CENTRES, load_dataset, toy_attributes
-from ebmspec.runtime.energy import variable_table
-from ebmspec.runtime.evaluation import label_configurations
-from ebmspec.runtime.sampling import default_sampler, sample
-from ebmspec.runtime.streams import stream
+from ebmspec.runtime.data.encoding import encode
+from ebmspec.runtime.evaluation.predict import label_configurations
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.sampling.sampler import default_sampler, sample
+from ebmspec.runtime.seeding import stream
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import Source
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runtime.batches import encode
 from ebmspec.runtime.data import Dataset, load_dataset
 from ebmspec.runtime.data.base import count_rows
-from ebmspec.runtime.evaluation import test_log_likelihood
-from ebmspec.runtime.trainer import Monitor, Trainer
+from ebmspec.runtime.data.encoding import encode
+from ebmspec.runtime.evaluation.evaluate import test_log_likelihood
+from ebmspec.runtime.training.trainer import Monitor, Trainer
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 _VERA = (

@@ -52,12 +52,13 @@ from torch import nn
 from ebmspec.api import compile_file
 from ebmspec.diagnostics import UserError, render
 from ebmspec.runs import write_run_info
-from ebmspec.runtime import evaluation, scoring
-from ebmspec.runtime.batches import encode, test_split
+from ebmspec.runtime.allocator import tune_allocator
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import variable_table
-from ebmspec.runtime.host import tune_allocator
-from ebmspec.runtime.trainer import Settings, Trainer, warmup_factor
+from ebmspec.runtime.data.encoding import encode, test_split
+from ebmspec.runtime.evaluation import evaluate as evaluation
+from ebmspec.runtime.evaluation import metrics as scoring
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.training.trainer import Settings, Trainer, warmup_factor
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "mnist_joint.ebm"
 EVALUATIONS = 10  # the MLP is evaluated at every tenth of W (the last one is the headline)

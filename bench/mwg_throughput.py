@@ -36,10 +36,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ebmspec.api import compile_file
-from ebmspec.runtime import schedule
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.kernels import Target
-from ebmspec.runtime.sampling import default_sampler, sampler_table
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.sampling import schedule
+from ebmspec.runtime.sampling.kernels import Target
+from ebmspec.runtime.sampling.sampler import default_sampler, sampler_table
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "dsprites_joint.ebm"
 

@@ -36,14 +36,14 @@ from torch import nn
 
 from ebmspec.api import compile_file
 from ebmspec.diagnostics import UserError, render
-from ebmspec.runtime import evaluation
-from ebmspec.runtime.batches import encode, test_split
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import variable_table
-from ebmspec.runtime.ood import auc_pr_ood_positive, auroc, ood_sets
-from ebmspec.runtime.streams import stream
-from ebmspec.runtime.trainer import Trainer
-from ebmspec.runtime.transforms import fit_transforms
+from ebmspec.runtime.data.encoding import encode, test_split
+from ebmspec.runtime.data.transforms import fit_transforms
+from ebmspec.runtime.evaluation import evaluate as evaluation
+from ebmspec.runtime.evaluation.ood import auc_pr_ood_positive, auroc, ood_sets
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.seeding import stream
+from ebmspec.runtime.training.trainer import Trainer
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "wine_ood.ebm"
 METHODS = {"CD": None, "SSM": "ssm", "VERA": "vera"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ebmspec.runtime.images import png_bytes
+from ebmspec.runtime.plots.png import png_bytes
 
 SERIES = (
     ("accuracy_energy", "energy-based accuracy", (40, 90, 220)),

@@ -27,9 +27,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' ground truth
 
-from ebmspec.runtime.convergence import bulk_ess, split_rhat
-from ebmspec.runtime.kernels.jump import shift_key
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.sampling.convergence import bulk_ess, split_rhat
+from ebmspec.runtime.sampling.kernels.jump import shift_key
+from ebmspec.runtime.sampling.sampler import sample
 from tests.runtime import ground_truth as gt
 
 REAL = "mala(step = 0.02)"
@@ -126,7 +126,7 @@ def chain_marginals(sites: int) -> np.ndarray:
 
 def run_binary(kernel: str, sites: int, chains: int, sweeps: int, seed: int) -> dict:
     from ebmspec.api import compile_spec
-    from ebmspec.runtime.energy import lower_energy
+    from ebmspec.runtime.model.energy import lower_energy
     from ebmspec.source import Source
 
     program = compile_spec(Source("chain.ebm", CHAIN_SPEC % (sites, kernel, sweeps)))

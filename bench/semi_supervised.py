@@ -35,14 +35,14 @@ import torch.nn.functional as F
 
 from ebmspec.api import compile_file
 from ebmspec.diagnostics import UserError, render
-from ebmspec.runtime import evaluation
-from ebmspec.runtime.batches import encode, test_split
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.labels import label_scores, labelled_rows
-from ebmspec.runtime.streams import stream
-from ebmspec.runtime.trainer import Trainer
-from ebmspec.runtime.transforms import fit_transforms
+from ebmspec.runtime.data.encoding import encode, test_split
+from ebmspec.runtime.data.transforms import fit_transforms
+from ebmspec.runtime.evaluation import evaluate as evaluation
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.model.enumeration import label_scores, labelled_rows
+from ebmspec.runtime.seeding import stream
+from ebmspec.runtime.training.trainer import Trainer
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "mnist_semi.ebm"
 

@@ -16,13 +16,13 @@ from ebmspec.diagnostics import Diagnostic, UserError, argument_error
 from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
+from ebmspec.runtime import data as _datasets  # noqa: F401
 
 # Kernels, datasets and energy blocks are declared once, in their own runtime modules, which add
 # their registry rows when imported: the checker below reads those rows but may not import the
 # runtime.
-from ebmspec.runtime import blocks as _blocks  # noqa: F401
-from ebmspec.runtime import data as _datasets  # noqa: F401
-from ebmspec.runtime import kernels as _kernels  # noqa: F401
+from ebmspec.runtime.model import blocks as _blocks  # noqa: F401
+from ebmspec.runtime.sampling import kernels as _kernels  # noqa: F401
 from ebmspec.semantic.checker import check_program
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import NO_SPAN, Source
@@ -97,7 +97,7 @@ def resolve_device(choice: str) -> str:
 def resolve_capture(choice: str, device: str) -> str | None:
     """`--capture off|compile|graphs` -> the torch.compile mode (None: the eager loop); `graphs`
     (CUDA-graph replay) off CUDA is E931."""
-    from ebmspec.runtime.capture import CAPTURE_MODES
+    from ebmspec.runtime.sampling.capture import CAPTURE_MODES
 
     if choice == "graphs" and not device.startswith("cuda"):
         message = f"CUDA graphs need a CUDA device, and this run is on `{device}`"

@@ -22,8 +22,13 @@ import torch
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, DiagnosticSink, UserError
 from ebmspec.frontend import ast, parse_assignment
-from ebmspec.runtime.clamping import ConditionError, check_number, check_shape, encode_value
-from ebmspec.runtime.layers import Var
+from ebmspec.runtime.model.ops import Var
+from ebmspec.runtime.sampling.clamping import (
+    ConditionError,
+    check_number,
+    check_shape,
+    encode_value,
+)
 from ebmspec.semantic.values import fold_number, suggest
 from ebmspec.source import Source, Span
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ebmspec import ir
 from ebmspec.diagnostics import argument_error
-from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime.io import checkpoint as ckpt
 
 RUNS = Path("runs")
 LATEST = RUNS / "latest"
@@ -146,10 +146,10 @@ def load_run(run_dir: Path, device: str = "cpu", best: bool = False) -> TrainedR
     """Program (stored spec, profile and settings), EMA model, data statistics and fitted
     transforms of a run. `best`: the EMA weights of its best evaluation (`best.safetensors`)
     instead of the last ones."""
-    from ebmspec.runtime.energy import lower_energy
-    from ebmspec.runtime.params import load_parameters
-    from ebmspec.runtime.run_files import unflatten_stats
-    from ebmspec.runtime.transforms import Pipeline
+    from ebmspec.runtime.data.transforms import Pipeline
+    from ebmspec.runtime.io.reader import unflatten_stats
+    from ebmspec.runtime.io.weights import load_parameters
+    from ebmspec.runtime.model.energy import lower_energy
 
     program, info = load_program(run_dir)
     try:
@@ -234,7 +234,7 @@ def load_for_sampling(
     starts them) and no data statistics.
     """
     from ebmspec.api import compile_file
-    from ebmspec.runtime.energy import lower_energy
+    from ebmspec.runtime.model.energy import lower_energy
 
     if path is None or path.is_dir():
         run = load_located(path, "SPEC_OR_RUN", best=best)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runtime.energy import lower_energy, random_values, variable_table
+from ebmspec.runtime.model.energy import lower_energy, random_values, variable_table
 from tests.codegen.harness import assert_exact, compare_emitted
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runtime.images import grid_size, png_bytes, to_pixels
+from ebmspec.runtime.plots.png import grid_size, png_bytes, to_pixels
 from tests.conftest import ROOT
 
 DSPRITES = str(ROOT / "specs" / "dsprites_joint.ebm")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime.io import checkpoint as ckpt
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
@@ -33,7 +33,7 @@ VERA = ROOT / "specs" / "toy_vera.ebm"
 
 
 def _train(cwd: Path, *args: str, wait: bool = True, spec: Path = TOY):
-    command = [sys.executable, "-m", "ebmspec.cli", "train", str(spec), *args]
+    command = [sys.executable, "-m", "ebmspec", "train", str(spec), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="120")
     if not wait:
         return subprocess.Popen(
@@ -262,7 +262,7 @@ def test_existing_run_folder_needs_resume(tmp_path):
 def _cli(cwd: Path, *args: str):
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="120")
     return subprocess.run(
-        [sys.executable, "-m", "ebmspec.cli", *args],
+        [sys.executable, "-m", "ebmspec", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

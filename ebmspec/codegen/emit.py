@@ -14,10 +14,10 @@ import ebmspec
 from ebmspec import ir
 from ebmspec.passes import plan_cache
 from ebmspec.resources import resource_dir
-from ebmspec.runtime import energy as energy_runtime
-from ebmspec.runtime import sampling
-from ebmspec.runtime.blocks import BLOCK_FILES
-from ebmspec.runtime.kernels import KERNEL_FILES
+from ebmspec.runtime.model import energy as energy_runtime
+from ebmspec.runtime.model.blocks import BLOCK_FILES
+from ebmspec.runtime.sampling import sampler as sampling
+from ebmspec.runtime.sampling.kernels import KERNEL_FILES
 
 _MARKER = "# --- begin standalone ---\n"
 
@@ -105,22 +105,24 @@ def standalone_layers() -> str:
     """The torch-only bodies of runtime/layers.py and of every energy block's module (in
     `BLOCK_FILES` order), copied into every emitted module."""
     modules = [energy_runtime.layers]
-    modules += [importlib.import_module(f"ebmspec.runtime.blocks.{n}") for n in BLOCK_FILES]
+    modules += [importlib.import_module(f"ebmspec.runtime.model.blocks.{n}") for n in BLOCK_FILES]
     return "\n\n\n".join(_standalone(module) for module in modules)
 
 
 def standalone_run_files() -> str:
     """The torch-only body of runtime/run_files.py (the safetensors reader, checkpoint
     statistics), copied into every emitted module."""
-    return _standalone(importlib.import_module("ebmspec.runtime.run_files"))
+    return _standalone(importlib.import_module("ebmspec.runtime.io.reader"))
 
 
 def standalone_sampling() -> str:
     """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses)
     and of runtime/schedule.py, copied into every emitted module so that it samples with the very
     code `ebmspec sample` runs."""
-    modules = [importlib.import_module(f"ebmspec.runtime.kernels.{n}") for n in KERNEL_FILES]
-    modules.append(importlib.import_module("ebmspec.runtime.schedule"))
+    modules = [
+        importlib.import_module(f"ebmspec.runtime.sampling.kernels.{n}") for n in KERNEL_FILES
+    ]
+    modules.append(importlib.import_module("ebmspec.runtime.sampling.schedule"))
     return "\n\n\n".join(_standalone(module) for module in modules)
 
 
@@ -303,7 +305,7 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
         spec_name=spec_name,
         layers=standalone_layers(),
         run_files=standalone_run_files(),
-        clamping=_standalone(importlib.import_module("ebmspec.runtime.clamping")),
+        clamping=_standalone(importlib.import_module("ebmspec.runtime.sampling.clamping")),
         sampling=standalone_sampling(),
         samplers=samplers_assignment(program),
         default_sampler=sampling.default_sampler(program),

@@ -3,8 +3,8 @@
 In: an `ir.Program` (and a folder to work in). Out: the in-process energies and the energies the
 emitted module computes in a subprocess (`python -I`, cwd = that folder) in which `ebmspec` cannot
 be imported, from the same saved parameters and inputs, so tests can demand bit-exact equality;
-likewise the chains `ebmspec.runtime.sampling.sample` and the emitted `sample` (and `main`) draw
-for the same seeds and conditions (`compare_sampling`).
+likewise the chains `ebmspec.runtime.sampling.sampler.sample` and the emitted `sample` (and
+`main`) draw for the same seeds and conditions (`compare_sampling`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from safetensors.torch import save_file
 
 from ebmspec import ir
 from ebmspec.codegen import emit_python
-from ebmspec.runtime import sampling
-from ebmspec.runtime.energy import lower_energy, random_values, variable_table
-from ebmspec.runtime.params import save_parameters
+from ebmspec.runtime.io.weights import save_parameters
+from ebmspec.runtime.model.energy import lower_energy, random_values, variable_table
+from ebmspec.runtime.sampling import sampler as sampling
 
 # Prepended to every subprocess: a meta-path finder that refuses `ebmspec` and its submodules (the
 # editable install would otherwise find it), and a check that the refusal works.
@@ -267,7 +267,7 @@ def compare_sampling(
     main_argv: list[str] | None = None,
 ) -> SamplingComparison:
     """Sample each case (keyword arguments of `sample`: chains, sweeps, seed, condition, sampler)
-    in process with `ebmspec.runtime.sampling.sample` and in the emitted module in a fresh
+    in process with `ebmspec.runtime.sampling.sampler.sample` and in the emitted module in a fresh
     interpreter, from the same saved parameters; `main_argv` (with `{parameters}` filled in) is
     then run through the emitted `main` in that interpreter."""
     source, module_path = emit_checked(program, work, spec_name)

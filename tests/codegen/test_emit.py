@@ -15,7 +15,7 @@ import torch
 
 from ebmspec.api import compile_file, compile_spec
 from ebmspec.codegen import emit_python
-from ebmspec.runtime.energy import lower_energy
+from ebmspec.runtime.model.energy import lower_energy
 from ebmspec.source import Source
 from tests.codegen.harness import assert_exact, compare_emitted, ruff_check, run_fresh
 from tests.conftest import SPECS
@@ -144,7 +144,7 @@ def test_fresh_interpreter_cannot_import_ebmspec(tmp_path):
     """The guard itself: `import ebmspec.runtime` fails too, and nothing else is affected."""
     code = """
 try:
-    import ebmspec.runtime.layers  # noqa: F401
+    import ebmspec.runtime.model.ops  # noqa: F401
 except ImportError as error:
     assert "hidden" in str(error), error
 else:

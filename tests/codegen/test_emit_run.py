@@ -9,9 +9,9 @@ from safetensors.torch import load_file
 
 from ebmspec.api import compile_file
 from ebmspec.runs import load_run, write_run_info
-from ebmspec.runtime import sampling
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.trainer import Trainer
+from ebmspec.runtime.sampling import sampler as sampling
+from ebmspec.runtime.training.trainer import Trainer
 from tests.codegen.harness import emit_checked, run_fresh
 from tests.conftest import ROOT
 

@@ -24,8 +24,8 @@ from ebmspec.api import compile_file, compile_spec
 from ebmspec.codegen import emit_python
 from ebmspec.conditions import check_conditions
 from ebmspec.diagnostics import UserError
-from ebmspec.runtime import sampling
-from ebmspec.runtime.energy import lower_energy, random_values
+from ebmspec.runtime.model.energy import lower_energy, random_values
+from ebmspec.runtime.sampling import sampler as sampling
 from ebmspec.semantic import registry as reg
 from ebmspec.source import Source
 from tests.codegen.harness import assert_equal_tensors, assert_same_chains, compare_sampling

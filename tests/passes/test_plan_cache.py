@@ -9,8 +9,8 @@ import torch
 from ebmspec.api import compile_file, compile_spec
 from ebmspec.passes import plan_cache
 from ebmspec.passes.plan_sweep import Cost, plan_sweeps
-from ebmspec.runtime.energy import lower_energy
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.model.energy import lower_energy
+from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 from tests.conftest import ROOT
 

@@ -12,9 +12,9 @@ import pytest
 
 from ebmspec.api import compile_spec
 from ebmspec.passes.plan_sweep import plan_sweeps
-from ebmspec.runtime.energy import lower_energy
-from ebmspec.runtime.sampling import sample
-from ebmspec.runtime.schedule import KERNEL_CLASSES
+from ebmspec.runtime.model.energy import lower_energy
+from ebmspec.runtime.sampling.sampler import sample
+from ebmspec.runtime.sampling.schedule import KERNEL_CLASSES
 from ebmspec.semantic import registry as reg
 from ebmspec.source import Source
 from tests.conftest import ROOT
@@ -56,7 +56,7 @@ CASES = [
 def test_each_kernel_module_declares_its_row_with_the_class_traits():
     """One module per kernel: its `SIGNATURE` is the registry row, its class's traits the
     planner's facts; no row without a class, no class without a row."""
-    from ebmspec.runtime import kernels
+    from ebmspec.runtime.sampling import kernels
 
     assert set(KERNEL_CLASSES) == set(reg.KERNELS)
     for name, kernel in KERNEL_CLASSES.items():

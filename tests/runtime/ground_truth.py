@@ -40,7 +40,7 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.passes import plan_cache
-from ebmspec.runtime.energy import lower_energy
+from ebmspec.runtime.model.energy import lower_energy
 from ebmspec.source import Source
 
 SIGMA = 0.8  # std of the mixed model's Gaussian, x | a, b ~ N(m(a, b), SIGMA^2 I)

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime.energy import lower_energy
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.model.energy import lower_energy
+from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 
 SPEC = """model g

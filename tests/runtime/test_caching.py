@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_file, compile_spec
-from ebmspec.runtime.energy import lower_energy, random_values, variable_table
-from ebmspec.runtime.kernels import Target
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.model.energy import lower_energy, random_values, variable_table
+from ebmspec.runtime.sampling.kernels import Target
+from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 from tests.conftest import ROOT
 from tests.runtime.test_fusion import SWEEPS, assert_same_chain

@@ -16,12 +16,12 @@ import pytest
 import torch
 
 from ebmspec.api import compile_file
-from ebmspec.runtime import capture, schedule
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.kernels import Target
-from ebmspec.runtime.kernels.draws import Draws, draw_plan, normal, uniform
-from ebmspec.runtime.objectives import Negatives
-from ebmspec.runtime.sampling import default_sampler, sample, sampler_table
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.sampling import capture, schedule
+from ebmspec.runtime.sampling.kernels import Target
+from ebmspec.runtime.sampling.kernels.draws import Draws, draw_plan, normal, uniform
+from ebmspec.runtime.sampling.sampler import default_sampler, sample, sampler_table
+from ebmspec.runtime.training.negatives import Negatives
 from tests.runtime import ground_truth as gt
 from tests.runtime.test_exactness import CASES, CONDITIONS, _condition, _shift_stats
 

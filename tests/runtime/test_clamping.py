@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime.energy import lower_energy
-from ebmspec.runtime.kernels.jump import shift_key
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.model.energy import lower_energy
+from ebmspec.runtime.sampling.kernels.jump import shift_key
+from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ebmspec.runtime.convergence import Trace, bulk_ess, rank_normal, split_rhat
-from ebmspec.runtime.layers import Var
+from ebmspec.runtime.model.ops import Var
+from ebmspec.runtime.sampling.convergence import Trace, bulk_ess, rank_normal, split_rhat
 
 
 def _ar1(chains: int, draws: int, phi: float, seed: int) -> torch.Tensor:

@@ -215,7 +215,7 @@ def _all_rows(data) -> torch.Tensor:
     """Every procedural image back in the latent grid [scale, orientation, posX, posY, H, W]."""
     x = torch.cat([data.train["x"], data.test["x"]])
     # recover the official row order from the (sorted) split indices
-    from ebmspec.runtime.streams import stream
+    from ebmspec.runtime.seeding import stream
 
     order = torch.randperm(49_152, generator=stream(0, "dataset_split"))
     index = torch.cat([order[2_500:].sort().values, order[:2_500].sort().values])

@@ -23,11 +23,13 @@ import torch
 
 from ebmspec.api import compile_file
 from ebmspec.runs import load_run, write_run_info
-from ebmspec.runtime import batches, distributed, evaluation
-from ebmspec.runtime import checkpoint as ckpt
+from ebmspec.runtime.data import encoding as batches
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import variable_table
-from ebmspec.runtime.trainer import EVAL_EXAMPLES, Settings, Trainer
+from ebmspec.runtime.evaluation import evaluate as evaluation
+from ebmspec.runtime.io import checkpoint as ckpt
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.training import distributed
+from ebmspec.runtime.training.trainer import EVAL_EXAMPLES, Settings, Trainer
 from tests.conftest import ROOT
 from tests.test_train_cli import _kill_after_checkpoint
 
@@ -47,7 +49,7 @@ RELATIVE = 1e-4
 
 
 def _train(cwd: Path, *args: str, wait: bool = True, nproc: int = 2):
-    command = [sys.executable, "-m", "ebmspec.cli", "train", str(TOY), "--profile", "smoke"]
+    command = [sys.executable, "-m", "ebmspec", "train", str(TOY), "--profile", "smoke"]
     command += [arg for s in SETTINGS for arg in ("--set", s)]
     command += ["--device", "cpu", "--nproc", str(nproc), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1", COLUMNS="120")
@@ -138,7 +140,7 @@ def test_a_two_process_checkpoint_refuses_one_process(tmp_path):
     )  # fmt: skip
     write_run_info(two.run_dir, TOY, TOY.read_text(), "smoke", SETTINGS, "cpu")
     two.start(resume=False)
-    command = [sys.executable, "-m", "ebmspec.cli", "train", str(TOY), "--device", "cpu"]
+    command = [sys.executable, "-m", "ebmspec", "train", str(TOY), "--device", "cpu"]
     command += ["--resume", "--out", "runs/two", "--set", "train.iterations=20"]
     one = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert one.returncode == 1, one.stderr

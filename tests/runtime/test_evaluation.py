@@ -1,4 +1,4 @@
-"""Evaluation against exact answers (`ebmspec.runtime.evaluation`).
+"""Evaluation against exact answers (`ebmspec.runtime.evaluation.evaluate`).
 
 * `tiny`: f(x, y, c, b) = linear(x, out = 11) . concat(onehot(y), onehot(c), b) factorises, so
   p(y_i = k | x) = softmax of its 3 (4, 2) logits in closed form: energy-based marginals must equal
@@ -22,9 +22,12 @@ import pytest
 import torch
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime import evaluation as ev
-from ebmspec.runtime import images, lettering, pictures, scoring
-from ebmspec.runtime.energy import lower_energy
+from ebmspec.runtime.evaluation import evaluate as ev
+from ebmspec.runtime.evaluation import metrics as scoring
+from ebmspec.runtime.evaluation import predict
+from ebmspec.runtime.model.energy import lower_energy
+from ebmspec.runtime.plots import lettering, pictures
+from ebmspec.runtime.plots import png as images
 from ebmspec.source import Source
 
 TINY = """\
@@ -204,7 +207,7 @@ def _png_pixels(data: bytes) -> torch.Tensor:
 
 def test_configurations_are_lexicographic_and_complete():
     program = _compile(TINY, "tiny")
-    configs = ev.label_configurations(program, ["y", "c", "b"])
+    configs = predict.label_configurations(program, ["y", "c", "b"])
     assert configs.count == 9 * 4 * 2
     codes = torch.cat([configs.labels["y"], configs.labels["c"][:, None], configs.labels["b"]], 1)
     assert len({tuple(row) for row in codes.tolist()}) == 72
@@ -233,16 +236,16 @@ energy {
 
 def test_configurations_of_a_categorical_array_and_of_dsprites_positions():
     program = _compile(POSITIONS, "positions")
-    configs = ev.label_configurations(program, ["t"])
+    configs = predict.label_configurations(program, ["t"])
     assert configs.count == 8
     assert configs.labels["t"].tolist()[:3] == [[0, 0, 0], [0, 0, 1], [0, 1, 0]]
     assert configs.values["t"].shape == (8, 3, 2)
-    configs = ev.label_configurations(program, ["x_pos", "y_pos"])
+    configs = predict.label_configurations(program, ["x_pos", "y_pos"])
     index = torch.arange(256)
     assert torch.equal(configs.labels["x_pos"], index // 16)
     assert torch.equal(configs.labels["y_pos"], index % 16)
     with pytest.raises(ValueError, match="real variable 'x'"):
-        ev.label_configurations(program, ["x"])
+        predict.label_configurations(program, ["x"])
 
 
 # ---- predictions -------------------------------------------------------------------------------
@@ -251,7 +254,7 @@ def test_configurations_of_a_categorical_array_and_of_dsprites_positions():
 def test_energy_marginals_equal_the_closed_form():
     program, model = _tiny()
     x = torch.randn(37, 2)
-    pred, marginals = ev.predict_energy(model, program, {"x": x}, ["y", "c", "b"], batch=500)
+    pred, marginals = predict.predict_energy(model, program, {"x": x}, ["y", "c", "b"], batch=500)
     truth = _tiny_truth(model, x)
     for name in ("y", "c", "b"):
         torch.testing.assert_close(marginals[name], truth[name], atol=1e-5, rtol=1e-5)
@@ -265,7 +268,7 @@ def test_energy_marginals_equal_the_closed_form():
 def test_energy_prediction_sums_out_the_variables_it_does_not_predict():
     program, model = _tiny()
     x = torch.randn(9, 2)
-    pred, marginals = ev.predict_energy(model, program, {"x": x}, ["y"])
+    pred, marginals = predict.predict_energy(model, program, {"x": x}, ["y"])
     truth = _tiny_truth(model, x)
     torch.testing.assert_close(marginals["y"], truth["y"], atol=1e-5, rtol=1e-5)
     assert set(pred) == {"y"}
@@ -280,8 +283,8 @@ def test_energy_argmax_is_the_joint_argmax_of_a_coupled_model():
             parameter.copy_(0.5 * torch.randn(parameter.shape, generator=generator))
     x = torch.randn(25, 2)
     b = torch.randint(0, 2, (25, 2)).float()
-    pred, marginals = ev.predict_energy(model, program, {"x": x, "b": b}, ["y"])
-    configs = ev.label_configurations(program, ["y"])
+    pred, marginals = predict.predict_energy(model, program, {"x": x, "b": b}, ["y"])
+    configs = predict.label_configurations(program, ["y"])
     with torch.no_grad():
         table = torch.stack(
             [
@@ -302,7 +305,7 @@ def test_sample_vote_agrees_with_the_closed_form_where_it_is_clear():
     program, model = _tiny()
     x = torch.randn(30, 2)
     done = []
-    pred, frequencies = ev.predict_samples(
+    pred, frequencies = predict.predict_samples(
         model,
         program,
         {"x": x},
@@ -330,7 +333,7 @@ def test_sample_vote_breaks_ties_to_the_lowest_value():
     with torch.no_grad():  # c is 1 or 2 with probability 1/2 each (0 and 3: e^-35)
         model.blocks["return"].net[0].bias[6:10] = torch.tensor([-30.0, 5.0, 5.0, -30.0])
     x = torch.zeros(64, 2)
-    pred, frequencies = ev.predict_samples(model, program, {"x": x}, ["c"], chains=2, steps=3)
+    pred, frequencies = predict.predict_samples(model, program, {"x": x}, ["c"], chains=2, steps=3)
     tie = frequencies["c"][:, 1] == frequencies["c"][:, 2]
     assert 10 < int(tie.sum()) < 54  # 1-1 splits of two chains: about half
     assert (pred["c"][tie] == 1).all()
@@ -605,7 +608,7 @@ def test_all_class_ece_counts_every_class_probability_as_a_prediction():
 
 
 def test_reliability_png_draws_each_bin_as_a_bar_up_to_its_accuracy():
-    from ebmspec.runtime import charts
+    from ebmspec.runtime.plots import charts
 
     table = [[0, math.nan, math.nan]] * 10
     table[9] = [50, 0.5, 0.95]  # overconfident: blue up to 0.5, red from 0.5 to 0.95
@@ -627,7 +630,7 @@ def test_reliability_png_draws_each_bin_as_a_bar_up_to_its_accuracy():
 
 
 def test_histogram_png_separates_the_two_score_sets():
-    from ebmspec.runtime import charts
+    from ebmspec.runtime.plots import charts
 
     inside = torch.randn(1000, generator=torch.Generator().manual_seed(0))
     panel = charts.histogram_panel(inside, inside + 10, -4.0, 14.0)

@@ -42,11 +42,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime import schedule
-from ebmspec.runtime.kernels import barker
-from ebmspec.runtime.kernels.gwg import GWG
-from ebmspec.runtime.kernels.jump import Jump, shift_key
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.sampling import schedule
+from ebmspec.runtime.sampling.kernels import barker
+from ebmspec.runtime.sampling.kernels.gwg import GWG
+from ebmspec.runtime.sampling.kernels.jump import Jump, shift_key
+from ebmspec.runtime.sampling.sampler import sample
 from tests.runtime import ground_truth as gt
 
 CHAINS = 10_000

@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_file, compile_spec
-from ebmspec.runtime import kernels, schedule
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.kernels import Target
-from ebmspec.runtime.sampling import default_sampler, sample, sampler_table
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.sampling import kernels, schedule
+from ebmspec.runtime.sampling.kernels import Target
+from ebmspec.runtime.sampling.sampler import default_sampler, sample, sampler_table
 from ebmspec.source import Source
 from tests.conftest import ROOT
 

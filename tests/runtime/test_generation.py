@@ -9,8 +9,8 @@ import torch
 
 from ebmspec.api import compile_spec
 from ebmspec.diagnostics import UserError
-from ebmspec.runtime.energy import lower_energy
-from ebmspec.runtime.generation import generation
+from ebmspec.runtime.evaluation.generation import generation
+from ebmspec.runtime.model.energy import lower_energy
 from ebmspec.source import Source
 
 SPEC = """\

@@ -15,9 +15,9 @@ import math
 import torch
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.sampling import sample
-from ebmspec.runtime.schedule import initial_value
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.sampling.sampler import sample
+from ebmspec.runtime.sampling.schedule import initial_value
 from ebmspec.source import Source
 
 SPEC = """\

@@ -10,15 +10,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ebmspec.runtime.batches import data_stats
-from ebmspec.runtime.kernels.jump import (
-    joint_codes,
+from ebmspec.runtime.data.encoding import data_stats
+from ebmspec.runtime.model.ops import Var, joint_codes
+from ebmspec.runtime.sampling.kernels.jump import (
     label_codes,
     place_values,
     shift_groups,
     shift_key,
 )
-from ebmspec.runtime.layers import Var
 
 TABLE = {
     "a": Var("categorical", (), 3),

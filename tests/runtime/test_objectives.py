@@ -12,19 +12,19 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_file
-from ebmspec.runtime.batches import data_stats, encode
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.layers import Var
-from ebmspec.runtime.objectives import (
+from ebmspec.runtime.data.encoding import data_stats, encode
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.model.ops import Var
+from ebmspec.runtime.sampling.sampler import sampler_table
+from ebmspec.runtime.training.negatives import (
     Negatives,
     configurations,
     contrastive_loss,
     impute,
     jem_loss,
 )
-from ebmspec.runtime.sampling import sampler_table
-from ebmspec.runtime.trainer import Trainer, warmup_factor
+from ebmspec.runtime.training.trainer import Trainer, warmup_factor
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"

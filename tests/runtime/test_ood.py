@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from ebmspec.runtime.ood import (
+from ebmspec.runtime.evaluation.ood import (
     auc_pr_ood_positive,
     auroc,
     average_precision,
@@ -67,8 +67,8 @@ def test_the_report_has_a_row_per_metric_score_and_set():
     score, set). The energy is a known density, N(0, I) in x with a label term, and the test
     inputs come from it, so log p(x) tells them from uniform inputs over their box."""
     from ebmspec.api import compile_spec
-    from ebmspec.runtime import evaluation
-    from ebmspec.runtime.energy import lower_energy
+    from ebmspec.runtime.evaluation import evaluate as evaluation
+    from ebmspec.runtime.model.energy import lower_energy
     from ebmspec.source import Source
 
     text = """model m
@@ -110,7 +110,7 @@ evaluate {
 
 def test_paper_002s_tests_score_typical_inputs_highest():
     """typicality = -|s - mean S_train|; quantile = min(F, 1 - F) of the training scores' CDF."""
-    from ebmspec.runtime.ood import likelihood_test
+    from ebmspec.runtime.evaluation.ood import likelihood_test
 
     train = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
     s = torch.tensor([4.5, -3.0, 20.0, 1.0])
@@ -130,11 +130,11 @@ def test_held_out_classes_leave_training_and_become_an_ood_set(tmp_path):
     """`data csv(..., holdout = [2])`: no class-2 row is trained on or tested as in-distribution;
     the class-2 test rows are the `heldout` OOD set of the report, the ID set truncated to match."""
     from ebmspec.api import compile_spec
-    from ebmspec.runtime import evaluation
-    from ebmspec.runtime.batches import test_split
     from ebmspec.runtime.data import load_dataset
-    from ebmspec.runtime.energy import lower_energy, variable_table
-    from ebmspec.runtime.transforms import fit_transforms
+    from ebmspec.runtime.data.encoding import test_split
+    from ebmspec.runtime.data.transforms import fit_transforms
+    from ebmspec.runtime.evaluation import evaluate as evaluation
+    from ebmspec.runtime.model.energy import lower_energy, variable_table
     from ebmspec.source import Source
 
     generator = torch.Generator().manual_seed(1)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ebmspec.api import compile_file
-from ebmspec.runtime.energy import lower_energy, random_values
+from ebmspec.runtime.model.energy import lower_energy, random_values
 from tests.conftest import ROOT
 
 # ---- the printouts of appendix B, verbatim ------------------------------------------------------

@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from ebmspec.runtime import checkpoint as ckpt
-from ebmspec.runtime.run_files import (
+from ebmspec.runtime.io import checkpoint as ckpt
+from ebmspec.runtime.io.reader import (
     _SAFETENSORS_DTYPES,
     checkpoint_stats,
     flatten_stats,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime.energy import lower_energy, random_values
+from ebmspec.runtime.model.energy import lower_energy, random_values
 from ebmspec.source import Source
 
 SPEC = """\

@@ -15,15 +15,15 @@ import torch.nn.functional as F
 from ebmspec.api import compile_file, compile_spec
 from ebmspec.diagnostics import UserError
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.labels import (
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.model.enumeration import (
     configurations,
     label_entropy,
     label_log_likelihood,
     labelled_rows,
     marginal_energy,
 )
-from ebmspec.runtime.trainer import Trainer
+from ebmspec.runtime.training.trainer import Trainer
 from ebmspec.source import Source
 from tests.conftest import ROOT
 from tests.runtime.test_objectives import toy_accuracy

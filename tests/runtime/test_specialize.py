@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from ebmspec.api import compile_file, compile_spec
-from ebmspec.runtime.energy import lower_energy, random_values
-from ebmspec.runtime.sampling import sample
+from ebmspec.runtime.model.energy import lower_energy, random_values
+from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 from tests.conftest import SPECS
 

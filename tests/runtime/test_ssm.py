@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.api import compile_spec
-from ebmspec.runtime.energy import lower_energy, variable_table
-from ebmspec.runtime.labels import label_log_likelihood
-from ebmspec.runtime.sampling_free import score_terms, ssm_loss
+from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.model.enumeration import label_log_likelihood
+from ebmspec.runtime.training.sampling_free import score_terms, ssm_loss
 from ebmspec.source import Source
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ebmspec.runtime.streams import STREAMS, stream, stream_seed
+from ebmspec.runtime.seeding import STREAMS, stream, stream_seed
 
 
 def test_every_stream_has_its_own_id():

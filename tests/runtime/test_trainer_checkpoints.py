@@ -13,11 +13,11 @@ from safetensors.torch import load_file
 
 from ebmspec.api import compile_file
 from ebmspec.runs import load_run, write_run_info
-from ebmspec.runtime import checkpoint as ckpt
 from ebmspec.runtime.data import load_dataset
-from ebmspec.runtime.run_state import KEEP_CHECKPOINTS
-from ebmspec.runtime.train_settings import best_metric, score
-from ebmspec.runtime.trainer import Trainer
+from ebmspec.runtime.io import checkpoint as ckpt
+from ebmspec.runtime.training.checkpointing import KEEP_CHECKPOINTS
+from ebmspec.runtime.training.settings import best_metric, score
+from ebmspec.runtime.training.trainer import Trainer
 from tests.conftest import ROOT
 
 TOY = ROOT / "specs" / "toy_joint.ebm"

@@ -16,8 +16,8 @@ import math
 import pytest
 import torch
 
-from ebmspec.runtime.layers import Var
-from ebmspec.runtime.vera import Vera
+from ebmspec.runtime.model.ops import Var
+from ebmspec.runtime.training.vera import Vera
 
 TABLE = {"x": Var("real", (3,))}
 ARGS = {

@@ -55,7 +55,7 @@ def test_shapes(energy, lets, result):
 def test_parametric_blocks_are_named_after_their_binding():
     energy = "h = mlp(v, out = 4) + linear(v, out = 4) + mlp(v, out = 4)\nreturn dot(h, h)"
     program = compile_spec(Source("t.ebm", f"model t\n{VARIABLES}\nenergy {{\n{energy}\n}}\n"))
-    from ebmspec.runtime.energy import parametric_ops
+    from ebmspec.runtime.model.energy import parametric_ops
 
     names = [op.module for op in parametric_ops(program.energy)]
     assert names == ["h_mlp", "h_linear", "h_mlp_2"]

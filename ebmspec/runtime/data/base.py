@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ebmspec.diagnostics import Diagnostic, UserError
-from ebmspec.runtime.streams import stream
+from ebmspec.runtime.seeding import stream
 from ebmspec.source import Source, Span
 
 Tensors = dict[str, torch.Tensor]

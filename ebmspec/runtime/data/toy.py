@@ -12,7 +12,7 @@ from ebmspec.runtime.data.base import (
     Context,
     Tensors,
 )
-from ebmspec.runtime.streams import stream
+from ebmspec.runtime.seeding import stream
 from ebmspec.semantic.data import Field
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature

@@ -10,9 +10,10 @@ from ebmspec.semantic.registry.signatures import CONTINUOUS, DISCRETE, Signature
 from ebmspec.semantic.registry.signatures import Param as P
 
 # Kernels (`update VARS with ...`): declared by their runtime modules, one per file of
-# `ebmspec.runtime.kernels` (its `SIGNATURE`), when `ebmspec.api` imports that package. Each row's
-# `extra` holds the planner's traits, read off the kernel class: what it `reads` at its entry
-# point (`grad` = f and gradients, `f`, `none`) and what it `leaves` known (`full`, `f`, `none`).
+# `ebmspec.runtime.sampling.kernels` (its `SIGNATURE`), when `ebmspec.api` imports that package.
+# Each row's `extra` holds the planner's traits, read off the kernel class: what it `reads` at its
+# entry point (`grad` = f and gradients, `f`, `none`) and what it `leaves` known (`full`, `f`,
+# `none`).
 KERNELS: dict[str, Signature] = {}
 # Kernels for variables no block updates: one joint block for all discrete ones, one per real one.
 DEFAULT_KERNEL = {"discrete": ("gwg", {}), "real": ("mala", {"step": 0.01})}

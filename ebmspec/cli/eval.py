@@ -1,0 +1,181 @@
+"""`ebmspec eval`: run the spec's evaluate block on a trained run and present the result.
+
+In: a `runs.TrainedRun` (program, EMA model, data statistics, fitted transforms). Out: one dict
+(`accuracy_energy`, `accuracy_samples`, `ece`, per-attribute numbers, the run's iteration and the
+PNGs written: conditional sample grids and, for 2-D data, the density plot) and a Rich table.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+from ebmspec.runtime.data.encoding import test_split
+from ebmspec.runtime.io.checkpoint import write_atomically
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.source import Source
+
+
+@contextmanager
+def _progress(quiet: bool):
+    from ebmspec.cli.progress import progress_bar
+
+    with progress_bar("evaluating", None if not quiet else 0) as update:
+        yield None if update is None else (lambda done, total: update(completed=done, total=total))
+
+
+def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
+    from ebmspec.runtime.data import load_dataset
+    from ebmspec.runtime.evaluation import evaluate as evaluation
+    from ebmspec.runtime.plots import pictures
+    from ebmspec.runtime.training.trainer import Settings
+
+    program = run.program
+    spec_dir = Path(run.info.get("spec", ".")).parent
+    seed = Settings.of(program).seed  # the training run's seed: same data split and transforms
+    spec_file = run.path / "spec.ebm"  # data errors quote the run's own copy of the spec
+    source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
+    dataset = load_dataset(program, spec_dir=spec_dir, seed=seed, source=source)
+    split = test_split(variable_table(program), dataset, run.pipelines, seed)
+    ood_scores: dict = {}
+    with _progress(quiet) as progress:
+        result = evaluation.evaluate(
+            program,
+            run.model,
+            split,
+            run.stats,
+            device,
+            seed=seed,
+            limit=limit,
+            progress=progress,
+            ood_scores=ood_scores,
+        )
+    result = {k: v for k, v in result.items() if not isinstance(v, torch.Tensor)}
+    result["run"] = str(run.path)
+    result["iteration"] = run.meta.get("iteration")
+    result["train_seconds"] = run.meta.get("train_seconds")
+    result["weights"] = run.meta.get("weights", "last")
+    written = []
+    if images and program.evaluate is not None:
+        for report in program.evaluate.reports:
+            if report.kind == "samples" and report.call.name == "grid":
+                content = pictures.conditional_grid(
+                    program, run.model, report.call, run.stats, device, seed=seed,
+                    transforms=run.pipelines,
+                )  # fmt: skip
+                path = run.path / "samples_grid.png"
+            elif report.kind == "density":
+                variable = dict(report.call.args)["variable"]
+                panels = pictures.density_panels(
+                    program, run.model, report.call, split[variable], run.stats, device,
+                    seed=seed,
+                )  # fmt: skip
+                content = pictures.density_png(panels, variable)
+                path = run.path / "density.png"
+            else:
+                continue
+            write_atomically(path, content)
+            written.append(str(path))
+    if images:
+        written += _charts(run.path, result, ood_scores)
+    result["images"] = written
+    return result
+
+
+def _charts(folder: Path, result: dict, ood_scores: dict) -> list[str]:
+    """reliability.png (one diagram per prediction line, from its first method with
+    probabilities) and ood_<score>.png (test vs each OOD set) in the run folder."""
+    from ebmspec.runtime.plots import charts
+
+    written = []
+    tables = {
+        f"{','.join(p['targets'])} by {p['ece_from']}": p["reliability"]
+        for p in result.get("predictions", [])
+        if p.get("reliability")
+    }
+    if tables:
+        path = folder / "reliability.png"
+        write_atomically(path, charts.reliability_png(tables))
+        written.append(str(path))
+    names = {"px": "log p(x)", "py": "max p(y)", "pxgrad": "-grad norm"}
+    for kind, sets in ood_scores.items():
+        inside = sets["test"]
+        others = {n: s for n, s in sets.items() if n not in ("test", "reference")}
+        if not others:
+            continue
+        path = folder / f"ood_{kind}.png"
+        write_atomically(path, charts.histogram_png(inside, others, names[kind]))
+        written.append(str(path))
+    return written
+
+
+def print_evaluation(console, run, result: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{run.program.name} — {run.path} (iteration {result.get('iteration')})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in (
+        ("accuracy_energy", "accuracy, energy-based"),
+        ("accuracy_samples", "accuracy, sample-based"),
+        ("ece", "ECE (top label: sum_b n_b/n |acc_b - conf_b|)"),
+        ("mce", "MCE (top label: max_b |acc_b - conf_b|)"),
+        ("oce", "OCE (error rate at confidence >= 99.7 %, / 0.3 %)"),
+        ("ece_all_classes", "ECE, all classes (every p(y = k | x) a prediction)"),
+    ):
+        if key in result:
+            value = result[key]
+            table.add_row(label, f"{100 * value:.2f} %" if "accuracy" in key else f"{value:.4f}")
+    labels = {"accuracy_energy": "energy", "accuracy_samples": "samples", "ece": "ECE"}
+    for metric, numbers in (result.get("per_attribute") or {}).items():
+        if not isinstance(numbers, dict):
+            continue
+        percent = metric.startswith("accuracy")
+        text = ", ".join(
+            f"{attribute} {100 * value:.2f} %" if percent else f"{attribute} {value:.4f}"
+            for attribute, value in numbers.items()
+        )
+        table.add_row(f"  per attribute, {labels.get(metric, metric)}", text)
+    for key, label in (
+        ("generation_accuracy", "conditional samples predicted as their condition"),
+        ("generation_worst", "  worst single value"),
+        ("sample_out_of_range", "sampled inputs outside the data's range"),
+        ("sample_mean_gap", "sample mean gap (data std)"),
+    ):
+        if key in result:
+            value = result[key]
+            ratio = key != "sample_mean_gap"
+            table.add_row(label, f"{100 * value:.2f} %" if ratio else f"{value:.3f}")
+    if "test_log_likelihood" in result:
+        of = result.get("test_log_likelihood_of", "x")
+        table.add_row(f"exact test log p({of}) (nats)", f"{result['test_log_likelihood']:.3f}")
+        table.add_row("  per dimension", f"{result['test_log_likelihood_per_dim']:.5f}")
+    examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
+    table.add_row("test examples", str(examples))
+    console.print(table)
+    if result.get("ood"):
+        ood = Table(
+            title="OOD detection (the test inputs against each OOD set, truncated to as many)"
+        )
+        for column in ("metric", "score", "test", "OOD set", "value"):
+            ood.add_column(column, justify="right" if column == "value" else "left")
+        labels = {
+            "auroc": "AUROC (in-distribution positive)",
+            "auc_pr": "AUC-PR (OOD positive, score -s)",
+        }
+        scores = {"px": "log p(x)", "py": "max p(y|x)", "pxgrad": "-|grad log p(x)|"}
+        tests = {
+            "threshold": "threshold (s)",
+            "typicality": "typicality (-|s - mean s_train|)",
+            "quantile": "two-tailed quantile (min(F, 1 - F))",
+        }
+        for row in result["ood"]:
+            ood.add_row(
+                labels[row["metric"]], scores[row["score"]], tests[row["test"]], row["against"],
+                f"{100 * row['value']:.2f} %",
+            )  # fmt: skip
+        console.print(ood)
+    for path in result.get("images", []):
+        console.print(f"wrote {path}")

@@ -1,0 +1,309 @@
+"""Presenting sampled chains: the Rich summary, the .npz payload and per-block diagnostics.
+
+In: a program, the sampled values (`{name: tensor}` on the CPU), the final `ChainState` and the
+conditions. Out: Rich tables on a console, .npz bytes (categoricals as integer codes, binaries as
+0/1, reals as they are, plus the per-block acceptance rates), and notes about inits that fell back
+for want of data statistics. `sample_command` is `ebmspec sample` once its arguments are parsed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ebmspec.diagnostics import argument_error
+
+
+def init_fallbacks(program, sampler: str, conditions: dict, stats: dict | None) -> list[str]:
+    """The data-based inits that fall back (no training run means no data statistics)."""
+    from ebmspec.semantic.registry import INIT_DISTS
+
+    notes = []
+    variables = {v.name: v for v in program.variables}
+    for init in program.sampler(sampler).inits:
+        if not INIT_DISTS[init.dist.name].extra.get("needs_data"):
+            continue
+        for name in init.variables:
+            if name in conditions or name in (stats or {}):
+                continue
+            v = variables[name]
+            instead = (
+                "uniform over its values"
+                if v.discrete
+                else f"U({v.low:g}, {v.high:g})"
+                if v.low is not None
+                else "N(0, 1)"
+            )
+            notes.append(
+                f"`init {name} ~ {init.dist.name}` needs the data statistics of a training run; "
+                f"without one `{name}` starts from {instead}"
+            )
+    return notes
+
+
+def block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
+    """(label, kernel, variables, acceptance, moves per step) per block that ran, in order."""
+    import torch
+
+    from ebmspec.runtime.model.energy import variable_table
+    from ebmspec.runtime.sampling.sampler import sampler_table
+    from ebmspec.runtime.sampling.schedule import acceptance, running_blocks
+
+    rows = sampler_table(program.sampler(sampler))["blocks"]
+    running = [
+        (f"block {index}", kernel, ", ".join(free))
+        for index, kernel, _, free, _, _ in running_blocks(
+            rows, variable_table(program), set(conditions)
+        )
+    ]
+    if not running:
+        return []
+    rates = torch.stack([acceptance(k) for k in state.kernels]).tolist()
+    moves = torch.stack([k.hops.mean() / max(k.steps, 1) for k in state.kernels]).tolist()
+    return [(*row, rate, move) for row, rate, move in zip(running, rates, moves, strict=True)]
+
+
+def _codes(variable, value):
+    """Categoricals as integer codes, binaries as 0/1 integers, reals as they are."""
+    if variable.kind == "categorical":
+        return value.argmax(-1)
+    return value.round().long() if variable.kind == "binary" else value
+
+
+def npz_bytes(program, values: dict, blocks: list[tuple], convergence: dict | None = None) -> bytes:
+    import io
+
+    import numpy as np
+
+    arrays = {v.name: _codes(v, values[v.name]).numpy() for v in program.variables}
+    # Variable names are identifiers, so dotted keys cannot collide with them.
+    arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
+    arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
+    arrays["sampler.moves"] = np.array([b[4] for b in blocks], dtype=np.float64)
+    convergence = convergence or {}
+    arrays["diagnostics.variables"] = np.array(list(convergence), dtype=str)
+    for key in ("rhat", "ess_bulk", "ess_per_second"):
+        arrays[f"diagnostics.{key}"] = np.array(
+            [row[key] for row in convergence.values()], dtype=np.float64
+        )
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _describe_samples(variable, value) -> str:
+    import torch
+
+    value = _codes(variable, value)
+    if variable.kind == "real":
+        flat = value.reshape(value.shape[0], -1).double()
+        if flat.shape[1] <= 4:
+            mean = ", ".join(f"{m:.3g}" for m in flat.mean(0).tolist())
+            std = ", ".join(f"{s:.3g}" for s in flat.std(0, correction=0).tolist())
+            return f"mean [{mean}]  std [{std}]"
+        return (
+            f"mean {flat.mean():.3g}  std {flat.std(correction=0):.3g}  "
+            f"range [{flat.min():.3g}, {flat.max():.3g}]"
+        )
+    levels = variable.categories if variable.kind == "categorical" else 2
+    sites = value.reshape(value.shape[0], -1)
+    parts = []
+    for site in range(min(sites.shape[1], 4)):
+        counts = torch.bincount(sites[:, site], minlength=levels).tolist()
+        ranked = sorted(range(levels), key=lambda c: -counts[c])
+        listed = ", ".join(f"{c}: {counts[c]}" for c in ranked[:5] if counts[c])
+        more = " ..." if sum(1 for c in counts if c) > 5 else ""
+        where = f"[{site}] " if variable.shape else ""
+        parts.append(f"{where}mode {ranked[0]} ({listed}{more})")
+    if sites.shape[1] > 4:
+        parts.append(f"... {sites.shape[1] - 4} more sites")
+    return "; ".join(parts)
+
+
+def print_samples(console, program, origin, run, conditions, values, blocks, convergence) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    clamped = ", ".join(c.text for c in conditions.values()) or "nothing (unconditional)"
+    console.print(f"{escape(origin)}\n{escape(run)}; clamped: {escape(clamped)}")
+    table = Table(title="samples", title_justify="left")
+    for column in ("variable", "domain", "samples"):
+        table.add_column(column, overflow="fold")
+    for v in program.variables:
+        text = "clamped" if v.name in conditions else _describe_samples(v, values[v.name])
+        table.add_row(v.name, escape(v.describe()), escape(text))
+    console.print(table)
+    report = Table(title="blocks", title_justify="left")
+    for column in ("block", "kernel", "variables", "acceptance", "moves / step"):
+        report.add_column(column)
+    for label, kernel, names, rate, moves in blocks:
+        report.add_row(label, kernel, names, f"{rate:.3f}", f"{moves:.3g}")
+    if blocks:
+        console.print(report)
+        console.print(
+            "moves / step: sites changed (discrete) or distance moved (real) per chain and step"
+        )
+    else:
+        console.print("every variable is clamped: no block ran")
+    if convergence:
+        checks = Table(title="convergence (second half of the sweeps)", title_justify="left")
+        for column in ("variable", "split R-hat", "bulk ESS", "ESS / s"):
+            checks.add_column(column, justify="left" if column == "variable" else "right")
+        for name, row in convergence.items():
+            checks.add_row(
+                name, f"{row['rhat']:.3f}", f"{row['ess_bulk']:.0f}", f"{row['ess_per_second']:.3g}"
+            )
+        console.print(checks)
+        console.print(
+            "rank-normalised split R-hat (about 1 when the chains agree; > 1.01: not mixed) and "
+            "bulk ESS of each variable's per-chain mean, as Stan reports them"
+        )
+
+
+def check_sampler_name(program, name: str | None) -> str:
+    from ebmspec.runtime.sampling.sampler import default_sampler
+    from ebmspec.semantic.values import suggest
+
+    if name is None:
+        return default_sampler(program)
+    known = [s.name for s in program.samplers]
+    if name not in known:
+        raise argument_error(
+            "--sampler",
+            name,
+            "E913",
+            f"unknown sampler `{name}`{suggest(name, known)}",
+            0,
+            len(name),
+            f"the samplers of `{program.name}` are: {', '.join(known)}",
+        )
+    return name
+
+
+def check_output(program, output: Path | None) -> None:
+    """-o must end in .png (and the program have an image variable) or .npz."""
+    from ebmspec.runtime.plots.png import image_variable
+
+    if output is None:
+        return
+    text, suffix = str(output), output.suffix.lower()
+    start = len(text) - len(output.suffix)
+    if suffix not in (".png", ".npz"):
+        found = f"`{output.suffix}` files" if suffix else "a file without a suffix"
+        raise argument_error(
+            "--output",
+            text,
+            "E910",
+            f"cannot write {found}: samples are saved as .png (an image grid) or .npz",
+            start,
+            len(text),
+            "end the file name in .png or .npz, e.g. `-o samples.png`",
+        )
+    if suffix == ".png" and image_variable(program) is None:
+        raise argument_error(
+            "--output",
+            text,
+            "E912",
+            f"`{program.name}` has no image variable to draw (a real variable of shape "
+            "[1, H, W] or [3, H, W])",
+            start,
+            len(text),
+            f"save every variable instead: `-o {text[:start]}.npz`",
+        )
+
+
+def write_samples(program, output: Path, values: dict, blocks, transforms, convergence=None) -> str:
+    """Write `-o`: a .png grid of the image variable (the run's fitted transforms inverted) or
+    an .npz of every variable and the acceptance rates; returns what was written (E914 when the
+    file cannot be written)."""
+    from ebmspec.runtime.io.checkpoint import write_atomically
+
+    chains = len(next(iter(values.values())))
+    if output.suffix.lower() == ".png":
+        from ebmspec.runtime.plots.png import grid_png, image_variable
+
+        image = image_variable(program)
+        content = grid_png(program, image, values[image.name], transforms)
+        what = f"a grid of {chains} samples of `{image.name}`"
+    else:
+        content = npz_bytes(program, values, blocks, convergence)
+        what = f"{chains} samples of {len(values)} variables, acceptance rates, R-hat and ESS"
+    try:
+        write_atomically(output, content)
+    except OSError as error:
+        text = str(output)
+        raise argument_error(
+            "--output",
+            text,
+            "E914",
+            f"cannot write `{text}`: {error.strerror or error}",
+            0,
+            len(text),
+            "choose a path in a folder you can write to",
+        ) from None
+    return what
+
+
+def sample_command(
+    console, request: tuple, chains: int, seed: int, where: str, capture: str | None = None
+) -> None:
+    """Load, check the conditions, run the chains with a progress bar over sweeps, then print
+    the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
+    conditions, sampler, steps, output) as the command line gave them; `capture`: the
+    torch.compile mode of captured sweeps (None: eager)."""
+    from ebmspec import runs
+    from ebmspec.cli.progress import sweep_progress
+    from ebmspec.conditions import check_conditions
+    from ebmspec.runtime import allocator
+    from ebmspec.runtime.model.energy import variable_table
+    from ebmspec.runtime.sampling.convergence import Trace
+    from ebmspec.runtime.sampling.sampler import sample as run_chains
+
+    spec_or_run, profile, settings, best, condition, sampler, steps, output = request
+    allocator.tune_allocator()
+    loaded = runs.load_for_sampling(spec_or_run, profile, settings, best)
+    program, model, stats, transforms, origin = loaded
+    sampler = check_sampler_name(program, sampler)
+    conditions = check_conditions(program, condition)
+    check_output(program, output)
+    sweeps = program.sampler(sampler).sweeps if steps is None else steps
+    table = variable_table(program)
+    trace = Trace(table, [v.name for v in program.variables if v.name not in conditions])
+    if output is not None:  # without -o the summary names it; with -o, say what was sampled
+        sys.stderr.write(f"sampling {origin}\n")
+    for note in init_fallbacks(program, sampler, conditions, stats):
+        sys.stderr.write(f"note: {note}\n")
+    start = time.perf_counter()
+    with sweep_progress(sweeps) as progress:
+
+        def callback(state) -> None:
+            trace(state)
+            if progress is not None:
+                progress(state)
+
+        state, _ = run_chains(
+            program,
+            model.to(where),
+            chains,
+            sweeps=sweeps,
+            seed=seed,
+            condition={name: c.value for name, c in conditions.items()},
+            sampler=sampler,
+            stats=stats,
+            device=where,
+            callback=callback,
+            capture=capture,
+        )
+    convergence = trace.diagnostics()
+    seconds = time.perf_counter() - start  # the sweeps and the diagnostics
+    for row in convergence.values():
+        row["ess_per_second"] = row["ess_bulk"] / seconds
+    values = {name: value.detach().cpu() for name, value in state.point.values.items()}
+    blocks = block_report(program, sampler, conditions, state)
+    if output is None:
+        run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+        print_samples(console, program, origin, run, conditions, values, blocks, convergence)
+        return
+    what = write_samples(program, output, values, blocks, transforms, convergence)
+    sys.stderr.write(f"wrote {output} ({what})\n")

@@ -1,0 +1,171 @@
+"""`ebmspec train` once its arguments are parsed: one process, or one rank of a torchrun job.
+
+In: the spec path and the command's options. Out: a trained run folder (runs.py's layout), the live
+display and the closing summary on rank 0. `--nproc N` (N > 1) re-launches the same command under
+`torchrun --standalone --nproc_per_node N`; a process torchrun started joins its process group
+(runtime/distributed.py), and rank 0 alone chooses and writes the run folder, prints and
+evaluates. User mistakes found on every rank are reported once, by rank 0.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ebmspec.diagnostics import Diagnostic, UserError
+
+
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    """The torchrun command line that runs `argv` (this command's arguments from `train` on,
+    `--nproc` removed) on `nproc` local processes."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            kept.append(arg)
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    return [*launcher, f"--nproc_per_node={nproc}", "-m", "ebmspec", *kept]
+
+
+def launch(nproc: int) -> int:
+    """Run this `ebmspec train` command under torchrun (in this process, so that a worker's
+    failure is its exit status rather than torchrun's traceback); the exit status."""
+    import logging
+
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import get_args_parser, run
+
+    argv = sys.argv[1:]
+    start = argv.index("train") if "train" in argv else 0
+    args = get_args_parser().parse_args(torchrun_command(nproc, argv[start:])[3:])
+    # The workers print their own diagnostics; torchrun's log would repeat each as a traceback.
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    try:
+        run(args)
+    except SignalException as stopped:  # Ctrl-C / SIGTERM: the workers checkpointed and left
+        return 128 + int(stopped.sigval)
+    except ChildFailedError as failed:
+        codes = [failure.exitcode for failure in failed.failures.values()]
+        if 1 in codes:  # a user mistake rank 0 reported; torchrun then stopped the others
+            return 1
+        for rank, failure in failed.failures.items():
+            why = (
+                failure.signal_name() if failure.exitcode < 0 else f"exit status {failure.exitcode}"
+            )
+            sys.stderr.write(f"error: training process {rank} failed ({why})\n")
+        return max([2, *codes])
+    return 0
+
+
+def precheck(spec: Path, options: dict, nproc: int) -> None:
+    """Before torchrun starts: the spec compiles and its run splits into `nproc` processes (a
+    resumed run: was started with `nproc`), so a mistake is one located error, not one per
+    process."""
+    from ebmspec import runs
+    from ebmspec.api import check_trainable, compile_spec, read_source
+    from ebmspec.runtime.io import checkpoint as ckpt
+    from ebmspec.runtime.training import distributed
+    from ebmspec.runtime.training.trainer import Settings
+    from ebmspec.source import Source
+
+    meta = None
+    if options["resume"]:
+        run_dir = runs.resume_target(options["out"])
+        program, _ = runs.load_program(run_dir)
+        spec_file = run_dir / "spec.ebm"
+        source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
+        meta = ckpt.read_meta(run_dir / "checkpoint.safetensors")
+    else:
+        source = read_source(spec)
+        program = compile_spec(source, options["profile"], options["settings"])
+        check_trainable(program, source)
+        if options["out"] is not None:
+            runs.refuse_existing_run(options["out"])
+    ranks = distributed.Ranks(0, nproc, (0,), nproc)
+    try:
+        if meta is not None:  # first: the one fix for a resumed run is the right --nproc
+            distributed.check_shares(meta, ranks)
+        distributed.check(Settings.of(program), ranks)
+    except distributed.ShardingError as error:
+        diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
+        raise UserError(source, [diagnostic]) from None
+
+
+def train_command(console, spec: Path, options: dict, where: str) -> int:
+    """Train `spec` (options: profile, settings, out, resume); the exit status."""
+    from ebmspec import runs
+    from ebmspec.api import read_source
+    from ebmspec.cli import train_display
+    from ebmspec.cli.train_display import LiveDisplay
+    from ebmspec.runtime import allocator
+    from ebmspec.runtime.data import load_dataset
+    from ebmspec.runtime.evaluation import evaluate as evaluation
+    from ebmspec.runtime.training import distributed
+    from ebmspec.runtime.training.trainer import Monitor, Settings, Trainer, TrainingDiverged
+    from ebmspec.source import Source
+
+    allocator.tune_allocator()
+    ranks, where = distributed.start(where)
+    source = read_source(spec)
+    profile, settings, resume = options["profile"], options["settings"], options["resume"]
+    run_dir = None
+    if ranks.lead:
+        program, run_dir, trained_source = runs.prepare_run(
+            spec, source, options["out"], resume, profile, settings, where
+        )
+    run_dir = distributed.share_out(run_dir, ranks)
+    if not ranks.lead:  # the run folder rank 0 chose (and wrote run.json and spec.ebm into)
+        program, _ = runs.load_program(run_dir)
+        spec_file = run_dir / "spec.ebm"
+        trained_source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
+    seed = Settings.of(program).seed
+    dataset = load_dataset(program, spec.parent, seed, source=trained_source)
+    display = Monitor()
+    if ranks.lead:
+        display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))
+    try:
+        trainer = Trainer(
+            program, dataset, run_dir, where, display, evaluation.evaluate, ranks,
+            options.get("capture"),
+        )  # fmt: skip
+        processes = f", {ranks.world} processes" if ranks.world > 1 else ""
+        if ranks.lead:
+            console.print(
+                f"[bold]{program.name}[/]: {dataset.description}; run folder {run_dir} "
+                f"({where}{processes})",
+                highlight=False,
+                soft_wrap=True,
+            )
+        trainer.start(resume=resume)
+        if ranks.lead:
+            runs.mark_latest(run_dir)
+        summary = trainer.run()
+    except distributed.ShardingError as error:
+        display.stop()
+        diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
+        return _refuse(ranks, UserError(trained_source, [diagnostic]))
+    except TrainingDiverged as error:
+        display.stop()
+        help = (
+            "lower train.optimizer.lr, add train.energy_l2 = 0.1, or raise "
+            f"train.objective.steps; the last good checkpoint is in {run_dir}"
+        )
+        diagnostic = Diagnostic("E929", f"training diverged: {error}", program.train.span, help)
+        return _refuse(ranks, UserError(trained_source, [diagnostic]))
+    finally:
+        display.stop()
+    if ranks.lead:
+        train_display.print_training_summary(console, run_dir, summary)
+    distributed.finish()
+    return 0
+
+
+def _refuse(ranks, error: UserError) -> int:
+    """Rank 0 reports the mistake (every rank found it); the others only exit with 1."""
+    if ranks.lead:
+        raise error
+    return 1

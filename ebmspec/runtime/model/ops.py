@@ -1,0 +1,151 @@
+"""What every energy shares: the variable table's row, the parameter-block dict, the operators.
+
+In: batched tensors (leading batch axis; categoricals as one-hot floats on a last axis so that GWG
+can differentiate through them). Out: batched tensors. The building blocks themselves (MLP, CNN,
+...) are one module each in `runtime.blocks`. This file imports nothing but torch: its body
+(below the `# --- begin standalone ---` marker) is copied verbatim into every module emitted by
+`ebmspec compile`, before the blocks' bodies, so the in-process model and the emitted one run the
+very same code.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# --- begin standalone ---
+
+
+class Var(NamedTuple):
+    """One row of the variable table `{name: Var}` that the samplers, kernels and the emitted
+    module read: the domain kind ("real", "binary", "categorical"), the shape without the batch
+    axis (nor a categorical's one-hot axis), the number of categories (categorical only) and the
+    box of a bounded real variable (else None)."""
+
+    kind: str
+    shape: tuple
+    categories: int | None = None
+    low: float | None = None
+    high: float | None = None
+
+
+class Blocks(nn.ModuleDict):
+    """Parameter blocks keyed by the spec's binding names. Any identifier is a valid key (even
+    `forward` or `training`), because keys are stored without becoming attributes."""
+
+    def __setitem__(self, key: str, module: nn.Module) -> None:
+        self._modules[key] = module
+
+    def __setattr__(self, name: str, value) -> None:
+        # nn.Module refuses a plain value for an attribute named like a child module, so a block
+        # named `training` would break `.train()` / `.eval()`; plain values go to the instance.
+        if not isinstance(value, nn.Module) and name in self.__dict__.get("_modules", ()):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+def _align(a, b):
+    """Broadcast a per-example scalar [B] against a per-example tensor [B, ...]."""
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dim() != b.dim():
+        if a.dim() < b.dim():
+            a = a.reshape(a.shape + (1,) * (b.dim() - a.dim()))
+        else:
+            b = b.reshape(b.shape + (1,) * (a.dim() - b.dim()))
+    return a, b
+
+
+def op_add(a, b):
+    a, b = _align(a, b)
+    return a + b
+
+
+def op_sub(a, b):
+    a, b = _align(a, b)
+    return a - b
+
+
+def op_mul(a, b):
+    a, b = _align(a, b)
+    return a * b
+
+
+def op_div(a, b):
+    a, b = _align(a, b)
+    return a / b
+
+
+def op_neg(a):
+    return -a
+
+
+def as_rows(x):
+    """[B, ...] -> [B, n]; a per-example scalar [B] becomes [B, 1] (flatten(1) would fail)."""
+    return x.reshape(x.shape[0], -1)
+
+
+def op_index(scores, code):
+    """JEM indexing logits[y]: the score of the one-hot coded category (differentiable in y)."""
+    return (scores * code).sum(-1)
+
+
+def code_values(codes: torch.Tensor, kind: str, categories: int | None, dtype=torch.float32):
+    """Integer codes of a discrete variable -> its values as the energy takes them: a
+    categorical's one-hot on a new last axis, a binary's 0/1 (of `dtype`)."""
+    if kind == "categorical":
+        return F.one_hot(codes, categories).to(dtype)
+    return codes.to(dtype)
+
+
+def probabilities_of_codes(codes: torch.Tensor, count: int) -> torch.Tensor:
+    """Integer codes -> one-hot float vectors over `count` values (a binary's are 2): the
+    distribution that puts all its mass on each code."""
+    return F.one_hot(codes.long(), count).float()
+
+
+def site_counts(table: dict, labels) -> list[int]:
+    """The number of values of every site of the discrete variables `labels`, in order."""
+    counts = []
+    for name in labels:
+        spec = table[name]
+        counts += [2 if spec.kind == "binary" else spec.categories] * math.prod(spec.shape)
+    return counts
+
+
+def joint_codes(table: dict, labels, device=None) -> torch.Tensor:
+    """[C, sites] every joint value of the discrete variables `labels`, one column per site, the
+    first site most significant (the last variable's last site varies fastest)."""
+    ranges = [range(count) for count in site_counts(table, labels)]
+    return torch.tensor(list(itertools.product(*ranges)), device=device, dtype=torch.long)
+
+
+def random_values(variables: dict, batch: int, generator: torch.Generator) -> dict:
+    """A random batch of valid values of the variable table `{name: Var}`. Real values are
+    N(0, 1) (uniform within bounds), discrete ones uniform."""
+    values = {}
+    for name, (kind, shape, categories, low, high) in variables.items():
+        size = (batch, *shape)
+        if kind == "real" and low is None:
+            values[name] = torch.randn(size, generator=generator)
+        elif kind == "real":
+            values[name] = low + (high - low) * torch.rand(size, generator=generator)
+        elif kind == "binary":
+            values[name] = torch.randint(0, 2, size, generator=generator).float()
+        else:
+            code = torch.randint(0, categories, size, generator=generator)
+            values[name] = code_values(code, kind, categories)
+    return values
+
+
+def finish(f, batch: int):
+    """The energy as a [batch] tensor, whatever the result's per-example shape ([] or [1])."""
+    if not isinstance(f, torch.Tensor):
+        return torch.full((batch,), float(f))
+    if f.dim() == 0:
+        return f.expand(batch)
+    return f.reshape(batch)

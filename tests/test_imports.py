@@ -7,8 +7,9 @@ Three rules, each checked on the graph and shown to catch a planted violation:
   cli; a module imports its own layer and the layers before it, never a later one, and nothing but
   `__main__` and the CLI itself imports the CLI;
 * the stage order inside the runtime: io, seeding and the allocator -> model -> sampling -> data
-  -> training -> evaluation -> plots (the data statistics the samplers' init distributions read are computed in
-  `data`; evaluation shards its work with training's process group; plots draw evaluations).
+  -> training -> evaluation -> plots (the data statistics the samplers' init distributions read
+  are computed in `data`; evaluation shards its work with training's process group; plots draw
+  evaluations).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class StopAfter(Monitor):
             self.next += self.every
             self.select(iteration, train_seconds)
         if train_seconds >= self.seconds:
-            self.trainer._stop = True
+            self.trainer.signals.stop = True
 
     def select(self, iteration: int, train_seconds: float) -> None:
         ema = self.trainer.ema

@@ -16,13 +16,14 @@ from ebmspec.diagnostics import Diagnostic, UserError, argument_error
 from ebmspec.frontend.parser import parse_source
 from ebmspec.passes import PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
-from ebmspec.runtime import data as _datasets  # noqa: F401
 
-# Kernels, datasets and energy blocks are declared once, in their own runtime modules, which add
-# their registry rows when imported: the checker below reads those rows but may not import the
-# runtime.
+# Kernels, datasets, energy blocks and objectives are declared once, in their own runtime
+# modules, which add their registry rows when imported: the checker below reads those rows but may
+# not import the runtime.
+from ebmspec.runtime import data as _datasets  # noqa: F401
 from ebmspec.runtime.model import blocks as _blocks  # noqa: F401
 from ebmspec.runtime.sampling import kernels as _kernels  # noqa: F401
+from ebmspec.runtime.training import objectives as _objectives  # noqa: F401
 from ebmspec.semantic.checker import check_program
 from ebmspec.semantic.profiles import check_setting
 from ebmspec.source import NO_SPAN, Source

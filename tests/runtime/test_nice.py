@@ -18,7 +18,7 @@ from ebmspec import ir
 from ebmspec.api import compile_spec
 from ebmspec.diagnostics import UserError
 from ebmspec.runtime.model.energy import lower_energy, variable_table
-from ebmspec.runtime.training.sampling_free import nll_loss
+from ebmspec.runtime.training.objectives.nll import nll_loss
 from ebmspec.source import Source
 
 

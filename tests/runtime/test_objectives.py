@@ -15,15 +15,12 @@ from ebmspec.api import compile_file
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.data.encoding import data_stats, encode
 from ebmspec.runtime.model.energy import lower_energy, variable_table
+from ebmspec.runtime.model.enumeration import configurations
 from ebmspec.runtime.model.ops import Var
 from ebmspec.runtime.sampling.sampler import sampler_table
-from ebmspec.runtime.training.negatives import (
-    Negatives,
-    configurations,
-    contrastive_loss,
-    impute,
-    jem_loss,
-)
+from ebmspec.runtime.training.negatives import Negatives, impute
+from ebmspec.runtime.training.objectives.jem import jem_loss
+from ebmspec.runtime.training.objectives.pcd import contrastive_loss
 from ebmspec.runtime.training.trainer import Trainer, warmup_factor
 from tests.conftest import ROOT
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ebmspec.api import compile_spec
 from ebmspec.runtime.model.energy import lower_energy, variable_table
 from ebmspec.runtime.model.enumeration import label_log_likelihood
-from ebmspec.runtime.training.sampling_free import score_terms, ssm_loss
+from ebmspec.runtime.training.objectives.ssm import score_terms, ssm_loss
 from ebmspec.source import Source
 
 

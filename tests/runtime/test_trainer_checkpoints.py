@@ -34,9 +34,9 @@ def _trainer(tmp_path, *settings: str, evaluate=None) -> Trainer:
 def test_history_keeps_the_checkpoints_before_the_last(tmp_path):
     trainer = _trainer(tmp_path, "train.iterations=20")
     trainer.run()
-    kept = [ckpt.read_meta(p)["iteration"] for p in trainer.history()]
+    kept = [ckpt.read_meta(p)["iteration"] for p in trainer.checkpoints.history()]
     assert kept == [10, 15] and len(kept) == KEEP_CHECKPOINTS - 1
-    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 20
+    assert ckpt.read_meta(trainer.checkpoints.path)["iteration"] == 20
 
 
 def test_a_save_cut_short_leaves_the_previous_checkpoint_in_place(tmp_path, monkeypatch):
@@ -46,7 +46,7 @@ def test_a_save_cut_short_leaves_the_previous_checkpoint_in_place(tmp_path, monk
     trainer = _trainer(tmp_path, "train.iterations=20")
     for _ in range(5):
         trainer.step()
-    trainer.save()
+    trainer.checkpoints.save()
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # stands for a SIGKILL in the middle of the write
@@ -55,30 +55,32 @@ def test_a_save_cut_short_leaves_the_previous_checkpoint_in_place(tmp_path, monk
         trainer.step()
     monkeypatch.setattr(ckpt, "save_checkpoint", crash)
     with pytest.raises(KeyboardInterrupt):
-        trainer.save()
-    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 5
-    assert [ckpt.read_meta(p)["iteration"] for p in trainer.history()] == [0, 5]
+        trainer.checkpoints.save()
+    assert ckpt.read_meta(trainer.checkpoints.path)["iteration"] == 5
+    assert [ckpt.read_meta(p)["iteration"] for p in trainer.checkpoints.history()] == [0, 5]
 
 
 def test_a_second_divergence_before_the_next_checkpoint_rolls_back_further(tmp_path):
     trainer = _trainer(tmp_path, "train.iterations=20")
     trainer.run()
-    history = trainer.history()
+    history = trainer.checkpoints.history()
     weights = {i: ckpt.load_checkpoint(p)[0] for i, p in zip((10, 15), history, strict=True)}
-    trainer.rollback(float("nan"))  # right after a checkpoint: back to it
+    trainer.checkpoints.rollback(float("nan"))  # right after a checkpoint: back to it
     assert trainer.iteration == 20 and trainer.lr_scale == 0.5
-    trainer.rollback(float("inf"))  # again, with no checkpoint reached since: one further back
+    trainer.checkpoints.rollback(
+        float("inf")
+    )  # again, with no checkpoint reached since: one further back
     assert trainer.iteration == 15 and trainer.lr_scale == 0.25
-    assert ckpt.read_meta(trainer.checkpoint_path)["iteration"] == 15
+    assert ckpt.read_meta(trainer.checkpoints.path)["iteration"] == 15
     for name, value in trainer.model.state_dict().items():
         assert torch.equal(value, weights[15][f"model/{name}"]), name
-    trainer.rollback(float("nan"))
+    trainer.checkpoints.rollback(float("nan"))
     assert trainer.iteration == 10 and trainer.rollbacks == 3
-    assert trainer.history() == []
+    assert trainer.checkpoints.history() == []
     # Training on reaches new checkpoints: the next divergence goes back to the last one only.
     trainer.s = trainer.s.__class__(**{**trainer.s.__dict__, "iterations": 20})
     trainer.run()
-    trainer.rollback(float("nan"))
+    trainer.checkpoints.rollback(float("nan"))
     assert trainer.iteration == 20
 
 
@@ -100,13 +102,13 @@ def test_best_weights_follow_the_worse_of_accuracy_and_generation(tmp_path):
     trainer = _trainer(tmp_path, *settings[2:], evaluate=evaluate)
     write_run_info(trainer.run_dir, TOY, TOY.read_text(), "smoke", settings, "cpu")
     saved = []
-    original = trainer.save_best
+    original = trainer.checkpoints.save_best
 
     def spy(key):
         saved.append((trainer.iteration, key))
         original(key)
 
-    trainer.save_best = spy
+    trainer.checkpoints.save_best = spy
     trainer.run()
     assert saved == [(5, "score"), (15, "score")]  # not 20
     best = json.loads((trainer.run_dir / "best.json").read_text())
@@ -134,10 +136,10 @@ def test_both_generative_terms_checkpoint_both_buffers(tmp_path):
     objective = "train.objective=jem(steps = 3, alpha = 2, generative = both, buffer = 200)"
     trainer = _trainer(tmp_path, "train.iterations=10", objective)
     trainer.run()
-    tensors, _ = ckpt.load_checkpoint(trainer.checkpoint_path)
+    tensors, _ = ckpt.load_checkpoint(trainer.checkpoints.path)
     assert {"buffer/x", "buffer/y", "kept_buffer/x", "kept_buffer/y"} <= set(tensors)
     again = _trainer(tmp_path / "again", "train.iterations=10", objective)
-    again.restore(tensors, ckpt.read_meta(trainer.checkpoint_path))
+    again.checkpoints.restore(tensors, ckpt.read_meta(trainer.checkpoints.path))
     for prefix, chains in again.chain_sets:
         for name, value in chains.buffer.items():
             assert torch.equal(value, tensors[f"{prefix}/{name}"])

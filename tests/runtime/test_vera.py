@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from ebmspec.runtime.model.ops import Var
-from ebmspec.runtime.training.vera import Vera
+from ebmspec.runtime.training.objectives.vera import VeraGenerator
 
 TABLE = {"x": Var("real", (3,))}
 ARGS = {
@@ -32,8 +32,8 @@ A = torch.tensor([[1.0, 0.5], [-0.3, 0.8], [0.2, -1.0]])
 B = torch.tensor([0.5, -1.0, 2.0])
 
 
-def _linear_vera(sigma: float) -> Vera:
-    vera = Vera(TABLE, ["x"], ARGS, "cpu", seed=0)
+def _linear_vera(sigma: float) -> VeraGenerator:
+    vera = VeraGenerator(TABLE, ["x"], ARGS, "cpu", seed=0)
     linear = torch.nn.Linear(2, 3)
     with torch.no_grad():
         linear.weight.copy_(A)
@@ -74,7 +74,7 @@ def test_the_entropy_surrogate_has_the_entropys_gradient():
 
 
 def test_a_checkpoint_restores_everything():
-    vera = Vera(TABLE, ["x"], {**ARGS, "importance": 4}, "cpu", seed=3)
+    vera = VeraGenerator(TABLE, ["x"], {**ARGS, "importance": 4}, "cpu", seed=3)
     generator = torch.Generator().manual_seed(3)
 
     def one_step():

@@ -1,6 +1,6 @@
 """Stopping a training run cleanly: Ctrl-C / SIGTERM at an iteration boundary, and, with several
-processes, the per-iteration agreement on the loss and on a stop request. Mixed into
-`trainer.Trainer` (reads `ranks`, `_stop`, `_stop_agreed`, `monitor`).
+processes, the per-iteration agreement on the loss and on a stop request. `Signals` is a part
+of `trainer.Trainer`, as Lightning's signal connector is of its trainer.
 
 In: signals, each iteration's loss and its parts. Out: `stopping`, and the loss as a float (the
 mean over the processes when there are several, so every process rolls back and stops at the
@@ -17,15 +17,20 @@ import torch
 from ebmspec.runtime.training import distributed
 
 
-class Stopping:
-    """`Trainer` methods: signal handling and the processes' agreement on loss and stop."""
+class Signals:
+    """Signal handling and the processes' agreement on loss and stop. `stop`: this process was
+    asked to stop (by a signal, or by a caller such as a bench that stops a run itself)."""
 
-    def _agree(self, loss: torch.Tensor, parts: dict) -> tuple[float, dict]:
+    def __init__(self, ranks: distributed.Ranks, monitor) -> None:
+        self.ranks, self.monitor = ranks, monitor
+        self.stop = self._stop_agreed = False
+
+    def agree(self, loss: torch.Tensor, parts: dict) -> tuple[float, dict]:
         """The loss as a float and its parts; with several processes their means over the
         processes (= the global batch's), and whether any process was asked to stop."""
         if self.ranks.world == 1:
             return float(loss.detach()), parts
-        stop = torch.tensor(float(self._stop), device=loss.device)
+        stop = torch.tensor(float(self.stop), device=loss.device)
         local = torch.stack([loss.detach(), *(parts[k].detach() for k in parts), stop])
         agreed = distributed.mean(local.float(), self.ranks).tolist()  # one device sync
         self._stop_agreed = agreed[-1] > 0
@@ -34,20 +39,20 @@ class Stopping:
     @property
     def stopping(self) -> bool:
         """A stop was requested (with several processes: of any of them, agreed on)."""
-        return self._stop if self.ranks.world == 1 else self._stop_agreed
+        return self.stop if self.ranks.world == 1 else self._stop_agreed
 
     def _request_stop(self, signum, frame) -> None:
         # A second signal stops right now - except under torchrun, whose agent passes the
         # terminal's Ctrl-C on to its workers again (and kills them itself after a timeout).
-        if self._stop and not distributed.launched():
+        if self.stop and not distributed.launched():
             raise KeyboardInterrupt
-        self._stop = True
+        self.stop = True
         self.monitor.warn(
             f"{signal.Signals(signum).name}: stopping after this iteration (checkpoint first); "
             "Ctrl-C again to abort"
         )
 
-    def _catch_stop_signals(self) -> dict:
+    def catch(self) -> dict:
         """Ctrl-C (SIGINT) and SIGTERM (`kill`, `timeout`, a cluster's scheduler) stop training
         at the next iteration boundary with a checkpoint. Only signals still at their default
         handling are taken over: a SIGINT a shell set to ignored (a background job) stays so."""
@@ -63,6 +68,6 @@ class Stopping:
         return previous
 
     @staticmethod
-    def _release_signals(previous: dict) -> None:
+    def release(previous: dict) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -4,9 +4,13 @@ In: a checked program with a `train` block, its `Dataset`, a run directory and a
 the run directory: `checkpoint.safetensors` (everything needed to resume: weights, EMA weights,
 optimizer moments, replay buffer, generator states, data statistics, iteration), its readable
 twin `checkpoint.json`, `energy.safetensors` (the EMA weights in the format `ebmspec compile`'s
-module loads) and `metrics.jsonl` (one JSON object per logged window and per evaluation). The
-files, rollbacks and best weights are `run_state.RunState`'s; the settings, schedule and monitor
-interface are in `train_settings`.
+module loads) and `metrics.jsonl` (one JSON object per logged window and per evaluation).
+
+The trainer is composed of parts, as Lightning's is of connectors: the objective
+(`objectives.OBJECTIVE_CLASSES[name]`, which runs one iteration through `forward` and `apply`),
+the checkpoints (`checkpointing.Checkpoints`: files, rollbacks, best weights), the log
+(`metrics_log.MetricsLog`) and the signals (`signals.Signals`: Ctrl-C / SIGTERM, the processes'
+agreement). The settings, schedule and monitor interface are in `settings`.
 
 Reproducibility: all randomness comes from two explicit generators (data batches + transforms,
 and the chains) whose states are checkpointed; evaluation uses its own generator seeded by the
@@ -42,10 +46,10 @@ from ebmspec.runtime.sampling.kernels.jump import shift_groups
 from ebmspec.runtime.sampling.sampler import sampler_table
 from ebmspec.runtime.seeding import stream
 from ebmspec.runtime.training import distributed
-from ebmspec.runtime.training.checkpointing import DIVERGED, RunState
-from ebmspec.runtime.training.negatives import Negatives, contrastive_loss, impute, jem_loss
-from ebmspec.runtime.training.objective_steps import ObjectiveSteps
-from ebmspec.runtime.training.sampling_free import nll_loss
+from ebmspec.runtime.training.checkpointing import DIVERGED, Checkpoints
+from ebmspec.runtime.training.metrics_log import MetricsLog
+from ebmspec.runtime.training.negatives import Negatives
+from ebmspec.runtime.training.objectives import OBJECTIVE_CLASSES, SHARDABLE
 from ebmspec.runtime.training.settings import (
     LOSS_PARTS,
     SAMPLE_QUALITY,
@@ -58,8 +62,7 @@ from ebmspec.runtime.training.settings import (
     warmup_factor,
 )
 from ebmspec.runtime.training.shares import Share
-from ebmspec.runtime.training.signals import Stopping
-from ebmspec.runtime.training.vera import Vera
+from ebmspec.runtime.training.signals import Signals
 
 # The names callers import from here.
 __all__ = ["Monitor", "Settings", "Trainer", "TrainingDiverged", "lr_factor", "warmup_factor"]
@@ -67,7 +70,7 @@ __all__ = ["Monitor", "Settings", "Trainer", "TrainingDiverged", "lr_factor", "w
 EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspec eval` uses all
 
 
-class Trainer(ObjectiveSteps, RunState, Stopping):
+class Trainer:
     """One training run of `program` on `dataset`, persisted in `run_dir`. `capture`: the
     torch.compile mode the negative chains' sweeps run in as graphs (runtime/capture.py), None
     for the eager loop."""
@@ -91,43 +94,34 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         self.evaluate_fn = evaluate  # (program, model, split, stats, device, seed, limit) -> dict
         self.s = Settings.of(program)
         self.ranks = ranks or distributed.Ranks()
-        distributed.check(self.s, self.ranks)
+        objective_class = OBJECTIVE_CLASSES[self.s.objective]
+        distributed.check(self.s, self.ranks, objective_class.shardable, SHARDABLE)
         self.table = variable_table(program)
         self.sampler = sampler_table(program.sampler(self.s.sampler))
         self.model = lower_energy(program, seed=self.s.seed).to(device)
-        self.flow = ir.flow_density(program.energy, program.variables)
-        self.vera = None
-        if self.s.objective == "vera":
-            reals = [n for n, v in self.table.items() if v.kind == "real"]
-            args = dict(program.train.objective.args)
-            self.vera = Vera(self.table, reals, args, device, self.s.seed)
+        self.objective = objective_class(self)
         self.ema = copy.deepcopy(self.model)
         for parameter in self.ema.parameters():
             parameter.requires_grad_(False)
         self.optimizer = self._optimizer()
-        persistent = self.s.objective in ("pcd", "jem")
-        jem = self.s.objective == "jem"
 
-        # jem(generative = conditional): chains of p(x | y) keep the labels they were drawn with;
-        # `both`: joint chains here, label-keeping ones in `kept_negatives`.
         def chains(kept: tuple) -> Negatives:
             size = self.s.buffer // self.ranks.total  # each share its part of the buffer
+            persistent = objective_class.negatives == "persistent"
             return Negatives(
                 self.sampler, self.table, self.s.steps, persistent, size, self.s.reinit, kept,
                 capture,
             )  # fmt: skip
 
-        kept = self.s.labels if jem and self.s.generative == "conditional" else ()
-        # ssm, nll and vera need no MCMC: no chains, no buffer (vera's negatives come from its
-        # generator).
-        sampling = self.s.objective not in ("ssm", "nll", "vera")
-        both = jem and self.s.generative == "both"
+        # Objectives without MCMC (ssm, nll, vera) keep no chains and no buffer.
+        kept, second = self.objective.kept()
+        sampling = objective_class.negatives is not None
         self.shares = [
             Share(
                 index,
                 self.ranks.total,
                 chains(kept) if sampling else None,
-                chains(self.s.labels) if both else None,
+                chains(second) if second is not None else None,
                 self.s.seed,
                 device,
             )  # fmt: skip
@@ -153,10 +147,9 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         self.last_eval: dict | None = None
         self.best: dict = {}
         self._test_split: dict | None = None
-        self._stop = self._stop_agreed = False
-        # False from a rollback until the next regular checkpoint: diverging again before it
-        # means the restored checkpoint was on the diverging path too.
-        self.progressed = True
+        self.checkpoints = Checkpoints(self)
+        self.log = MetricsLog(self.run_dir, self.ranks)
+        self.signals = Signals(self.ranks, self.monitor)
 
     # The objectives that run in one share only (ssm, nll, vera, semi-supervised) use this.
     @property
@@ -181,9 +174,9 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         """Fresh start (data statistics, buffer from the init distributions, checkpoint 0) or
         resume from the run's checkpoint."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and self.checkpoint_path.exists():
-            self.restore(*ckpt.load_checkpoint(self.checkpoint_path))
-            self._truncate_metrics()
+        if resume and self.checkpoints.path.exists():
+            self.checkpoints.restore(*ckpt.load_checkpoint(self.checkpoints.path))
+            self.log.truncate(self.iteration)
             return
         stats_gen = stream(self.s.seed, "data_stats")
         raw = self.dataset.batch(self.s.batch, stats_gen)
@@ -193,9 +186,8 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         self.stats = data_stats(self.table, values, observed, groups)
         for share in self.shares:
             share.start(self.stats, self.device)
-        if self.ranks.lead:
-            self.metrics_path.write_text("", encoding="utf-8")
-        self.save()
+        self.log.start()
+        self.checkpoints.save()
 
     # ---- one iteration --------------------------------------------------------------------
     @property
@@ -204,54 +196,32 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
 
     def step(self) -> dict | None:
         """One parameter update; returns its metrics (tensors), or None after a rollback."""
-        s = self.s
-        raw = self.dataset.batch(s.batch, self.data_gen)
+        raw = self.dataset.batch(self.s.batch, self.data_gen)
         positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
-        if self.labelled is not None:
-            return self._semi_supervised_step(positive)
-        if s.objective == "ssm":
-            return self._apply(self._ssm_step(positive, observed), [])
-        if s.objective == "vera":
-            return self._vera_step(positive, observed)
-        if s.objective == "nll":
-            positive = impute(
-                self.model, self.sampler, self.table, positive, observed, s.steps,
-                self.chain_gen, self.stats,
-            )  # fmt: skip
-            loss, parts = nll_loss(
-                self.model, positive, self.table, self.flow, s.energy_l2, s.grad_penalty
-            )
-            return self._apply((loss, parts), [])
-        # This process's shares: their rows of the batch, their chains' negatives.
-        jem = s.objective == "jem"
-        positive, observed, negative, kept, rates = self._share_batches(
-            positive, observed, impute_labels=not jem
-        )
+        return self.objective.step(self, positive, observed)
 
-        def compute(model):
-            if jem:
-                return jem_loss(
-                    model, positive, negative, self.table, s.labels, s.alpha, observed,
-                    s.energy_l2, s.generative, kept, s.grad_penalty,
-                )  # fmt: skip
-            return contrastive_loss(
-                model, positive, negative, self.table, s.energy_l2, s.grad_penalty
-            )
+    def labelled_batch(self) -> dict:
+        """A batch of the rows whose labels a semi-supervised run keeps, in model space."""
+        size = min(self.s.batch, len(self.labelled))
+        pick = self.labelled[torch.randperm(len(self.labelled), generator=self.data_gen)[:size]]
+        raw = {name: values[pick] for name, values in self.dataset.train.items()}
+        labelled, _ = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
+        return labelled
 
-        # Through DistributedDataParallel when there are several processes: one forward and
-        # one backward per iteration, gradients averaged over the shares.
-        loss, f_pos, f_neg = compute(self.model) if self.ddp is None else self.ddp(compute)
-        return self._apply((loss, {"f_data": f_pos, "f_samples": f_neg}), rates)
+    def forward(self, compute):
+        """`compute(model)`: through DistributedDataParallel when there are several processes
+        (one forward and one backward per iteration, gradients averaged over the shares)."""
+        return compute(self.model) if self.ddp is None else self.ddp(compute)
 
-    def _apply(self, result, rates: list) -> dict | None:
-        """One optimizer step on `result` = (loss, its parts); None after a rollback."""
+    def apply(self, loss: torch.Tensor, parts: dict, rates: list) -> dict | None:
+        """One optimizer step on `loss` (its `parts` are logged beside it); the iteration's
+        metrics, or None after a rollback."""
         s = self.s
-        loss, parts = result
         # One sync per iteration: the divergence check reads the loss. Several processes agree
         # on it (and on a stop request) in one all-reduce, so they roll back and stop together.
-        value, parts = self._agree(loss, parts)
+        value, parts = self.signals.agree(loss, parts)
         if not math.isfinite(value) or abs(value) > DIVERGED:
-            self.rollback(value)
+            self.checkpoints.rollback(value)
             return None
         lr = s.lr * self.lr_scale * lr_factor(self.iteration, s.warmup, s.iterations, s.decay)
         for group in self.optimizer.param_groups:
@@ -307,8 +277,8 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
                     "train_seconds": round(self.train_seconds, 1),
                 }
                 if key == best_metric(result):
-                    self.save_best(key)
-        self._log({"iteration": self.iteration, "eval": result})
+                    self.checkpoints.save_best(key)
+        self.log.write({"iteration": self.iteration, "eval": result})
         self.monitor.evaluated(self.iteration, result)
         return result
 
@@ -320,10 +290,10 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
         s = self.s
         log_every = max(1, min(50, s.iterations // 100))
         window: dict = {}
-        previous = self._catch_stop_signals()
+        previous = self.signals.catch()
         self.monitor.start(s.iterations, self.iteration)
         try:
-            while not self.done and not self.stopping:
+            while not self.done and not self.signals.stopping:
                 began = time.perf_counter()
                 metrics = self.step()
                 self.train_seconds += time.perf_counter() - began
@@ -336,18 +306,18 @@ class Trainer(ObjectiveSteps, RunState, Stopping):
                 first = self.iteration in (1, 10) and self.iteration < log_every
                 if self.iteration % log_every == 0 or self.done or first:
                     entry = self._summarise(window)
-                    self._log(entry)
+                    self.log.write(entry)
                     self.monitor.update(self.iteration, entry)
                     window = {}
                 evaluate_now = self.iteration % s.eval_every == 0 or self.done
                 if evaluate_now:
                     self.run_evaluation()
                 if self.iteration % s.checkpoint_every == 0 or self.done or evaluate_now:
-                    self.save()
-            if self.stopping:
-                self.save()
+                    self.checkpoints.save()
+            if self.signals.stopping:
+                self.checkpoints.save()
         finally:
-            self._release_signals(previous)
+            self.signals.release(previous)
         return {
             "iteration": self.iteration,
             "complete": self.done,

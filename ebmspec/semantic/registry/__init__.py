@@ -61,11 +61,13 @@ __all__ = [
 
 
 def require_declared() -> None:
-    """Kernels, datasets and energy blocks declare their own rows (`runtime.kernels`,
-    `runtime.data`, `runtime.blocks`, imported by `ebmspec.api`); checking a spec before they have
+    """Kernels, datasets, energy blocks and objectives declare their own rows
+    (`runtime.sampling.kernels`, `runtime.data`, `runtime.model.blocks`,
+    `runtime.training.objectives`, imported by `ebmspec.api`); checking a spec before they have
     would call every kernel name unknown."""
-    if not KERNELS or not DATASETS or not ENERGY_BLOCKS:
+    if not KERNELS or not DATASETS or not ENERGY_BLOCKS or not OBJECTIVES:
         raise AssertionError(
-            "the registry's kernels, datasets and energy blocks are not declared: compile specs "
-            "through `ebmspec.api`, which imports the runtime modules that declare them"
+            "the registry's kernels, datasets, energy blocks and objectives are not declared: "
+            "compile specs through `ebmspec.api`, which imports the runtime modules that declare "
+            "them"
         )

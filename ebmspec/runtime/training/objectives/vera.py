@@ -1,15 +1,17 @@
-"""VERA (paper 001; docs/design/ALGORITHMS.md 4): an entropy-regularised generator trained beside
-the energy, whose samples are the negatives - no MCMC in training.
+"""VERA (`vera`, paper 001; docs/design/ALGORITHMS.md 4): an entropy-regularised generator trained
+beside the energy, whose samples are the negatives - no MCMC in training.
 
 In: the variable table, the `vera(...)` objective's arguments, the device and the trainer's chain
-generator (every random number comes from it, so a resumed run continues bit for bit). Out: `Vera`,
+generator (every random number comes from it, so a resumed run continues bit for bit). Out:
+`VeraGenerator`,
 holding the generator q(x | z) = N(g(z), sigma^2 I) (g an MLP from `latent` N(0, I) inputs through
 `hidden` softplus layers to every element of the real variables), log sigma (learned, clamped to
 [0.01, 0.3] after every step), the posterior scale eta of xi(z | z0) = N(z0, diag(eta^2)), and
 their two Adam optimizers (the generator's with betas (0, 0.9), as the paper's; eta's with the
 defaults). Per iteration the trainer
 
-1. draws x_g = g(z0) + sigma * eps (`draw`) and trains the energy on data against x_g (detached);
+1. draws x_g = g(z0) + sigma * eps (`draw`) and trains the energy on data against x_g (detached,
+   `vera_energy_loss`; F marginalises the labels, so missing ones need no imputation);
 2. `posterior_step`: one reparameterised z ~ xi(. | z0) and a step of eta on -ELBO =
    -(log N(z; 0, I) + log N(x_g; g(z), sigma^2 I) + H(xi));
 3. `generator_step` with the updated energy F: the score of q at x_g estimated by `importance`
@@ -27,7 +29,34 @@ import torch
 
 from ebmspec.runtime.io import checkpoint as ckpt
 from ebmspec.runtime.model.blocks.mlp import MLP
+from ebmspec.runtime.model.enumeration import label_log_likelihood, marginal_energy
 from ebmspec.runtime.seeding import stream_seed
+from ebmspec.runtime.training.objectives.base import (
+    Objective,
+    gradient_penalty,
+    penalty_inputs,
+    semi_supervised_terms,
+)
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
+
+SIGNATURE = Signature(
+    "vera",
+    (
+        P("latent", "posint", 128),
+        P("hidden", "posints", (500, 500, 500)),
+        P("entropy_weight", "nonneg_float", 1e-4),
+        P("generator_lr", "posfloat", 6e-5),
+        P("posterior_lr", "posfloat", 3e-5),
+        P("importance", "posint", 20),
+        P("alpha", "nonneg_float", 0.0),
+        P("label", "variable?", None),
+    ),
+    "VERA (paper 001): negatives from a generator N(g(z), sigma^2 I) (g: an MLP latent -> "
+    "hidden -> the real variables) trained to maximise mean F(x_g) + entropy_weight * its "
+    "entropy (importance-sampled score estimate); F marginalises the labels; `alpha` adds "
+    "alpha * log p(y|x). No MCMC",
+)
 
 SIGMA_MIN, SIGMA_MAX = 0.01, 0.3
 ETA_INIT = 0.1
@@ -40,7 +69,7 @@ def log_normal(x: torch.Tensor, mean, std) -> torch.Tensor:
     return (-0.5 * z.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
 
 
-class Vera:
+class VeraGenerator:
     """The generator, sigma, eta and their optimizers of one `vera` run."""
 
     def __init__(self, table: dict, reals, args: dict, device, seed: int):
@@ -145,3 +174,78 @@ class Vera:
         ckpt.restore_optimizer(
             self.posterior_optimizer, ckpt.under("posterior_optim", tensors), groups["posterior"]
         )
+
+
+def vera_energy_loss(
+    model,
+    positive: dict,
+    negative: dict,
+    variables: dict,
+    alpha: float = 0.0,
+    labels=(),
+    observed: dict | None = None,
+    energy_l2: float = 0.0,
+    grad_penalty: float = 0.0,
+):
+    """VERA's energy step (paper 001; docs/design/ALGORITHMS.md 4.2): -(mean F(data) - mean
+    F(x_g)) + grad_penalty * mean 1/2 |grad_x F(data)|^2 + energy_l2 (mean F+^2 + mean F-^2)
+    [+ alpha * the exact label cross-entropy], F = log p~(x) marginalised over every discrete
+    variable, x_g the generator's samples (`negative`, real variables only, detached).
+    Returns (loss, mean F on data, mean F on samples)."""
+    hidden = tuple(n for n, v in variables.items() if v.kind != "real")
+    data = {n: v for n, v in positive.items() if n not in hidden}
+    data, reals = penalty_inputs(data, variables, grad_penalty)
+    f_pos = marginal_energy(model, data, variables, hidden)
+    f_neg = marginal_energy(model, negative, variables, hidden)
+    loss = -(f_pos.mean() - f_neg.mean())
+    if energy_l2 > 0:
+        loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
+    if grad_penalty > 0:
+        loss = loss + grad_penalty * gradient_penalty(f_pos, data, reals)
+    if alpha > 0 and labels:
+        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
+        if log_py.numel():
+            loss = loss + alpha * (-log_py.mean())
+    return loss, f_pos.detach().mean(), f_neg.detach().mean()
+
+
+class VeraObjective(Objective):
+    name = "vera"
+
+    def __init__(self, trainer) -> None:
+        super().__init__(trainer)
+        table = trainer.table
+        reals = [n for n, v in table.items() if v.kind == "real"]
+        self.generator = VeraGenerator(table, reals, self.args, trainer.device, trainer.s.seed)
+
+    def step(self, trainer, positive: dict, observed: dict) -> dict | None:
+        """The energy step against the generator's samples (plus the semi-supervised terms),
+        then eta's and the generator's."""
+        s, model, table = trainer.s, trainer.model, trainer.table
+        extra = None
+        if trainer.labelled is not None:
+            observed, extra = semi_supervised_terms(trainer, positive)
+        x_g, z0 = self.generator.draw(s.batch, trainer.chain_gen)
+        negative = self.generator.values(x_g.detach())
+        loss, f_pos, f_neg = vera_energy_loss(
+            model, positive, negative, table, s.alpha, s.labels, observed, s.energy_l2,
+            s.grad_penalty,
+        )  # fmt: skip
+        loss = loss if extra is None else extra(loss)
+        metrics = trainer.apply(loss, {"f_data": f_pos, "f_samples": f_neg}, [])
+        if metrics is None:
+            return None
+        self.generator.posterior_step(x_g, z0, trainer.chain_gen)
+        hidden = tuple(n for n, v in table.items() if v.kind != "real")
+
+        def energy_of(values: dict) -> torch.Tensor:
+            return marginal_energy(model, values, table, hidden)
+
+        metrics.update(self.generator.generator_step(energy_of, x_g, z0, trainer.chain_gen))
+        return metrics
+
+    def state(self) -> tuple[dict, dict]:
+        return self.generator.state()
+
+    def restore(self, tensors: dict, groups) -> None:
+        self.generator.restore(tensors, groups)

@@ -1,20 +1,33 @@
-"""Objectives that draw no MCMC samples: sliced score matching (`ssm`), exact likelihood (`nll`)
-and VERA's energy step (`vera`; its generator is in runtime/vera.py).
+"""Sliced score matching (`ssm`, paper 003): fit the score of the real variables, no sampling.
 
-In: the energy module, model-space data batches, the variable table, a generator. Out: the loss
-and its parts, whose gradient trains the energy.
+In: a data batch (missing labels imputed first, as for pcd) and a generator for the noise and
+the projections. Out: the SSM-VR loss (Song et al. 2019; docs/design/ALGORITHMS.md 5.1) on the real
+variables with the discrete ones held at the data's values (so with labels it fits p(x | y)), and
+its parts: the score's squared norm and the sliced trace term.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ebmspec.runtime.model.enumeration import (
-    configurations,
-    label_log_likelihood,
-    marginal_energy,
+from ebmspec.runtime.model.enumeration import label_log_likelihood
+from ebmspec.runtime.training.negatives import impute
+from ebmspec.runtime.training.objectives.base import Objective
+from ebmspec.semantic.registry.signatures import Param as P
+from ebmspec.semantic.registry.signatures import Signature
+
+SIGNATURE = Signature(
+    "ssm",
+    (
+        P("projections", "posint", 1),
+        P("noise", "nonneg_float", 0.1),
+        P("alpha", "nonneg_float", 0.0),
+        P("label", "variable?", None),
+    ),
+    "sliced score matching with variance reduction on the real variables (labels held at "
+    "the data's: p(x | y)), inputs + N(0, noise^2); `alpha` adds alpha * log p(y|x) (exact "
+    "over the labels). No sampling",
 )
-from ebmspec.runtime.training.negatives import gradient_penalty, penalty_inputs
 
 
 def rademacher(shape, generator, device=None) -> torch.Tensor:
@@ -95,54 +108,17 @@ def ssm_loss(
     return loss, f.detach().mean(), norm.detach().mean(), trace.detach().mean()
 
 
-def nll_loss(model, positive: dict, variables: dict, flow: bool, energy_l2=0.0, grad_penalty=0.0):
-    """Exact negative log-likelihood. `flow`: f is a normalised log-density (`ir.flow_density`),
-    so the loss is -mean f(data). Otherwise every variable is discrete and enumerable:
-    -(mean f(data) - log Z), log Z the logsumexp of f over every joint value. `energy_l2` and
-    `grad_penalty` (real variables) add their terms on the data, as for every objective.
-    Returns (loss, {"f_data": mean f on data[, "log_z": log Z]})."""
-    positive, reals = penalty_inputs(positive, variables, grad_penalty)
-    f = model(positive)
-    penalties = energy_l2 * f.pow(2).mean() if energy_l2 > 0 else 0.0
-    if reals:
-        penalties = penalties + grad_penalty * gradient_penalty(f, positive, reals)
-    if flow:
-        return -f.mean() + penalties, {"f_data": f.detach().mean()}
-    device = f.device
-    configs = configurations(variables, list(variables), device)
-    log_z = torch.logsumexp(model(configs), 0)
-    loss = -(f.mean() - log_z) + penalties
-    return loss, {"f_data": f.detach().mean(), "log_z": log_z.detach()}
+class SsmObjective(Objective):
+    name = "ssm"
 
-
-def vera_energy_loss(
-    model,
-    positive: dict,
-    negative: dict,
-    variables: dict,
-    alpha: float = 0.0,
-    labels=(),
-    observed: dict | None = None,
-    energy_l2: float = 0.0,
-    grad_penalty: float = 0.0,
-):
-    """VERA's energy step (paper 001; docs/design/ALGORITHMS.md 4.2): -(mean F(data) - mean
-    F(x_g)) + grad_penalty * mean 1/2 |grad_x F(data)|^2 + energy_l2 (mean F+^2 + mean F-^2)
-    [+ alpha * the exact label cross-entropy], F = log p~(x) marginalised over every discrete
-    variable, x_g the generator's samples (`negative`, real variables only, detached).
-    Returns (loss, mean F on data, mean F on samples)."""
-    hidden = tuple(n for n, v in variables.items() if v.kind != "real")
-    data = {n: v for n, v in positive.items() if n not in hidden}
-    data, reals = penalty_inputs(data, variables, grad_penalty)
-    f_pos = marginal_energy(model, data, variables, hidden)
-    f_neg = marginal_energy(model, negative, variables, hidden)
-    loss = -(f_pos.mean() - f_neg.mean())
-    if energy_l2 > 0:
-        loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
-    if grad_penalty > 0:
-        loss = loss + grad_penalty * gradient_penalty(f_pos, data, reals)
-    if alpha > 0 and labels:
-        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
-        if log_py.numel():
-            loss = loss + alpha * (-log_py.mean())
-    return loss, f_pos.detach().mean(), f_neg.detach().mean()
+    def step(self, trainer, positive: dict, observed: dict) -> dict | None:
+        s = trainer.s
+        positive = impute(
+            trainer.model, trainer.sampler, trainer.table, positive, observed, s.steps,
+            trainer.chain_gen, trainer.stats,
+        )  # fmt: skip
+        loss, f_pos, norm, trace = ssm_loss(
+            trainer.model, positive, trainer.table, trainer.chain_gen, s.projections,
+            s.ssm_noise, s.alpha, s.labels, observed, s.energy_l2, s.grad_penalty,
+        )  # fmt: skip
+        return trainer.apply(loss, {"f_data": f_pos, "score_norm": norm, "score_trace": trace}, [])

@@ -8,9 +8,20 @@ rewrites the file instead, so every change to a dump or a diagnostic shows up as
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The default run spreads over the cores with pytest-xdist (`-n auto`): one worker per core, so
+# each worker computes with one thread (and so do the processes it starts, which inherit the
+# variables) - two-thread workers on two cores would fight over them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_variable] = "1"
+    import torch
+
+    torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.ebm"))

@@ -69,6 +69,7 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
     from ebmspec.api import check_trainable, compile_spec, read_source
     from ebmspec.runtime.io import checkpoint as ckpt
     from ebmspec.runtime.training import distributed
+    from ebmspec.runtime.training.objectives import SHARDABLE
     from ebmspec.runtime.training.trainer import Settings
     from ebmspec.source import Source
 
@@ -89,7 +90,7 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
     try:
         if meta is not None:  # first: the one fix for a resumed run is the right --nproc
             distributed.check_shares(meta, ranks)
-        distributed.check(Settings.of(program), ranks)
+        distributed.check(Settings.of(program), ranks, SHARDABLE)
     except distributed.ShardingError as error:
         diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
         raise UserError(source, [diagnostic]) from None

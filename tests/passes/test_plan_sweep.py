@@ -90,7 +90,7 @@ def test_checking_before_the_runtime_declared_its_rows_is_an_internal_error():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 1
-    assert "kernels, datasets and energy blocks are not declared" in result.stderr
+    assert "kernels, datasets, energy blocks and objectives are not declared" in result.stderr
 
 
 @pytest.mark.parametrize(("blocks", "fused", "naive", "fused_fwd", "naive_fwd"), CASES)

@@ -160,18 +160,18 @@ class ShardingError(Exception):
         self.message, self.help = message, help
 
 
-def check(settings, ranks: Ranks, shardable: bool, shardable_names=()) -> None:
+def check(settings, ranks: Ranks, shardable: tuple[str, ...]) -> None:
     """Refuse, before any work, a run whose objective or batch does not split into `ranks.total`
-    shares. `shardable`: whether the run's objective splits; `shardable_names`: those that do."""
+    shares; `shardable` names the objectives that split (`objectives.SHARDABLE`)."""
     if not ranks.sharded:
         return
     n = ranks.total
-    if not shardable or settings.labels_per_class:
+    if settings.objective not in shardable or settings.labels_per_class:
         what = "semi-supervised training" if settings.labels_per_class else settings.objective
         raise ShardingError(
             f"{what} runs in one process only; {n} processes were started",
             f"train it without torchrun / --nproc (several processes run "
-            f"{', '.join(shardable_names)} with all labels)",
+            f"{', '.join(shardable)} with all labels)",
         )
     if settings.batch % n:
         raise ShardingError(

@@ -95,7 +95,7 @@ class Trainer:
         self.s = Settings.of(program)
         self.ranks = ranks or distributed.Ranks()
         objective_class = OBJECTIVE_CLASSES[self.s.objective]
-        distributed.check(self.s, self.ranks, objective_class.shardable, SHARDABLE)
+        distributed.check(self.s, self.ranks, SHARDABLE)
         self.table = variable_table(program)
         self.sampler = sampler_table(program.sampler(self.s.sampler))
         self.model = lower_energy(program, seed=self.s.seed).to(device)

@@ -1,4 +1,4 @@
-"""Sweeps per second, eager against captured (runtime/capture.py), on paper 004's networks.
+"""Sweeps per second, eager against captured (runtime/sampling/capture.py), on paper 004's networks.
 
 In: `specs/dsprites_joint.ebm` (CNN + MLP; GWG on the positions, Langevin on the image) and
 `specs/mnist_jem.ebm` (its network; GWG on the label, Langevin on the image) at initial weights,

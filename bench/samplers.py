@@ -1,13 +1,13 @@
 """Samplers side by side on a strongly coupled mixed model with an exact answer.
 
-In: the exactness suite's `lattice` model (tests/runtime/ground_truth.py): 16 Gaussian components
-at m(a, b) = (3a - 4.5, 3b - 4.5) with standard deviation 0.3 (10 sigma apart), labels a, b in
-0..3 and x in R^2, so a label change is only plausible once x has crossed to a neighbouring
+In: the exactness suite's `lattice` model (tests/runtime/sampling/ground_truth.py): 16 Gaussian
+components at m(a, b) = (3a - 4.5, 3b - 4.5) with standard deviation 0.3 (10 sigma apart), labels a,
+b in 0..3 and x in R^2, so a label change is only plausible once x has crossed to a neighbouring
 component; its exact law (labels x binned x) is known in closed form. Each schedule runs 4,096
 chains from the spec's init. Out, one row per schedule: TV of the chains' (a, b, binned x) table
 against the exact one, as a multiple of the i.i.d. Monte-Carlo floor, after 25 ... 2,000 sweeps;
 the first checkpoint within 1.5x the floor; seconds per sweep; bulk ESS of the label code
-a * 4 + b over the second half of the sweeps and ESS per second (`runtime/convergence.py`).
+a * 4 + b over the second half of the sweeps and ESS per second (`runtime/sampling/convergence.py`).
 Last lines: `jump_vs_gwg_ess_per_s=` and `jump_vs_best_other_ess_per_s=` (ratios measured side
 by side in this run).
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' gr
 from ebmspec.runtime.sampling.convergence import bulk_ess, split_rhat
 from ebmspec.runtime.sampling.kernels.jump import shift_key
 from ebmspec.runtime.sampling.sampler import sample
-from tests.runtime import ground_truth as gt
+from tests.runtime.sampling import ground_truth as gt
 
 REAL = "mala(step = 0.02)"
 SCHEDULES = {  # name -> the label block (the real block is REAL for all)

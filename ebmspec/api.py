@@ -108,8 +108,7 @@ def resolve_capture(choice: str, device: str) -> str | None:
 
 
 def check_trainable(program: ir.Program, source: Source) -> None:
-    """A train block and a data line, else E924. (Every objective of the language has a trainer
-    now; E925, "no trainer for this objective", is retired.)"""
+    """A train block and a data line, else E924 (every objective of the language trains)."""
     if program.train is None or program.data is None:
         missing = "train" if program.train is None else "data"
         message = f"`{program.name}` has no `{missing}` block, so there is nothing to train"

@@ -4,7 +4,7 @@ In: a checked spec (its source text, profile and `--set` overrides) and an outpu
 
     RUN/run.json               how the run was made (spec path, profile, settings, device, times)
     RUN/spec.ebm               the spec text as trained, so the run stays self-contained
-    RUN/checkpoint.safetensors everything to resume (runtime/checkpoint.py), + checkpoint.json
+    RUN/checkpoint.safetensors everything to resume (runtime/io/checkpoint.py), + checkpoint.json
     RUN/energy.safetensors     EMA energy weights (what sampling, evaluation and emitted code use)
     RUN/best.safetensors       the EMA weights of the best evaluation so far, + best.json
     RUN/history/               the checkpoints before the last (deeper rollbacks)

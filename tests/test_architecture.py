@@ -62,11 +62,19 @@ def test_lark_is_imported_only_by_the_frontend():
     assert offenders == []
 
 
-def test_no_module_is_past_one_sitting():
-    """A reader takes a module in at one sitting: none over 400 lines (split it by concept)."""
+# The cohesion review: a module is one concept, named for what it holds, and is split by concept,
+# never to meet a line count. A module past `REVIEW_LINES` is listed here with the one concept that
+# keeps it whole (a reviewer agreed); a new long module needs its line (or a split by concept), and
+# a listed module that shrinks below the mark drops its line.
+REVIEW_LINES = 400
+LONG_MODULES: dict[str, str] = {}
+
+
+def test_long_modules_are_reviewed_for_cohesion():
     long = {
-        str(path.relative_to(ROOT)): count
+        str(path.relative_to(ROOT))
         for path in (ROOT / "ebmspec").rglob("*.py")
-        if (count := len(path.read_text(encoding="utf-8").splitlines())) > 400
+        if len(path.read_text(encoding="utf-8").splitlines()) > REVIEW_LINES
     }
-    assert not long, long
+    assert long - LONG_MODULES.keys() == set(), "long modules without a cohesion review line"
+    assert LONG_MODULES.keys() - long == set(), "reviewed modules that are no longer long"

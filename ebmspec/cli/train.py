@@ -3,7 +3,7 @@
 In: the spec path and the command's options. Out: a trained run folder (runs.py's layout), the live
 display and the closing summary on rank 0. `--nproc N` (N > 1) re-launches the same command under
 `torchrun --standalone --nproc_per_node N`; a process torchrun started joins its process group
-(runtime/distributed.py), and rank 0 alone chooses and writes the run folder, prints and
+(runtime/training/distributed.py), and rank 0 alone chooses and writes the run folder, prints and
 evaluates. User mistakes found on every rank are reported once, by rank 0.
 """
 

@@ -102,7 +102,7 @@ def _standalone(module) -> str:
 
 
 def standalone_layers() -> str:
-    """The torch-only bodies of runtime/layers.py and of every energy block's module (in
+    """The torch-only bodies of runtime/model/ops.py and of every energy block's module (in
     `BLOCK_FILES` order), copied into every emitted module."""
     modules = [energy_runtime.layers]
     modules += [importlib.import_module(f"ebmspec.runtime.model.blocks.{n}") for n in BLOCK_FILES]
@@ -110,15 +110,15 @@ def standalone_layers() -> str:
 
 
 def standalone_run_files() -> str:
-    """The torch-only body of runtime/run_files.py (the safetensors reader, checkpoint
+    """The torch-only body of runtime/io/reader.py (the safetensors reader, checkpoint
     statistics), copied into every emitted module."""
     return _standalone(importlib.import_module("ebmspec.runtime.io.reader"))
 
 
 def standalone_sampling() -> str:
     """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses)
-    and of runtime/schedule.py, copied into every emitted module so that it samples with the very
-    code `ebmspec sample` runs."""
+    and of runtime/sampling/schedule.py, copied into every emitted module so that it samples with
+    the very code `ebmspec sample` runs."""
     modules = [
         importlib.import_module(f"ebmspec.runtime.sampling.kernels.{n}") for n in KERNEL_FILES
     ]

@@ -371,8 +371,8 @@ def test_condition_value_codes_each_domain(mixed_module):
 
 @pytest.mark.parametrize("text", ["k=3", "k=1.5", "b=[0, 2, 1]", "c=1", "r=3", "h=[1, 2]", 'u="x"'])
 def test_emitted_and_cli_conditions_reject_with_the_same_words(mixed_module, text):
-    """One implementation (runtime/clamping.py): the code, message and help of `ebmspec sample
-    --condition` are those the emitted module prints."""
+    """One implementation (runtime/sampling/clamping.py): the code, message and help of `ebmspec
+    sample --condition` are those the emitted module prints."""
     name, _, literal = text.partition("=")
     with pytest.raises(ValueError) as emitted:
         mixed_module.condition_value(name, ast.literal_eval(literal))

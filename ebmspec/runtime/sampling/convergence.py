@@ -17,9 +17,9 @@ mean, one number per chain and sweep. Out, per variable, computed on the device 
   Geyer's initial positive and monotone sequence as Stan truncates it; M n / tau.
 
 Both agree with ArviZ's `rhat` and `ess(method="bulk")` to float rounding
-(tests/runtime/test_convergence.py, on the stored chains of tests/runtime/arviz_reference.json).
-NaN for a variable that takes one value throughout (nothing to compare); R-hat inf and ESS NaN
-when every chain is stuck at its own value.
+(tests/runtime/sampling/test_convergence.py, on the stored chains of
+tests/runtime/sampling/arviz_reference.json). NaN for a variable that takes one value throughout
+(nothing to compare); R-hat inf and ESS NaN when every chain is stuck at its own value.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ def sample(
     capture: str | None = None,
 ):
     """Chains of `program`'s sampler (see `schedule.sample_chains`); `capture`: a torch.compile
-    mode to run the sweeps as graphs in (runtime/capture.py), None for the eager loop."""
+    mode to run the sweeps as graphs in (runtime/sampling/capture.py), None for the eager loop."""
     table = sampler_table(program.sampler(sampler or default_sampler(program)))
     return schedule.sample_chains(
         model,

@@ -251,7 +251,8 @@ def sample_chains(
     `cache`, with whole variables clamped, an energy that can `specialize` evaluates what
     depends on them alone once per run. Either way the chains are the same up to float
     rounding. `runner`: what runs the sweeps, `(schedule, state, target, generator, sweeps,
-    callback) -> state` (default `Schedule.run`; runtime/capture.py's runs them as graphs)."""
+    callback) -> state` (default `Schedule.run`; runtime/sampling/capture.py's runs them as
+    graphs)."""
     generator = torch.Generator(device=device).manual_seed(seed)
     return run_conditioned(
         energy, variables, sampler, chains, generator, sweeps, condition, stats, device, fuse,

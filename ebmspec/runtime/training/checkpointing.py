@@ -96,8 +96,8 @@ class Checkpoints:
             self.history_dir.mkdir(exist_ok=True)
             kept = self.history_dir / f"checkpoint-{previous:09d}.safetensors"
             # A second name for the previous checkpoint, not a move: until the atomic write
-            # below replaces it, checkpoint.safetensors must exist (a kill in between used to
-            # leave a run with no checkpoint to resume from).
+            # below replaces it, checkpoint.safetensors must exist (a kill in between must leave
+            # a checkpoint to resume from).
             kept.unlink(missing_ok=True)
             try:
                 os.link(self.path, kept)

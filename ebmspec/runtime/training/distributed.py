@@ -12,9 +12,10 @@ random numbers as in one process) and keeps the slices of its shares; each share
 only on that share's process; DistributedDataParallel averages the gradients of the per-share
 mean losses, which is the gradient of the global mean loss. One process can run every share of
 an N-share run (`Ranks.all_shares(N)`): same batch, buffers and streams, so its parameters
-follow an N-process run up to floating-point summation order (tests/runtime/test_distributed.py
-compares them). Checkpoints hold every share's buffer and generator under `share{i}/`, written
-by rank 0; a run resumes on the number of processes it was started with.
+follow an N-process run up to floating-point summation order
+(tests/runtime/training/test_distributed.py compares them). Checkpoints hold every share's buffer
+and generator under `share{i}/`, written by rank 0; a run resumes on the number of processes it was
+started with.
 """
 
 from __future__ import annotations

@@ -32,8 +32,8 @@ class Negatives:
     persistent=False (cd): `batch` fresh chains from the init distributions every iteration.
     kept: variables the chains keep as drawn from their init distribution (no block moves them):
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
-    capture: a torch.compile mode to run the sweeps as graphs in (runtime/capture.py; compiled on
-    the first draw and reused), None for the eager loop.
+    capture: a torch.compile mode to run the sweeps as graphs in (runtime/sampling/capture.py;
+    compiled on the first draw and reused), None for the eager loop.
     """
 
     def __init__(

@@ -25,7 +25,7 @@ LOSS_PARTS = (
     "gen_sigma",
 )
 
-# Generation metrics of an evaluation (runtime/generation.py), higher is better.
+# Generation metrics of an evaluation (runtime/evaluation/generation.py), higher is better.
 SAMPLE_QUALITY = ("generation_accuracy", "generation_worst")
 
 

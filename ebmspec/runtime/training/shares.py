@@ -5,7 +5,7 @@ ones), the share's index among `total` shares, the run's seed. Out: the share's 
 slice of each batch, and its checkpoint tensors. A one-share run (every run of one process) keeps
 the checkpoint keys and random streams it always had: `buffer/...`, `kept_buffer/...`,
 `rng/chain`, stream "chains"; share i of N is `share{i}/...` and stream ("chains", i, N).
-See runtime/distributed.py for how shares map onto processes.
+See runtime/training/distributed.py for how shares map onto processes.
 """
 
 from __future__ import annotations

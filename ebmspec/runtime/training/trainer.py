@@ -15,7 +15,7 @@ agreement). The settings, schedule and monitor interface are in `settings`.
 Reproducibility: all randomness comes from two explicit generators (data batches + transforms,
 and the chains) whose states are checkpointed; evaluation uses its own generator seeded by the
 iteration. A run killed at any point and resumed from its last checkpoint therefore ends with the
-same parameters as an uninterrupted run (tests/test_train_cli.py kills and resumes one).
+same parameters as an uninterrupted run (tests/cli/test_train.py kills and resumes one).
 
 Best weights: each evaluation that beats the best so far on the spec's metric (`best_metric`:
 the worse of classification accuracy - sample-based when the spec predicts by samples - and
@@ -72,8 +72,8 @@ EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspe
 
 class Trainer:
     """One training run of `program` on `dataset`, persisted in `run_dir`. `capture`: the
-    torch.compile mode the negative chains' sweeps run in as graphs (runtime/capture.py), None
-    for the eager loop."""
+    torch.compile mode the negative chains' sweeps run in as graphs (runtime/sampling/capture.py),
+    None for the eager loop."""
 
     def __init__(
         self,

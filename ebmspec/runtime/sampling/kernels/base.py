@@ -56,8 +56,9 @@ class Memo(NamedTuple):
               where its backward stops.
     leaves:   held variables free to move -> the leaf tensors the roots were computed from.
     dstatics: df/dstatics at the point's values (from a head evaluation with gradients), or None.
-    pullback: a traceable evaluation's (runtime/capture.py) stand-in for the roots' graph: the
-              vector-Jacobian product of `torch.func.vjp`, dstatics -> the leaves' gradients.
+    pullback: a traceable evaluation's (runtime/sampling/capture.py) stand-in for the roots'
+              graph: the vector-Jacobian product of `torch.func.vjp`, dstatics -> the leaves'
+              gradients.
     """
 
     moving: tuple
@@ -169,7 +170,7 @@ class Target:
         return f
 
     def _count(self, counter: str) -> None:
-        if self.counting:  # a traced target (runtime/capture.py) keeps no counts
+        if self.counting:  # a traced target (runtime/sampling/capture.py) keeps no counts
             setattr(self, counter, getattr(self, counter) + 1)
 
     # ---- cached evaluation (Memo) ----------------------------------------------------------

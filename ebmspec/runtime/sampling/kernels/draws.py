@@ -2,8 +2,8 @@
 
 In: a generator (or a `Draws` tape) and a shape. Out: N(0, 1) or U[0, 1) tensors. Every kernel
 draws through `normal` and `uniform`, so that a sweep can be captured as one graph
-(runtime/capture.py): a graph cannot hold a generator, but it can read a tape drawn from one in
-the same order. Torch-only: the body below the marker is copied into emitted modules.
+(runtime/sampling/capture.py): a graph cannot hold a generator, but it can read a tape drawn from
+one in the same order. Torch-only: the body below the marker is copied into emitted modules.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import torch
 
 
 class Draws:
-    """A sweep's random numbers as a tape, for a sweep captured as one graph (runtime/capture.py).
+    """A sweep's random numbers as a tape, for a sweep captured as one graph
+    (runtime/sampling/capture.py).
 
     Kernels draw through `normal` and `uniform` below, whose `generator` is a `torch.Generator` or
     a `Draws`. Recording (`Draws(generator)`): each call draws from the generator as it would

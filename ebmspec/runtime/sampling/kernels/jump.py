@@ -19,10 +19,10 @@ scored in one batched pass:
   whenever that is allowed.
 
 Any fixed table m keeps the move exact; the data's means make it useful. Without them (an
-untrained run, a run from before this kernel) m = 0: a joint Gibbs step of the labels at fixed x.
-Clamped label elements restrict the orbit to the values that agree with them; clamped position
-elements are not shifted; a shifted point outside a bounded variable's box has probability 0.
-`accepted` counts the steps that changed the labels (for the Gibbs variant too). The loops run
+untrained run, or a checkpoint without those statistics) m = 0: a joint Gibbs step of the labels at
+fixed x. Clamped label elements restrict the orbit to the values that agree with them; clamped
+position elements are not shifted; a shifted point outside a bounded variable's box has probability
+0. `accepted` counts the steps that changed the labels (for the Gibbs variant too). The loops run
 over the block's variables, never over chains.
 """
 

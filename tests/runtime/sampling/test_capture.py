@@ -1,5 +1,5 @@
-"""Captured sweeps (runtime/capture.py): the chains of the eager loop, one graph per sweep, no
-recompilation from sweep to sweep, the tape of random numbers, `--capture` on the command line.
+"""Captured sweeps (runtime/sampling/capture.py): the chains of the eager loop, one graph per sweep,
+no recompilation from sweep to sweep, the tape of random numbers, `--capture` on the command line.
 
 CPU only here, mostly with the "aot_eager" backend (one traced graph, run op by op: no C++
 compiler, a second to compile); the inductor path is `slow` and skipped without a compiler. The
@@ -10,7 +10,6 @@ exactness of captured chains against exact laws is in test_exactness.py
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import torch
@@ -22,10 +21,15 @@ from ebmspec.runtime.sampling.kernels import Target
 from ebmspec.runtime.sampling.kernels.draws import Draws, draw_plan, normal, uniform
 from ebmspec.runtime.sampling.sampler import default_sampler, sample, sampler_table
 from ebmspec.runtime.training.negatives import Negatives
-from tests.runtime import ground_truth as gt
-from tests.runtime.test_exactness import CASES, CONDITIONS, _condition, _shift_stats
+from tests.conftest import ROOT
+from tests.runtime.sampling import ground_truth as gt
+from tests.runtime.sampling.kernels.test_exactness import (
+    CASES,
+    CONDITIONS,
+    _condition,
+    _shift_stats,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 COMPILER = shutil.which("c++") or shutil.which("g++")
 
 # One case per kernel (and per schedule shape: repeats, partial clamps, an adapting block).

@@ -1,11 +1,11 @@
 """Regenerates `arviz_reference.json`: stored chains and ArviZ's R-hat and bulk ESS of each.
 
 Run with ArviZ and NumPy installed (not ebmspec's dependencies; any environment):
-`python tests/runtime/arviz_reference.py`. The chains are drawn with NumPy's seeded generator and
-stored as they are, so `test_convergence.py` compares ebmspec's diagnostics with ArviZ's on the
-very same numbers without ArviZ installed. ArviZ's `rhat` default (method "rank": the larger of
-the rank-normalised split-R-hat of the draws and of their distances from the median, Vehtari et
-al. 2021) and `ess(method="bulk")`.
+`python tests/runtime/sampling/arviz_reference.py`. The chains are drawn with NumPy's seeded
+generator and stored as they are, so `test_convergence.py` compares ebmspec's diagnostics with
+ArviZ's on the very same numbers without ArviZ installed. ArviZ's `rhat` default (method "rank": the
+larger of the rank-normalised split-R-hat of the draws and of their distances from the median,
+Vehtari et al. 2021) and `ess(method="bulk")`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
 * chains with different means: R-hat far above 1.01, a small ESS;
 * heavy ties (0/1 draws) are ranked with their average rank; a constant variable gives NaN;
 * `Trace` keeps the second half of the sweeps, one summary per chain;
-* on stored chains (tests/runtime/arviz_reference.json, written by arviz_reference.py), both
+* on stored chains (tests/runtime/sampling/arviz_reference.json, written by arviz_reference.py),
+both
   equal ArviZ's `rhat` (bulk and tail) and `ess(method="bulk")` to 1e-12.
 """
 

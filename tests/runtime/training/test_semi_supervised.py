@@ -26,7 +26,7 @@ from ebmspec.runtime.model.enumeration import (
 from ebmspec.runtime.training.trainer import Trainer
 from ebmspec.source import Source
 from tests.conftest import ROOT
-from tests.runtime.test_objectives import toy_accuracy
+from tests.runtime.training.test_trainer import toy_accuracy
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
 

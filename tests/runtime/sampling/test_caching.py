@@ -22,7 +22,7 @@ from ebmspec.runtime.sampling.kernels import Target
 from ebmspec.runtime.sampling.sampler import sample
 from ebmspec.source import Source
 from tests.conftest import ROOT
-from tests.runtime.test_fusion import SWEEPS, assert_same_chain
+from tests.runtime.sampling.test_fusion import SWEEPS, assert_same_chain
 
 CNN = """\
 model cached "labels beside an image network, under every kernel"

@@ -47,7 +47,7 @@ from ebmspec.runtime.sampling.kernels import barker
 from ebmspec.runtime.sampling.kernels.gwg import GWG
 from ebmspec.runtime.sampling.kernels.jump import Jump, shift_key
 from ebmspec.runtime.sampling.sampler import sample
-from tests.runtime import ground_truth as gt
+from tests.runtime.sampling import ground_truth as gt
 
 CHAINS = 10_000
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -170,7 +170,7 @@ def _shift_stats(case: Case, energy) -> dict | None:
 
 def measure(case: Case, device: str = "cpu", capture: str | None = None) -> Measured:
     """Run `case` (CHAINS chains split evenly over its groups) and compare with the exact laws;
-    `capture`: the sweeps as compiled graphs in that mode (runtime/capture.py)."""
+    `capture`: the sweeps as compiled graphs in that mode (runtime/sampling/capture.py)."""
     program, energy = gt.build(case.model, case.discrete, case.real, case.sweeps)
     groups = CONDITIONS[case.given] if case.given else [{}]
     per_group = CHAINS // len(groups)
@@ -403,7 +403,7 @@ def test_kernel_samples_the_exact_law(case: Case, device: str):
     assert_exact(case, measure(case, device))
 
 
-# Captured sweeps (runtime/capture.py) on CPU: traced into one graph and run op by op
+# Captured sweeps (runtime/sampling/capture.py) on CPU: traced into one graph and run op by op
 # ("aot_eager"), four kernels by default (test_capture.py follows every kernel's eager chain) and
 # the whole table with -m slow; on CUDA as CUDA graphs ("reduce-overhead"), the same split.
 CAPTURED_DEFAULT = {

@@ -3,7 +3,8 @@
 From a step far too large, the block's acceptance rate after its `adapt` warm-up transitions is
 the target's (within 0.08 over 256 chains x 200 transitions), where the untuned step is rejected
 almost always; after warm-up the step no longer moves (the chain is a fixed, exact kernel: the
-exactness suite samples the exact law with adaptation on, tests/runtime/test_exactness.py).
+exactness suite samples the exact law with adaptation on,
+tests/runtime/sampling/kernels/test_exactness.py).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ from ebmspec.runtime.io import checkpoint as ckpt
 from ebmspec.runtime.model.energy import variable_table
 from ebmspec.runtime.training import distributed
 from ebmspec.runtime.training.trainer import EVAL_EXAMPLES, Settings, Trainer
+from tests.cli.test_train import _kill_after_checkpoint
 from tests.conftest import ROOT
-from tests.test_train_cli import _kill_after_checkpoint
 
 TOY = ROOT / "specs" / "toy_joint.ebm"
 SETTINGS = [

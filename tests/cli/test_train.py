@@ -24,8 +24,13 @@ RESUMABLE = [
     *("--set", "train.checkpoint_every=10", "--set", "train.eval_every=100000"),
 ]
 # Small and fast, but every part of the loop runs: PCD buffer with reinit, GWG + Langevin,
-# warmup, EMA, periodic checkpoints.
-SMALL = [*RESUMABLE, "--set", "train.objective.buffer=500", "--set", "train.optimizer.warmup=20"]
+# warmup, EMA, periodic checkpoints, the closing evaluation (on short chains: these tests check
+# the loop and its files, tests/runtime/evaluation/ the numbers).
+SMALL = [
+    *RESUMABLE,
+    *("--set", "train.objective.buffer=500", "--set", "train.optimizer.warmup=20"),
+    *("--set", "evaluate.samples.steps=20", "--set", "evaluate.accuracy.steps=20"),
+]
 # Sliced score matching (no chains: the data and projection streams resume) and VERA (its
 # generator, sigma, eta and their optimizers resume too).
 SSM = ROOT / "specs" / "toy_ssm.ebm"

@@ -82,31 +82,6 @@ def configure(program: ir.Program, profile: str | None, settings: Sequence[str] 
     return apply_overrides(program, overrides)
 
 
-def resolve_device(choice: str) -> str:
-    """`auto` -> cuda when available, else cpu; `cuda` on a machine without it is E928."""
-    import torch
-
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        message = "CUDA is not available on this machine (this torch build or its drivers)"
-        help = "use `--device cpu`, or install a CUDA build of torch on a machine with a GPU"
-        raise argument_error("--device", choice, "E928", message, 0, len(choice), help)
-    return choice
-
-
-def resolve_capture(choice: str, device: str) -> str | None:
-    """`--capture off|compile|graphs` -> the torch.compile mode (None: the eager loop); `graphs`
-    (CUDA-graph replay) off CUDA is E931."""
-    from ebmspec.runtime.sampling.capture import CAPTURE_MODES
-
-    if choice == "graphs" and not device.startswith("cuda"):
-        message = f"CUDA graphs need a CUDA device, and this run is on `{device}`"
-        help = "use `--capture compile` (torch.compile without CUDA graphs), or `--device cuda`"
-        raise argument_error("--capture", choice, "E931", message, 0, len(choice), help)
-    return CAPTURE_MODES[choice]
-
-
 def check_trainable(program: ir.Program, source: Source) -> None:
     """A train block and a data line, else E924 (every objective of the language trains)."""
     if program.train is None or program.data is None:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ebmspec import ir
-from ebmspec.diagnostics import argument_error
 from ebmspec.runtime.io import checkpoint as ckpt
 
 RUNS = Path("runs")
@@ -187,113 +185,3 @@ def load_run(run_dir: Path, device: str = "cpu", best: bool = False) -> TrainedR
             state = ckpt.under(f"transform/{transform.variable}", tensors)
             pipelines[transform.variable] = Pipeline(transform.steps, state=state)
     return TrainedRun(run_dir, info, program, model, stats, pipelines, meta)
-
-
-def resume_target(out: Path | None) -> Path:
-    """The run `--resume` continues (`--out`, else the latest), or a located E92x error."""
-    try:
-        target = out if out is not None else latest_run()
-    except RunError as error:
-        raise argument_error(
-            "--resume", "runs/latest", error.code, error.message, 0, 11, error.help
-        ) from None
-    if not (target / "checkpoint.safetensors").exists():
-        text = str(target)
-        raise argument_error(
-            "--out",
-            text,
-            "E923",
-            f"`{text}` has no checkpoint to resume from",
-            0,
-            len(text),
-            "start a new run without --resume",
-        )
-    return target
-
-
-def load_located(path: Path | None, argument: str, device: str = "cpu", best: bool = False):
-    """A run folder (or the latest run) loaded, or a located E92x error on the argument."""
-    try:
-        folder = latest_run() if path is None else path
-        return load_run(folder, device, best=best)
-    except RunError as error:
-        text = str(path) if path is not None else "runs/latest"
-        raise argument_error(
-            argument, text, error.code, error.message, 0, len(text), error.help
-        ) from None
-
-
-def load_for_sampling(
-    path: Path | None, profile: str | None, settings: list[str] | None, best: bool = False
-):
-    """SPEC_OR_RUN -> (program, energy model, data statistics or None, fitted transforms or
-    None, what was loaded).
-
-    A run folder (default: `runs/latest`) gives its program, EMA weights and data statistics; a
-    spec gives its freshly initialised model (parameters seeded by `train.seed`, as training
-    starts them) and no data statistics.
-    """
-    from ebmspec.api import compile_file
-    from ebmspec.runtime.model.energy import lower_energy
-
-    if path is None or path.is_dir():
-        run = load_located(path, "SPEC_OR_RUN", best=best)
-        meta = run.meta
-        done, planned = meta.get("iteration"), meta.get("iterations")
-        origin = f"{run.path}: EMA weights at iteration {done} of {planned}"
-        if isinstance(done, int) and isinstance(planned, int) and done < planned:
-            origin += " (training stopped early: samples may not look like the data yet)"
-        return run.program, run.model, run.stats, run.pipelines, origin
-    program = compile_file(path, profile, settings or ())
-    seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
-    model = lower_energy(program, seed=seed)
-    origin = f"{path}: freshly initialised model (parameter seed {seed})"
-    return program, model, None, None, origin
-
-
-def refuse_existing_run(run_dir: Path) -> None:
-    """E920 when a new run would go into a folder that already holds one."""
-    if (run_dir / "checkpoint.safetensors").exists():
-        text = str(run_dir)
-        raise argument_error(
-            "--out",
-            text,
-            "E920",
-            f"`{text}` already holds a run",
-            0,
-            len(text),
-            "continue it with --resume, or choose another --out",
-        )
-
-
-def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, where: str):
-    """The program, run folder and spec source of `ebmspec train`: with `resume` the run's own
-    (a note when this command's differ), else the compiled spec in a new folder (E920 when
-    `out` already holds a run), whose run.json and spec copy are written here."""
-    from ebmspec.api import check_trainable, compile_spec
-    from ebmspec.source import Source
-
-    run_dir = out
-    if resume:
-        run_dir = resume_target(out)
-        # the trainer loads the checkpoint itself; here only the run's own program is needed
-        program, info = load_program(run_dir)
-        stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
-        trained_source = Source(str(run_dir / "spec.ebm"), stored)
-        if (
-            stored != source.text
-            or info.get("profile") != profile
-            or (info.get("settings") or []) != list(settings or ())
-        ):
-            sys.stderr.write(
-                f"note: resuming {run_dir} with the spec, profile and settings it was started "
-                "with (they differ from this command's)\n"
-            )
-    else:
-        program = compile_spec(source, profile, settings or ())
-        check_trainable(program, source)
-        trained_source = source
-        run_dir = out or default_run_dir(program)
-        refuse_existing_run(run_dir)
-        write_run_info(run_dir, spec, source.text, profile, settings, where)
-    return program, run_dir, trained_source

@@ -216,8 +216,8 @@ def sample(
     capture: CaptureOpt = Capture.off,
 ) -> None:
     """Sample SPEC_OR_RUN with the variables of each --condition clamped; summarise or save."""
-    from ebmspec.api import resolve_capture
     from ebmspec.cli import sample as sample_output
+    from ebmspec.cli.options import resolve_capture
 
     where = _device(device)
     mode = resolve_capture(capture.value, where)
@@ -257,8 +257,8 @@ def train(
     capture: CaptureOpt = Capture.off,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics.jsonl."""
-    from ebmspec.api import resolve_capture
     from ebmspec.cli import train as train_command
+    from ebmspec.cli.options import resolve_capture
     from ebmspec.runtime.training import distributed
 
     where = _device(device)
@@ -299,14 +299,14 @@ def eval_command(
     """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
     import json
 
-    from ebmspec import runs
+    from ebmspec.cli import run_folders
     from ebmspec.cli.eval import evaluate_run
     from ebmspec.runtime import allocator
     from ebmspec.runtime.io import checkpoint
 
     allocator.tune_allocator()
     where = _device(device)
-    loaded = runs.load_located(run, "RUN", where, best=best)
+    loaded = run_folders.load_located(run, "RUN", where, best=best)
     result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
     name = "eval-best.json" if best else "eval.json"
     checkpoint.write_atomically(loaded.path / name, json.dumps(result, indent=2) + "\n")
@@ -319,7 +319,7 @@ def eval_command(
 
 
 def _device(choice: Device) -> str:
-    from ebmspec.api import resolve_device
+    from ebmspec.cli.options import resolve_device
 
     return resolve_device(choice.value)
 

@@ -252,7 +252,7 @@ def sample_command(
     the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
     conditions, sampler, steps, output) as the command line gave them; `capture`: the
     torch.compile mode of captured sweeps (None: eager)."""
-    from ebmspec import runs
+    from ebmspec.cli import run_folders
     from ebmspec.cli.progress import sweep_progress
     from ebmspec.conditions import check_conditions
     from ebmspec.runtime import allocator
@@ -262,7 +262,7 @@ def sample_command(
 
     spec_or_run, profile, settings, best, condition, sampler, steps, output = request
     allocator.tune_allocator()
-    loaded = runs.load_for_sampling(spec_or_run, profile, settings, best)
+    loaded = run_folders.load_for_sampling(spec_or_run, profile, settings, best)
     program, model, stats, transforms, origin = loaded
     sampler = check_sampler_name(program, sampler)
     conditions = check_conditions(program, condition)

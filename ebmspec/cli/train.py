@@ -67,6 +67,7 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
     process."""
     from ebmspec import runs
     from ebmspec.api import check_trainable, compile_spec, read_source
+    from ebmspec.cli import run_folders
     from ebmspec.runtime.io import checkpoint as ckpt
     from ebmspec.runtime.training import distributed
     from ebmspec.runtime.training.objectives import SHARDABLE
@@ -75,7 +76,7 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
 
     meta = None
     if options["resume"]:
-        run_dir = runs.resume_target(options["out"])
+        run_dir = run_folders.resume_target(options["out"])
         program, _ = runs.load_program(run_dir)
         spec_file = run_dir / "spec.ebm"
         source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
@@ -85,7 +86,7 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
         program = compile_spec(source, options["profile"], options["settings"])
         check_trainable(program, source)
         if options["out"] is not None:
-            runs.refuse_existing_run(options["out"])
+            run_folders.refuse_existing_run(options["out"])
     ranks = distributed.Ranks(0, nproc, (0,), nproc)
     try:
         if meta is not None:  # first: the one fix for a resumed run is the right --nproc
@@ -100,7 +101,7 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
     """Train `spec` (options: profile, settings, out, resume); the exit status."""
     from ebmspec import runs
     from ebmspec.api import read_source
-    from ebmspec.cli import train_display
+    from ebmspec.cli import run_folders, train_display
     from ebmspec.cli.train_display import LiveDisplay
     from ebmspec.runtime import allocator
     from ebmspec.runtime.data import load_dataset
@@ -115,7 +116,7 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
     profile, settings, resume = options["profile"], options["settings"], options["resume"]
     run_dir = None
     if ranks.lead:
-        program, run_dir, trained_source = runs.prepare_run(
+        program, run_dir, trained_source = run_folders.prepare_run(
             spec, source, options["out"], resume, profile, settings, where
         )
     run_dir = distributed.share_out(run_dir, ranks)

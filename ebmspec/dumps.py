@@ -19,11 +19,6 @@ def dump_ir(program: ir.Program) -> str:
     return ir.dump(program) + "\n"
 
 
-def _call(call: ir.Call) -> str:
-    args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in call.args)
-    return f"{call.name}({args})"
-
-
 _KNOWN = {"full": "f + gradients", "f": "f", "none": "nothing"}
 
 
@@ -90,11 +85,12 @@ def dump_schedule(program: ir.Program) -> str:
         )
         for init in sampler.inits:
             mark = "  (default)" if init.default else ""
-            lines.append(f"  init {', '.join(init.variables)} ~ {_call(init.dist)}{mark}")
+            lines.append(f"  init {', '.join(init.variables)} ~ {ir.format_call(init.dist)}{mark}")
         for index, (block, step) in enumerate(zip(sampler.blocks, plan.blocks, strict=True)):
             mark = "  (default)" if block.default else ""
             lines.append(
-                f"  block {index}: update {', '.join(block.variables)} with {_call(block.kernel)}"
+                f"  block {index}: update {', '.join(block.variables)} with "
+                f"{ir.format_call(block.kernel)}"
                 f" x{block.repeats}{mark} @{block.span}"
             )
             lines.append(

@@ -313,13 +313,19 @@ def flow_density(energy: Energy | None, variables) -> bool:
 def format_value(value: Value) -> str:
     """One-line text of a setting value; strings that are not plain names are quoted."""
     if isinstance(value, Call):  # a whole objective / optimizer set by a profile
-        return f"{value.name}(" + ", ".join(f"{k}={format_value(v)}" for k, v in value.args) + ")"
+        return format_call(value)
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
         plain = value and all(part.isidentifier() for part in value.split("."))
         return value if plain else repr(value)
     return repr(value)
+
+
+def format_call(call: Call, skip_unset: bool = False) -> str:
+    """`name(key=value, ...)`; `skip_unset` leaves out the arguments whose value is None."""
+    args = (f"{k}={format_value(v)}" for k, v in call.args if not (skip_unset and v is None))
+    return f"{call.name}({', '.join(args)})"
 
 
 def dump(node: Any, indent: int = 0) -> str:

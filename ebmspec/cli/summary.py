@@ -19,8 +19,7 @@ from ebmspec.runtime.model.energy import lower_energy, parametric_ops
 
 
 def _call(call: ir.Call) -> str:
-    args = ", ".join(f"{k}={ir.format_value(v)}" for k, v in call.args if v is not None)
-    return escape(f"{call.name}({args})")
+    return escape(ir.format_call(call, skip_unset=True))
 
 
 def _shape(shape: tuple[int, ...]) -> str:

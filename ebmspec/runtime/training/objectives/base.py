@@ -59,6 +59,15 @@ class Objective:
         """Back to a `state()` read from a checkpoint."""
 
 
+def imputed(trainer, positive: dict, observed: dict) -> dict:
+    """The batch with its missing labels drawn by a clamped chain (paper 004, Eq. 8), for the
+    objectives that run in one share: the chain draws from the share's generator."""
+    return impute(
+        trainer.model, trainer.sampler, trainer.table, positive, observed, trainer.s.steps,
+        trainer.chain_gen, trainer.stats,
+    )  # fmt: skip
+
+
 def share_batches(trainer, positive: dict, observed: dict, impute_labels: bool):
     """This process's rows of the batch and its shares' negatives: (positive, observed masks,
     negatives, label-keeping negatives of `both` or None, acceptance per block averaged over the

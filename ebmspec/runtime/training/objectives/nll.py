@@ -10,8 +10,12 @@ import torch
 
 from ebmspec import ir
 from ebmspec.runtime.model.enumeration import configurations
-from ebmspec.runtime.training.negatives import impute
-from ebmspec.runtime.training.objectives.base import Objective, gradient_penalty, penalty_inputs
+from ebmspec.runtime.training.objectives.base import (
+    Objective,
+    gradient_penalty,
+    imputed,
+    penalty_inputs,
+)
 from ebmspec.semantic.registry.signatures import Signature
 
 SIGNATURE = Signature(
@@ -53,10 +57,7 @@ class NllObjective(Objective):
 
     def step(self, trainer, positive: dict, observed: dict) -> dict | None:
         s = trainer.s
-        positive = impute(
-            trainer.model, trainer.sampler, trainer.table, positive, observed, s.steps,
-            trainer.chain_gen, trainer.stats,
-        )  # fmt: skip
+        positive = imputed(trainer, positive, observed)
         loss, parts = nll_loss(
             trainer.model, positive, trainer.table, self.flow, s.energy_l2, s.grad_penalty
         )

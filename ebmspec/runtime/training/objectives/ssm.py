@@ -11,8 +11,7 @@ from __future__ import annotations
 import torch
 
 from ebmspec.runtime.model.enumeration import label_log_likelihood
-from ebmspec.runtime.training.negatives import impute
-from ebmspec.runtime.training.objectives.base import Objective
+from ebmspec.runtime.training.objectives.base import Objective, imputed
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -113,10 +112,7 @@ class SsmObjective(Objective):
 
     def step(self, trainer, positive: dict, observed: dict) -> dict | None:
         s = trainer.s
-        positive = impute(
-            trainer.model, trainer.sampler, trainer.table, positive, observed, s.steps,
-            trainer.chain_gen, trainer.stats,
-        )  # fmt: skip
+        positive = imputed(trainer, positive, observed)
         loss, f_pos, norm, trace = ssm_loss(
             trainer.model, positive, trainer.table, trainer.chain_gen, s.projections,
             s.ssm_noise, s.alpha, s.labels, observed, s.energy_l2, s.grad_penalty,

@@ -1,8 +1,8 @@
 """The typed, frozen intermediate representation of a checked spec, and its text dump.
 
 In: built by `semantic.checker.check_program` from the AST. Out: consumed by the passes, the runtime
-(`runtime.energy.lower_energy`) and codegen. Every node carries the `Span` of the spec text it came
-from. `dump(node)` prints the golden-test format used by `ebmspec compile --emit ir`.
+(`runtime.model.energy.lower_energy`) and codegen. Every node carries the `Span` of the spec text it
+came from. `dump(node)` prints the golden-test format used by `ebmspec compile --emit ir`.
 """
 
 from __future__ import annotations

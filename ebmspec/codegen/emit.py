@@ -15,6 +15,7 @@ from ebmspec import ir
 from ebmspec.passes import plan_cache
 from ebmspec.resources import resource_dir
 from ebmspec.runtime.model import energy as energy_runtime
+from ebmspec.runtime.model import ops
 from ebmspec.runtime.model.blocks import BLOCK_FILES
 from ebmspec.runtime.sampling import sampler as sampling
 from ebmspec.runtime.sampling.kernels import KERNEL_FILES
@@ -104,7 +105,7 @@ def _standalone(module) -> str:
 def standalone_layers() -> str:
     """The torch-only bodies of runtime/model/ops.py and of every energy block's module (in
     `BLOCK_FILES` order), copied into every emitted module."""
-    modules = [energy_runtime.layers]
+    modules = [ops]
     modules += [importlib.import_module(f"ebmspec.runtime.model.blocks.{n}") for n in BLOCK_FILES]
     return "\n\n\n".join(_standalone(module) for module in modules)
 

@@ -95,7 +95,7 @@ def describe_node(node: ir.ENode) -> str:
 
 
 def op_macs(node: ir.Op) -> int:
-    """Multiply-adds per example of one block: its module's `macs` (`runtime.blocks`); blocks
+    """Multiply-adds per example of one block: its module's `macs` (`runtime.model.blocks`); blocks
     without one (elementwise, reshaping) and operators count 0."""
     row = ENERGY_BLOCKS.get(node.op)
     macs = row.extra["macs"] if row is not None else None

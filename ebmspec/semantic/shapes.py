@@ -1,4 +1,5 @@
-"""Helpers of the energy blocks' shape rules (the rules live with each block, `runtime.blocks`).
+"""Helpers of the energy blocks' shape rules (the rules live with each block,
+`runtime.model.blocks`).
 
 A rule takes the checker (`EnergyChecker`, as `chk`), the checked call (`ast.Call`), the block's
 name, the bound arguments (tensor arguments already `ir.ENode`s) and the parameter-block name the

@@ -13,13 +13,13 @@ from torch import nn
 
 from ebmspec import ir
 from ebmspec.passes import plan_cache
-from ebmspec.runtime.model import ops as layers
+from ebmspec.runtime.model import ops
 from ebmspec.runtime.model.blocks import MODULE_CLASSES, OPS
 
 
 def module_spec(node: ir.Op) -> tuple[str, dict]:
     """Class name and constructor arguments of the parameter block an `Op` owns (the block's
-    `MODULE` in `runtime.blocks`: the constructor takes those attributes of the Op)."""
+    `MODULE` in `runtime.model.blocks`: the constructor takes those attributes of the Op)."""
     attrs = dict(node.attrs)
     module, names = MODULE_CLASSES[node.op]
     kwargs = {k: list(attrs[k]) if isinstance(attrs[k], tuple) else attrs[k] for k in names}
@@ -54,7 +54,7 @@ class EnergyModel(nn.Module):
         self.program_name = program.name
         self.energy = program.energy
         self.variables = {v.name: v for v in program.variables}
-        self.blocks = layers.Blocks()
+        self.blocks = ops.Blocks()
         for node in parametric_ops(program.energy):
             module, _ = MODULE_CLASSES[node.op]
             self.blocks[node.module] = module(**module_spec(node)[1])
@@ -73,7 +73,7 @@ class EnergyModel(nn.Module):
         env: dict = {}
         for let in self.energy.lets:
             env[let.name] = self._eval(let.value, env, values)
-        return layers.finish(self._eval(self.energy.result, env, values), batch)
+        return ops.finish(self._eval(self.energy.result, env, values), batch)
 
     def parameter_counts(self) -> dict[str, int]:
         return {
@@ -172,7 +172,7 @@ class EnergySplit:
             if let.name in self.head_lets:
                 env[let.name] = self._eval(let.value, env, values, statics)
         batch = next(iter(values.values())).shape[0] if values else statics[0].shape[0]
-        return layers.finish(self._eval(self.model.energy.result, env, values, statics), batch)
+        return ops.finish(self._eval(self.model.energy.result, env, values, statics), batch)
 
 
 class SpecializedEnergy(nn.Module):
@@ -237,12 +237,12 @@ def lower_energy(program: ir.Program, seed: int | None = 0) -> EnergyModel:
 
 
 def variable_table(program: ir.Program) -> dict:
-    """`{name: layers.Var}`, the form the samplers and the standalone code use."""
+    """`{name: ops.Var}`, the form the samplers and the standalone code use."""
     return {
-        v.name: layers.Var(v.kind, v.shape, v.categories, v.low, v.high) for v in program.variables
+        v.name: ops.Var(v.kind, v.shape, v.categories, v.low, v.high) for v in program.variables
     }
 
 
 def random_values(program: ir.Program, batch: int, generator: torch.Generator) -> dict:
     """A random batch of valid variable values (for tests, summaries and smoke runs)."""
-    return layers.random_values(variable_table(program), batch, generator)
+    return ops.random_values(variable_table(program), batch, generator)

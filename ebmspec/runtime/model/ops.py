@@ -2,7 +2,7 @@
 
 In: batched tensors (leading batch axis; categoricals as one-hot floats on a last axis so that GWG
 can differentiate through them). Out: batched tensors. The building blocks themselves (MLP, CNN,
-...) are one module each in `runtime.blocks`. This file imports nothing but torch: its body
+...) are one module each in `runtime.model.blocks`. This file imports nothing but torch: its body
 (below the `# --- begin standalone ---` marker) is copied verbatim into every module emitted by
 `ebmspec compile`, before the blocks' bodies, so the in-process model and the emitted one run the
 very same code.

@@ -2,7 +2,7 @@
 
 In: a checked program and a batch of values of one of its image variables (a real variable of
 shape [C, H, W] with C = 1 or 3), as the model sees them. Out: pixels in [0, 1] obtained by
-inverting the dataset's transforms with `runtime.transforms.Pipeline.inverse` (`logit` ->
+inverting the dataset's transforms with `runtime.data.transforms.Pipeline.inverse` (`logit` ->
 sigmoid, `dequantize` -> the level whose bin is centred there, `noise` -> itself, `standardize`
 -> its fitted statistics when they are passed in), else by mapping the variable's bounds, else by
 min-max normalising the batch; then a padded grid with

@@ -46,6 +46,7 @@ from ebmspec.runtime.sampling.kernels.jump import shift_groups
 from ebmspec.runtime.sampling.sampler import sampler_table
 from ebmspec.runtime.seeding import stream
 from ebmspec.runtime.training import distributed
+from ebmspec.runtime.training.chain_shares import Share
 from ebmspec.runtime.training.checkpointing import DIVERGED, Checkpoints
 from ebmspec.runtime.training.metrics_log import MetricsLog
 from ebmspec.runtime.training.negatives import Negatives
@@ -61,7 +62,6 @@ from ebmspec.runtime.training.settings import (
     score,
     warmup_factor,
 )
-from ebmspec.runtime.training.shares import Share
 from ebmspec.runtime.training.signals import Signals
 
 # The names callers import from here.

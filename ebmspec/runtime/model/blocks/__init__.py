@@ -14,7 +14,7 @@ A block is added by adding its module, which holds everything about it:
 
 Every module here is imported and its rows declared in `semantic.registry.ENERGY_BLOCKS` (the
 checker reads them without importing the runtime). `OPS` maps an op name to its function and
-`BLOCK_FILES` lists the modules whose bodies the emitted module copies, after `layers`.
+`BLOCK_FILES` lists the modules whose bodies the emitted module copies, after `ops`.
 """
 
 import dataclasses
@@ -22,13 +22,13 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 
-from ebmspec.runtime.model import ops as layers
+from ebmspec.runtime.model import ops
 from ebmspec.semantic.registry import ENERGY_BLOCKS
 from ebmspec.semantic.registry.signatures import declare
 
 BLOCK_FILES = tuple(sorted(m.name for m in pkgutil.iter_modules(__path__)))
 MODULE_CLASSES: dict[str, tuple[type, tuple[str, ...]]] = {}
-OPS: dict[str, Callable] = {k[3:]: v for k, v in vars(layers).items() if k.startswith("op_")}
+OPS: dict[str, Callable] = {k[3:]: v for k, v in vars(ops).items() if k.startswith("op_")}
 for _name in BLOCK_FILES:
     _module = importlib.import_module(f"{__name__}.{_name}")
     OPS.update({k[3:]: v for k, v in vars(_module).items() if k.startswith("op_")})

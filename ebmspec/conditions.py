@@ -29,7 +29,7 @@ from ebmspec.runtime.sampling.clamping import (
     check_shape,
     encode_value,
 )
-from ebmspec.semantic.values import fold_number, suggest
+from ebmspec.semantic.values import describe_found, fold_number, suggest
 from ebmspec.source import Source, Span
 
 HOW = "write `--condition NAME=VALUE`, e.g. `--condition x_pos=3`"
@@ -174,17 +174,6 @@ def _check_value(variable: ir.Variable, expr: ast.Expr, sink: DiagnosticSink) ->
     return torch.empty(0) if sink.diagnostics else encode_value(var, numbers, shape)
 
 
-def _describe(expr: ast.Expr) -> str:
-    if isinstance(expr, ast.Name):
-        return f"`{expr.ident.text}`"
-    if isinstance(expr, ast.String):
-        return f'the string "{expr.value}"'
-    if isinstance(expr, ast.Call):
-        return f"a call to `{expr.func.text}`"
-    number = fold_number(expr)
-    return f"`{number:g}`" if number is not None else "an expression"
-
-
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -192,4 +181,4 @@ def _check_leaf(name: str, var: Var, leaf: ast.Expr) -> float | int:
     """One number of a condition's value: its type, then its range (`ConditionError`)."""
     if var.kind == "binary" and isinstance(leaf, ast.Name) and leaf.ident.text in ("true", "false"):
         return int(leaf.ident.text == "true")
-    return check_number(name, var, fold_number(leaf), _describe(leaf))
+    return check_number(name, var, fold_number(leaf), describe_found(leaf))

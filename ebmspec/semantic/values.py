@@ -64,7 +64,8 @@ def fold_number(expr: ast.Expr) -> int | float | None:
     return None
 
 
-def _found(expr: ast.Expr) -> str:
+def describe_found(expr: ast.Expr) -> str:
+    """How a diagnostic names an expression that is not what was expected."""
     if isinstance(expr, ast.Name):
         return f"`{expr.ident.text}`"
     if isinstance(expr, ast.String):
@@ -96,7 +97,7 @@ def check_number(kind: str, expr: ast.Expr, scope: Scope, what: str) -> int | fl
         quoted = isinstance(expr, ast.String) and _NUMBER.fullmatch(expr.value.strip())
         scope.sink.error(
             "E201",
-            f"expected {label} for {what}, found {_found(expr)}",
+            f"expected {label} for {what}, found {describe_found(expr)}",
             expr.span,
             f"drop the quotes: `{expr.value.strip()}`"
             if quoted
@@ -126,7 +127,7 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
             example = f"[{expr.text}]" if isinstance(expr, ast.Number) else "[256, 256]"
             sink.error(
                 "E201",
-                f"expected a list for {what}, found {_found(expr)}",
+                f"expected a list for {what}, found {describe_found(expr)}",
                 expr.span,
                 f"write a list in square brackets, e.g. `{example}`",
             )
@@ -140,7 +141,7 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
             return expr.ident.text == "true"
         sink.error(
             "E201",
-            f"expected `true` or `false` for {what}, found {_found(expr)}",
+            f"expected `true` or `false` for {what}, found {describe_found(expr)}",
             expr.span,
             "write `true` or `false`",
         )
@@ -149,7 +150,7 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
         if not isinstance(expr, ast.String):
             sink.error(
                 "E201",
-                f"expected a string for {what}, found {_found(expr)}",
+                f"expected a string for {what}, found {describe_found(expr)}",
                 expr.span,
                 'write a double-quoted string, e.g. `"data/train.csv"`',
             )
@@ -178,7 +179,7 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
             quoted = isinstance(expr, ast.String) and expr.value in known
             sink.error(
                 "E201",
-                f"expected {article} {noun} name for {what}, found {_found(expr)}",
+                f"expected {article} {noun} name for {what}, found {describe_found(expr)}",
                 expr.span,
                 f"drop the quotes: `{expr.value}` is a name, not a string"
                 if quoted

@@ -8,6 +8,8 @@ Mixed into `checker.Checker`.
 
 from __future__ import annotations
 
+import math
+
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
@@ -127,6 +129,8 @@ class SamplerChecks:
                     )
                     ok = False
                 if ok and bound is not None:
+                    ok = self._check_enumeration(signature, bound, names, func.span)
+                if ok and bound is not None:
                     blocks.append(
                         ir.Block(
                             make_call(signature.name, bound, func.span),
@@ -137,6 +141,38 @@ class SamplerChecks:
                         )
                     )
         return ir.Sampler(block.name.text, tuple(inits), tuple(blocks), sweeps, block.span)
+
+    def _check_enumeration(self, signature: reg.Signature, bound: dict, names, span) -> bool:
+        """E409 when the kernel lists every joint value of the block's discrete variables and
+        there are more than `MAX_ENUMERABLE` of them: refused here, before anything allocates."""
+        trait = signature.extra.get("enumerates")
+        if trait is None or (trait != "always" and not bound.get(trait)):
+            return True
+        discrete = [self.scope.variables[n] for n in names if self.scope.variables[n].discrete]
+        count = math.prod(v.cardinality for v in discrete)
+        if count <= reg.MAX_ENUMERABLE:
+            return True
+        listed = ", ".join(f"`{v.name}`" for v in discrete)
+        how = f"{signature.name}(joint = true)" if trait != "always" else signature.name
+        if trait == "always":
+            help = (
+                f"`{signature.name}` needs labels with at most {reg.MAX_ENUMERABLE:,} joint "
+                "values; update large discrete variables with gwg, dmala or per-site gibbs instead"
+            )
+        else:
+            help = (
+                f"use per-site `{signature.name}` (`{trait} = false`), gwg or dmala: each moves "
+                f"one site or a few at a time; at most {reg.MAX_ENUMERABLE:,} joint values can be "
+                "listed"
+            )
+        self.sink.error(
+            "E409",
+            f"`{how}` lists every joint value of {listed}: {count:,} values, more than the "
+            f"limit of {reg.MAX_ENUMERABLE:,}",
+            span,
+            help,
+        )
+        return False
 
     def check_init_setting(self, expr: ast.Expr, name: str, data) -> ir.Call | None:
         """A profile's or `--set`'s `sampler.S.init.NAME = DIST(...)`, checked exactly as

@@ -21,7 +21,8 @@ _MODULES = sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name != "b
 _LOADED = [importlib.import_module(f"{__name__}.{n}") for n in _MODULES]
 _CLASSES = {kernel.name: kernel for kernel in Kernel.__subclasses__()}  # as schedule's table
 for _row in (m.SIGNATURE for m in _LOADED if hasattr(m, "SIGNATURE")):  # `tuning` is a helper
-    _traits = {"reads": _CLASSES[_row.name].reads, "leaves": _CLASSES[_row.name].leaves}
+    _class = _CLASSES[_row.name]
+    _traits = {"reads": _class.reads, "leaves": _class.leaves, "enumerates": _class.enumerates}
     declare(KERNELS, dataclasses.replace(_row, extra={**_row.extra, **_traits}))
 
 # Kernels depend on `base` (their base class) and on helper modules such as `tuning` only through

@@ -94,11 +94,15 @@ class Kernel:
     reads:     what `step` needs known at its entry point: "grad" (f and gradients), "f", "none".
     leaves:    what is known at the point it returns: "full", "f" or "none". Both are mirrored
                in the registry for the sweep planner (a test keeps them equal).
+    enumerates: when `step` lists every joint value of the block's discrete variables: "always",
+               the name of the bool argument that turns it on, or None. Mirrored in the registry
+               too, so the checker refuses a block with more than `MAX_ENUMERABLE` values (E409).
     """
 
     name = ""
     reads = "none"
     leaves = "none"
+    enumerates: str | None = None
 
     def __init__(self, variables, table: dict):
         self.variables = tuple(variables)

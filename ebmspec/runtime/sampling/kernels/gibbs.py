@@ -49,6 +49,7 @@ class Gibbs(Kernel):
     name = "gibbs"
     reads = "none"
     leaves = "none"
+    enumerates = "joint"
 
     def __init__(self, variables, table: dict, joint: bool = False):
         super().__init__(variables, table)

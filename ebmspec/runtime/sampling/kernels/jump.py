@@ -92,6 +92,7 @@ class Jump(Kernel):
     name = "jump"
     reads = "none"
     leaves = "f"
+    enumerates = "always"
     # The block keeps its clamped variables: the orbit is over the joint values of all its labels
     # (the shift table's rows), restricted to those that agree with the clamps.
     whole_block = True

@@ -127,11 +127,9 @@ class Checkpoints:
         ckpt.restore_optimizer(t.optimizer, ckpt.under("optim", tensors), meta["optimizer_groups"])
         for share in t.shares:
             share.restore(tensors, t.device)
-        if t.objective.state() is not None:
-            t.objective.restore(
-                ckpt.under(t.objective.name, tensors),
-                meta[f"{t.objective.name}_optimizer_groups"],
-            )
+        groups = f"{t.objective.name}_optimizer_groups"  # written only by objectives with state
+        if groups in meta:
+            t.objective.restore(ckpt.under(t.objective.name, tensors), meta[groups])
         t.data_gen.set_state(tensors["rng/data"])
         t.stats = unflatten_stats(ckpt.under("stats", tensors))
         for name, pipeline in t.pipelines.items():

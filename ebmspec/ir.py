@@ -63,6 +63,11 @@ class Variable:
         return self.shape + ((self.categories,) if self.kind == "categorical" else ())
 
     @property
+    def sites(self) -> int:
+        """Number of elements (sites) per example."""
+        return math.prod(self.shape)
+
+    @property
     def cardinality(self) -> int | None:
         """Number of joint values of a discrete variable (None for real)."""
         size = math.prod(self.shape)
@@ -257,54 +262,6 @@ class Program:
             if sampler.name == name:
                 return sampler
         raise KeyError(name)
-
-
-def flow_density(energy: Energy | None, variables) -> bool:
-    """Whether f is an exact, normalised log-density: the result is a `nice` flow whose input
-    holds every real variable exactly once, only reshaped (`flatten`, `concat`, `reshape`, or
-    a `let` of those), and the model has no discrete variable; then log p(x) = f(x). Or the
-    result is a class-conditional flow indexed by the one discrete variable, a categorical:
-    `nice(..., classes = K)[y]`; then f(x, y) = log p(x | y), normalised over x for each y."""
-    if energy is None:
-        return False
-    lets = {let.name: let.value for let in energy.lets}
-
-    def resolve(node: ENode) -> ENode:
-        while isinstance(node, Ref):
-            node = lets[node.name]
-        return node
-
-    result = resolve(energy.result)
-    discrete = [v for v in variables if v.discrete]
-    if discrete:
-        (label,) = discrete if len(discrete) == 1 else (None,)
-        if label is None or label.kind != "categorical" or label.shape:
-            return False
-        if not (isinstance(result, Op) and result.op == "index"):
-            return False
-        scores, which = resolve(result.inputs[0]), result.inputs[1]
-        if not (isinstance(which, Input) and which.variable == label.name):
-            return False
-        if not (isinstance(scores, Op) and dict(scores.attrs).get("classes")):
-            return False
-        result = scores
-        variables = [v for v in variables if not v.discrete]
-    if not (isinstance(result, Op) and result.op == "nice"):
-        return False
-    seen: list[str] = []
-
-    def reshaped(node: ENode) -> bool:
-        node = resolve(node)
-        if isinstance(node, Input):
-            seen.append(node.variable)
-            return True
-        if isinstance(node, Op) and node.op in ("flatten", "concat", "reshape"):
-            return all(reshaped(child) for child in node.inputs)
-        return False
-
-    if not reshaped(result.inputs[0]):
-        return False
-    return sorted(seen) == sorted(v.name for v in variables)
 
 
 # ---- dump --------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ _TYPES = {
     "activation": "activation",
     "bool": "true/false",
     "string": "string",
+    "strings": "list of strings",
     "variable": "variable",
     "sampler": "sampler",
     "choice": "one of",

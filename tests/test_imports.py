@@ -30,6 +30,7 @@ LAYERS = {
     "resources": 0,
     "frontend": 1,
     "ir": 1,
+    "energy_facts": 1,
     "semantic": 2,
     "passes": 3,
     "runtime": 4,

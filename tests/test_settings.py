@@ -24,7 +24,7 @@ def test_set_applies_after_the_profile(cli):
 def test_set_changes_the_ir_dump(cli):
     status, out, _ = cli("compile", SPEC, "--emit", "ir", "--set", "train.objective.reinit=0.1")
     assert status == 0
-    assert "pcd(sampler=joint, steps=20, buffer=10000, reinit=0.1)" in out
+    assert "pcd(sampler=joint, steps=20, buffer=10000, reinit=0.1, latents=auto)" in out
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_set_and_profiles_can_replace_the_whole_objective(cli, tmp_path):
         "--set", "train.objective.steps = 7",
     )  # fmt: skip
     assert status == 0, err
-    assert "objective: jem(sampler=joint, steps=7, buffer=10000, reinit=0.05, alpha=3.0" in out
+    assert "objective: jem(sampler=joint, steps=7, buffer=10000, reinit=0.05, latents=auto, alpha=3" in out
     assert "generative=conditional)" in out
     spec = tmp_path / "p.ebm"
     # A key after a call on the next line (LALR once read its `train` as the block keyword).

@@ -30,6 +30,8 @@ STREAMS = {
     "labelled_rows": 10,  # semi-supervised: which training labels are kept
     "generator_init": 11,  # VERA's generator network's initial weights
     "judge": 12,  # bench/conditional_generation.py: the judge classifier's batches
+    "latent_chains": 13,  # persistent latent chains: their first state per training example
+    "binarize": 14,  # stochastic binarisation of a dataset (once, at load)
 }
 
 

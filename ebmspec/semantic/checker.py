@@ -9,13 +9,13 @@ objectives, evaluation and profile keys). The work is split by block: variables 
 
 from __future__ import annotations
 
-from ebmspec import ir
+from ebmspec import energy_facts, ir
 from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast
 from ebmspec.semantic.data import check_data
 from ebmspec.semantic.energy import EnergyChecker
 from ebmspec.semantic.profiles import check_profiles
-from ebmspec.semantic.registry import require_declared
+from ebmspec.semantic.registry import DATASETS, require_declared
 from ebmspec.semantic.samplers import SamplerChecks
 from ebmspec.semantic.training import TrainingChecks
 from ebmspec.semantic.values import Scope, fold_number
@@ -83,9 +83,13 @@ class Checker(SamplerChecks, TrainingChecks):
 
         data = check_data(self.scope, singles.get("data"))
         self.scope.broken_data = data is None and "data" in singles
+        self.scope.drawn_data = data is not None and DATASETS[data.source.name].extra.get(
+            "drawn", False
+        )
         energy_block = singles.get("energy")
         energy = EnergyChecker(self.scope).check(energy_block) if energy_block else None
-        self.scope.flow = ir.flow_density(energy, variables)
+        self.scope.flow = energy_facts.flow_density(energy, variables)
+        self.scope.energy = energy
         sampler_irs = tuple(self._sampler(block, data) for block in samplers)
         train = self._train(singles.get("train"), data)
         self._fixed_training_steps(train, sampler_irs)

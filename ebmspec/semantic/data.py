@@ -1,11 +1,14 @@
 """Check the `data` line: dataset arguments, the fields it provides, and transforms.
 
 In: `ast.DataDecl` and the declared variables. Out: `ir.Dataset`. Every observed (non-`latent`)
-variable must be a field of the dataset with the same domain (E601/E602); transforms apply to
-observed real variables only (E603).
+variable must be a field of the dataset with the same domain (E601/E602), except that a real
+field in [0, 1] becomes a `binary` variable of the same shape through `binarize` (its clause's
+only step); the other transforms apply to observed real variables only (E603).
 """
 
 from __future__ import annotations
+
+import math
 
 from ebmspec import ir
 from ebmspec.frontend import ast
@@ -15,17 +18,48 @@ from ebmspec.semantic.values import Scope, bind_args, item_span, keyword_span, r
 Field = tuple[str, tuple[int, ...], int | None]  # kind, shape, categories
 
 
-def dataset_fields(name: str, args: dict) -> dict[str, Field]:
-    """The variables a dataset provides, as a function of its arguments (its module's `fields`)."""
-    return DATASETS[name].extra["fields"](args)
+def dataset_fields(name: str, args: dict, variables=()) -> dict[str, Field]:
+    """The variables a dataset provides, as a function of its arguments (its module's `fields`).
+    A dataset that maps its fields onto the spec's variables by name (`fields` gives None: a csv
+    without `features`, an npz) provides what the observed `variables` declare, a binarized one
+    as the real values it is made from; the loader checks the file against them."""
+    fields = DATASETS[name].extra["fields"](args)
+    if fields is not None:
+        return fields
+    return {v.name: (v.kind, v.shape, v.categories) for v in variables if v.observed}
 
 
-def _describe(field: Field) -> str:
+def raw_fields(data: ir.Dataset, fields: dict[str, Field]) -> dict[str, Field]:
+    """`fields` as the file holds them: a binarized variable's field is real."""
+    binarized = {t.variable for t in data.transforms for s in t.steps if s.name == "binarize"}
+    return {
+        name: ("real", shape, None) if name in binarized else (kind, shape, categories)
+        for name, (kind, shape, categories) in fields.items()
+    }
+
+
+def describe_field(field: Field) -> str:
     kind, shape, categories = field
     dims = ", ".join(map(str, shape))
     if kind == "categorical":
         return f"categorical({categories})" + (f"[{dims}]" if shape else "")
     return f"{kind}[{dims}]"
+
+
+def _clauses(decl: ast.DataDecl, name: str) -> list:
+    return [clause for clause in decl.transforms if clause.variable.text == name]
+
+
+def _mapping_help(variable: ir.Variable, field: Field, binarized: bool) -> str:
+    """How to make a declared variable and the field of the same name agree."""
+    kind, shape, _ = field
+    declare = f"declare `{variable.name} : {describe_field(field)}`"
+    if variable.kind == "binary" and kind == "real" and variable.shape == shape:
+        step = f"transform {variable.name}: binarize(threshold = 0.5)"
+        return f"{declare}, or make its values 0/1: `{step}`"
+    if kind == "real" and variable.kind == "real" and math.prod(shape) == variable.sites:
+        return f"{declare} (it holds the same {variable.sites} values; `reshape` it in the energy)"
+    return declare + (" (binarize keeps the field's shape)" if binarized else "")
 
 
 def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
@@ -43,7 +77,7 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
     if problem is not None:
         sink.error(problem[0], problem[1], decl.span, problem[2])
         return None
-    fields = dataset_fields(signature.name, bound)
+    fields = dataset_fields(signature.name, bound, scope.variables.values())
     holdout = bound.get("holdout") or ()
     if holdout:
         classes = fields["y"][2] if "y" in fields else None
@@ -63,6 +97,11 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
                 "name some of the label values, e.g. `holdout = [8, 9]`",
             )  # fmt: skip
             return None
+    binarized = {
+        clause.variable.text
+        for clause in decl.transforms
+        if any(func.name.text == "binarize" for func in clause.funcs)
+    }
     for variable in scope.variables.values():
         if not variable.observed:
             continue
@@ -73,19 +112,21 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
                 f"dataset `{signature.name}` does not provide `{variable.name}`",
                 variable.span,
                 "it provides "
-                + ", ".join(f"`{n} : {_describe(f)}`" for n, f in fields.items())
+                + ", ".join(f"`{n} : {describe_field(f)}`" for n, f in fields.items())
                 + f"; rename `{variable.name}` to the field it holds, or mark it `latent` "
                 "if it is not observed",
             )
             continue
         kind, shape, categories = field
+        if variable.name in binarized and kind == "real":
+            kind, categories = "binary", None  # what binarize makes of it
         if (variable.kind, variable.shape, variable.categories) != (kind, shape, categories):
             sink.error(
                 "E602",
                 f"`{variable.name}` is declared {variable.describe()} but dataset "
-                f"`{signature.name}` provides {_describe(field)}",
+                f"`{signature.name}` provides {describe_field(field)}",
                 variable.span,
-                f"declare `{variable.name} : {_describe(field)}`",
+                _mapping_help(variable, field, variable.name in binarized),
             )
     transforms = []
     for clause in decl.transforms:
@@ -93,7 +134,8 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
         variable = scope.variables.get(name)
         if name in scope.broken:
             continue  # its declaration is already reported
-        if variable is None or variable.kind != "real" or not variable.observed:
+        binary = variable is not None and variable.kind == "binary" and name in binarized
+        if variable is None or (variable.kind != "real" and not binary) or not variable.observed:
             what = (
                 "not a declared variable"
                 if variable is None
@@ -111,6 +153,15 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
             step = resolve(sink, TRANSFORMS, func, "transform")
             if step is None:
                 continue
+            if name in binarized and (len(clause.funcs) > 1 or len(_clauses(decl, name)) > 1):
+                sink.error(
+                    "E603",
+                    f"`binarize` makes `{name}` binary, so it is the only transform of `{name}`",
+                    func.span,
+                    f"keep `transform {name}: binarize(...)` alone; the other steps act on "
+                    "real values",
+                )
+                break
             args = bind_args(step, func.args, func.span, scope)
             if args is not None:
                 steps.append(ir.Call(step.name, tuple(args.items()), func.span))

@@ -8,7 +8,7 @@ In: the profile AST blocks and the checked program. Out: `ir.Profile`s whose key
 
 from __future__ import annotations
 
-from ebmspec import ir
+from ebmspec import energy_facts, ir
 from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast, parse_assignment
 from ebmspec.semantic import registry as reg
@@ -121,7 +121,7 @@ def check_setting(program: ir.Program, source: Source) -> ir.Override:
     scope = Scope(
         sink, {v.name: v for v in program.variables}, {s.name: s.span for s in program.samplers}
     )
-    scope.flow = ir.flow_density(program.energy, program.variables)
+    scope.flow = energy_facts.flow_density(program.energy, program.variables)
     keys = setting_keys(program)
     key = assignment.key.text
     param = keys.get(key)

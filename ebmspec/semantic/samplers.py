@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ebmspec import ir
+from ebmspec import energy_facts, ir
 from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
 from ebmspec.semantic.values import (
@@ -130,6 +130,8 @@ class SamplerChecks:
                     ok = False
                 if ok and bound is not None:
                     ok = self._check_enumeration(signature, bound, names, func.span)
+                if ok and signature.name == "block_gibbs":
+                    ok = self._check_separable(names, func.span)
                 if ok and bound is not None:
                     blocks.append(
                         ir.Block(
@@ -171,6 +173,24 @@ class SamplerChecks:
             f"limit of {reg.MAX_ENUMERABLE:,}",
             span,
             help,
+        )
+        return False
+
+    def _check_separable(self, names, span) -> bool:
+        """E410: `block_gibbs` redraws every site from the gradient, exact only when f is
+        affine in the block's codes with no coupling between its sites
+        (`energy_facts.separable`)."""
+        if self.scope.energy is None or energy_facts.separable(self.scope.energy, names):
+            return True
+        listed = ", ".join(f"`{n}`" for n in names)
+        self.sink.error(
+            "E410",
+            f"`block_gibbs` needs an energy affine in {listed}, with no term coupling two of "
+            "their sites; this energy passes them through a nonlinearity or multiplies them "
+            "together",
+            span,
+            "use per-site `gibbs`, `gwg` or `dmala`; or write the terms that read them as "
+            "`bilinear`, `linear`, `dot` or `scores[k]` with the other factor free of them",
         )
         return False
 

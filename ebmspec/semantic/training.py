@@ -12,6 +12,7 @@ import math
 from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
+from ebmspec.semantic.latents import check_latents
 from ebmspec.semantic.values import (
     INVALID,
     as_func,
@@ -174,13 +175,18 @@ class TrainingChecks:
                 "use `pcd`, `cd` or `nll`",
             )
             return None
+        latents = [v for v in variables if not v.observed]
+        if latents:
+            call = check_latents(self.sink, self.scope, call, latents)
+            if call is None:
+                return None
         # jem and a supervised ssm or vera enumerate the label(s) for log p(y | x); vera also
         # marginalises every discrete variable (its generator makes the real ones only).
         supervised = call.name in ("ssm", "vera") and (names.get("alpha") or 0) > 0
         marginal = call.name == "vera" and any(v.discrete for v in variables)
         if call.name == "jem" or supervised or marginal:
             label = names["label"]
-            discrete = [v for v in variables if v.discrete]
+            discrete = [v for v in variables if v.discrete and v.observed]
             if label is None and len(discrete) == 1:
                 label = discrete[0].name
                 call = call.with_arg("label", label)

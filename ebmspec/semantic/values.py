@@ -32,8 +32,13 @@ class Scope:
     broken: set[str] = field(default_factory=set)
     # A `data` line that was written but reported as wrong: checks that need data stay quiet.
     broken_data: bool = False
-    # The energy is a normalised log-density (`ir.flow_density`): `nll` can train it exactly.
+    # The energy is a normalised log-density (`energy_facts.flow_density`): `nll` can train it
+    # exactly.
     flow: bool = False
+    # The checked energy (None when it is missing or broken): what the latent checks analyse.
+    energy: ir.Energy | None = None
+    # The dataset draws every batch afresh (toy, moons): no training rows to key chains by.
+    drawn_data: bool = False
 
 
 def suggest(name: str, candidates) -> str:
@@ -199,6 +204,12 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
             )
             return _INVALID
         return name
+    if ptype == "strings":
+        items = expr.items if isinstance(expr, ast.List) else (expr,)
+        values = tuple(
+            check_value("string", item, scope, f"an element of {what}") for item in items
+        )
+        return _INVALID if _INVALID in values else values
     if ptype == "choices":
         items = expr.items if isinstance(expr, ast.List) else (expr,)
         values = tuple(check_value("choice", item, scope, what, param) for item in items)

@@ -47,6 +47,7 @@ variables {
   u : real[3]
   w : real[2]
   h : real[2, 2]
+  a : binary[2]
 }
 
 energy {
@@ -54,6 +55,7 @@ energy {
             hidden = [8], act = tanh)
   return net + quadratic(b) + gaussian(r, mean = 0.5) + gaussian(u, mean = 0)
     + gaussian(w, mean = 1, std = 0.5) + gaussian(h, mean = 0) + linear(concat(e, u))
+    + bilinear(a, w)
 }
 
 sampler every {
@@ -69,6 +71,7 @@ sampler every {
   update u with langevin(step = 0.01)
   update w with mala(step = 0.05)
   update h with hmc(step = 0.1, leapfrog = 3, adapt = 2)
+  update a with block_gibbs
   sweeps = 3
 }
 

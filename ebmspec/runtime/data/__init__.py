@@ -45,7 +45,9 @@ from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.runtime.data.base import Context, Dataset, count_rows
 from ebmspec.runtime.data.second_sets import SECOND_SETS, load_second_set
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
-from ebmspec.semantic.data import dataset_fields
+from ebmspec.runtime.data.transforms import binarize_split
+from ebmspec.runtime.seeding import stream
+from ebmspec.semantic.data import dataset_fields, raw_fields
 from ebmspec.semantic.registry import DATASETS
 from ebmspec.semantic.registry.signatures import declare
 from ebmspec.source import Source
@@ -60,7 +62,11 @@ LOADERS: dict[str, Callable] = {}
 for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     _module = importlib.import_module(f"{__name__}.{_info.name}")
     if hasattr(_module, "SIGNATURE"):  # base and second_sets are helpers, not datasets
-        _hooks = {"fields": _module.fields, "problem": getattr(_module, "problem", None)}
+        _hooks = {
+            "fields": _module.fields,
+            "problem": getattr(_module, "problem", None),
+            "drawn": getattr(_module, "DRAWN", False),  # a fresh batch every iteration
+        }
         declare(DATASETS, dataclasses.replace(_module.SIGNATURE, extra=_hooks))
         LOADERS[_module.SIGNATURE.name] = _module.load
 
@@ -90,10 +96,10 @@ def load_dataset(
         )
     call = data.source
     args = dict(call.args)
-    context = Context(call.name, args, source, call.span, spec_dir, seed)
+    fields = dataset_fields(call.name, args, program.variables)
+    context = Context(call.name, args, source, call.span, spec_dir, seed, raw_fields(data, fields))
     loader = LOADERS[call.name]
     description, train, test, draw, nominal = loader(context)
-    fields = dataset_fields(call.name, args)
     ood = {}
     if args.get("holdout"):
         # Held-out classes (paper 003): gone from training; their test rows are an OOD set.
@@ -110,6 +116,13 @@ def load_dataset(
     for name in sorted(_second_sets_asked(program)):
         shape = program.variable("x").shape
         ood[name] = load_second_set(context, name, shape)
+    if any(s.name == "binarize" for t in data.transforms for s in t.steps):
+        generator = stream(seed, "binarize")
+        train, test = binarize_split(data, train, generator), binarize_split(data, test, generator)
+        ood = {name: binarize_split(data, values, generator) for name, values in ood.items()}
+        description += "; " + ", ".join(
+            f"`{t.variable}` binarized" for t in data.transforms if t.steps[0].name == "binarize"
+        )
     return Dataset(call.name, description, fields, train, test, draw, nominal, ood)
 
 

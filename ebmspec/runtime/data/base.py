@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -49,17 +49,26 @@ class Dataset:
         self.ood = ood or {}
         self._size = nominal_size if nominal_size is not None else count_rows(train)
 
-    def batch(self, size: int, generator: torch.Generator) -> Tensors:
+    def batch(self, size: int, generator: torch.Generator, rows: bool = False):
         """A random raw training batch drawn with `generator` only: toy draws `size` fresh
         examples from its generative process (as the paper does every iteration); the others
-        take `size` distinct random training rows."""
+        take `size` distinct random training rows. `rows`: (batch, the rows' indices into
+        `train`, None for drawn examples) - what persistent per-example chains are keyed by."""
         if self._draw is not None:
-            return self._draw(size, generator)
-        rows = count_rows(self.train)
-        if size > rows:
-            raise ValueError(f"batch of {size} from {rows} training examples of {self.name}")
-        index = torch.randperm(rows, generator=generator, device=generator.device)[:size].cpu()
-        return {name: values[index] for name, values in self.train.items()}
+            values, index = self._draw(size, generator), None
+        else:
+            count = count_rows(self.train)
+            if size > count:
+                raise ValueError(f"batch of {size} from {count} training examples of {self.name}")
+            index = torch.randperm(count, generator=generator, device=generator.device)[:size]
+            index = index.cpu()
+            values = {name: values[index] for name, values in self.train.items()}
+        return (values, index) if rows else values
+
+    @property
+    def drawn(self) -> bool:
+        """Whether every batch is drawn afresh (no fixed training rows)."""
+        return self._draw is not None
 
     def __len__(self) -> int:
         return self._size
@@ -85,6 +94,9 @@ class Context:
     span: Span
     spec_dir: Path | None
     seed: int
+    # What the spec takes from the data, name -> (kind, shape, categories), as the file holds it
+    # (a binarized variable as real): what a dataset that maps fields by name must provide.
+    fields: dict = field(default_factory=dict)
 
     def fail(self, code: str, message: str, help: str) -> UserError:
         return UserError(self.source, [Diagnostic(code, message, self.span, help)])

@@ -22,6 +22,9 @@ from ebmspec.semantic.registry.signatures import Signature
 
 # `data moons(...)`: the registry row the checker binds the arguments to; `fields` says what it
 # provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+# Every training batch is drawn afresh from the generative process (no fixed rows).
+DRAWN = True
+
 SIGNATURE = Signature(
     "moons",
     (P("noise", "nonneg_float", 0.1), P("test", "posint", 2000)),

@@ -1,10 +1,19 @@
-"""csv: a header row, `features` numeric columns and an optional integer label column."""
+"""csv: a header row and one example per row, mapped onto the spec's variables by column name.
+
+Without `features`, every observed variable takes its columns by name: a scalar `a` the column
+`a`; an array `v` of n elements the columns `v0..v{n-1}` (or `v1..vn`, `v_0`, `v[0]`, ...), or
+the range `columns = ["v = first..last"]` names (header order, inclusive); `"a = name"` renames
+one column. Cells: real -> finite numbers, binary -> 0/1, categorical(K) -> integers 0..K-1;
+binary and categorical cells may be empty or -1 (missing). With `features = n` (the older form):
+the first n non-label columns are `x` and the `label` column (with `classes`) is `y`.
+"""
 
 from __future__ import annotations
 
 import csv
 import difflib
 import math
+import re
 from pathlib import Path
 
 import torch
@@ -16,7 +25,7 @@ from ebmspec.runtime.data.base import (
     split_rows,
     unreadable,
 )
-from ebmspec.semantic.data import Field
+from ebmspec.semantic.data import Field, describe_field
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -26,19 +35,26 @@ SIGNATURE = Signature(
     "csv",
     (
         P("file", "string"),
-        P("features", "posint"),
+        P("features", "posint?", None),
         P("label", "string?", None),
         P("classes", "posint?", None),
         P("test", "prob", 0.1),
         P("holdout", "nonneg_ints", ()),
+        P("columns", "strings", ()),
     ),
-    "tabular data: `features` numeric columns and an optional integer label column; "
-    "`holdout`: label values removed from training, their test rows an OOD set (`heldout`)",
+    "tabular data, a header row: every observed variable takes the columns named after it "
+    '(`v` or `v0`, `v1`, ...) or a range `columns = ["v = first..last"]` (real, binary 0/1 '
+    "and categorical 0..K-1 cells; empty or -1 = missing label); or the older `features = n` "
+    "numeric columns as `x` and an integer `label` column (`classes`) as `y`; `holdout`: "
+    "label values removed from training, their test rows an OOD set (`heldout`)",
 )
 
 
-def fields(args: dict) -> dict[str, Field]:
-    """The variables this dataset provides (kind, shape, categories), given its arguments."""
+def fields(args: dict) -> dict[str, Field] | None:
+    """The variables this dataset provides (kind, shape, categories), given its arguments; None
+    when it maps columns onto the spec's variables by name (no `features`)."""
+    if args["features"] is None:
+        return None
     provided = {"x": ("real", (args["features"],), None)}
     if args["label"] is not None:
         provided["y"] = ("categorical", (), args["classes"] or 2)
@@ -46,7 +62,23 @@ def fields(args: dict) -> dict[str, Field]:
 
 
 def problem(args: dict) -> tuple[str, str, str] | None:
-    """A labelled csv needs its number of classes (E105)."""
+    """A labelled csv needs its number of classes (E105); `label`/`classes` go with `features`,
+    `columns` without (E105)."""
+    if args["features"] is None and (args["label"] is not None or args["classes"] is not None):
+        return (
+            "E105",
+            "`label` and `classes` go with `features`; without it the columns are mapped onto "
+            "the variables by name",
+            "drop `label`/`classes` and declare the label, e.g. `species : categorical(3)`, "
+            'or map it: `columns = ["y = species"]`',
+        )
+    if args["features"] is not None and args["columns"]:
+        return (
+            "E105",
+            "`columns` maps the csv onto the variables by name; `features` takes the first "
+            "columns as `x`",
+            "drop `features` (and `label`), and name every variable's columns",
+        )
     if args["label"] is not None and args["classes"] is None:
         return (
             "E105",
@@ -115,6 +147,129 @@ def _csv_label(context: Context, cell: str, where: str, name: str, path: Path) -
     return int(value)
 
 
+_INDEXED = r"{}(?:_|\[)?(\d+)\]?"
+
+
+def _named_columns(context: Context, header: list[str], path: Path) -> dict[str, list[int]]:
+    """Each observed variable's column indices, by name (module docstring)."""
+    named: dict[str, list[int]] = {}
+    listing = ", ".join(f"`{h}`" for h in header)
+
+    def index_of(column: str, entry: str) -> int:
+        if column not in header:
+            close = difflib.get_close_matches(column, header, n=1)
+            raise context.fail(
+                "E625", f"`{path}` has no column `{column}` (in `columns` entry \"{entry}\")",
+                (f"did you mean `{close[0]}`? " if close else "") + f"its columns: {listing}",
+            )  # fmt: skip
+        return header.index(column)
+
+    for entry in context.args["columns"]:
+        match = re.fullmatch(r"\s*(\w+)\s*=\s*([^.]+?)\s*(?:\.\.\s*(.+?)\s*)?", entry)
+        if match is None or match.group(1) not in context.fields:
+            raise context.fail(
+                "E625", f"`columns` entry \"{entry}\" does not map a column range onto an "
+                "observed variable",
+                'write "variable = column" or "variable = first..last"; observed variables: '
+                + ", ".join(f"`{n}`" for n in context.fields),
+            )  # fmt: skip
+        name, first, last = match.groups()
+        start, stop = index_of(first, entry), index_of(last or first, entry)
+        if stop < start:
+            raise context.fail(
+                "E625", f"`columns` entry \"{entry}\": `{last}` comes before `{first}` in `{path}`",
+                "a range runs from a column to one to its right",
+            )  # fmt: skip
+        named[name] = list(range(start, stop + 1))
+    for name, (_kind, shape, _) in context.fields.items():
+        if name in named:
+            continue
+        pattern = re.compile(_INDEXED.format(re.escape(name)))
+        indexed = sorted(
+            (int(m.group(1)), i) for i, h in enumerate(header) if (m := pattern.fullmatch(h))
+        )
+        if not shape and name in header:
+            named[name] = [header.index(name)]
+        elif indexed:
+            named[name] = [i for _, i in indexed]
+        elif math.prod(shape) == 1 and name in header:
+            named[name] = [header.index(name)]
+        else:
+            close = difflib.get_close_matches(name, header, n=1)
+            raise context.fail(
+                "E625",
+                f"`{path}` has no column for `{name}` (no `{name}`, `{name}0`, `{name}_1`, ...)",
+                (f"did you mean `{close[0]}`? " if close else "")
+                + f'map it: `columns = ["{name} = first..last"]`; its columns: {listing}',
+            )
+    for name, columns in named.items():
+        kind, shape, categories = context.fields[name]
+        if len(columns) != math.prod(shape):
+            described = describe_field((kind, shape, categories))
+            raise context.fail(
+                "E625",
+                f"`{name}` ({described}) needs {math.prod(shape)} columns of `{path}`, and "
+                f"{len(columns)} are mapped onto it ("
+                + ", ".join(f"`{header[i]}`" for i in columns[:4])
+                + (", ..." if len(columns) > 4 else "")
+                + ")",
+                f"declare `{name}` with {len(columns)} elements, or map exactly "
+                f'{math.prod(shape)} columns: `columns = ["{name} = first..last"]`',
+            )
+    return named
+
+
+def _cell(context: Context, cell: str, where: str, column: str, path: Path, field) -> float:
+    """One cell of a by-name column: a real number, or a discrete code (-1 = missing)."""
+    kind, _, categories = field
+    if kind == "real":
+        return _csv_number(context, cell, where, column, path)
+    if cell.strip() in ("", "-1"):
+        return -1
+    value = _csv_number(context, cell, where, column, path)
+    count = 2 if kind == "binary" else categories
+    if value != int(value) or not 0 <= value < count:
+        allowed = "0 or 1" if kind == "binary" else f"one of 0..{count - 1}"
+        raise context.fail(
+            "E627",
+            f"`{path}` {where}, column `{column}`: {cell.strip()!r} is not {allowed}",
+            "binary cells are 0 or 1: for real values declare the variable `binary` and add "
+            "`transform NAME: binarize(threshold = 0.5)`, or declare it `real`"
+            if kind == "binary"
+            else f"categorical cells are integers 0..{count - 1}; leave the cell empty or write "
+            "-1 when unknown, or declare more categories",
+        )
+    return value
+
+
+def _load_named(context: Context, path: Path, header: list[str], rows: list):
+    """(values by variable, description) of a csv mapped onto the variables by name."""
+    named = _named_columns(context, header, path)
+    cells = {name: [] for name in named}
+    for number, (line, row) in enumerate(rows, start=1):
+        where = f"line {line} (data row {number})"
+        if len(row) != len(header):
+            raise context.fail(
+                "E625",
+                f"`{path}` {where} has {len(row)} cells, the header has {len(header)}",
+                "every row needs one cell per header column",
+            )
+        for name, columns in named.items():
+            field = context.fields[name]
+            cells[name].append([_cell(context, row[i], where, header[i], path, field)
+                                for i in columns])  # fmt: skip
+    values = {}
+    for name, table in cells.items():
+        kind, shape, _ = context.fields[name]
+        dtype = torch.float32 if kind == "real" else torch.int64
+        values[name] = torch.tensor(table, dtype=dtype).reshape(len(rows), *shape)
+    parts = []
+    for name, columns in named.items():
+        span = header[columns[0]] + (f"..{header[columns[-1]]}" if len(columns) > 1 else "")
+        parts.append(f"{name} <- {span}")
+    return values, "; ".join(parts)
+
+
 def load(context: Context):
     args = context.args
     path = resolve_file(context, args["file"])
@@ -130,6 +285,15 @@ def load(context: Context):
             "E630", f"`{path}` holds no examples (a header row and no data rows)", CSV_HELP
         )
     header = [cell.strip() for cell in rows[0][1]]
+    if args["features"] is None:
+        values, mapping = _load_named(context, path, header, rows[1:])
+        count = len(rows) - 1
+        train, test = split_rows(context, values, round(args["test"] * count), path)
+        description = (
+            f"csv {path.name}: {count:,} rows ({count_rows(train):,} train, "
+            f"{count_rows(test):,} test); {mapping}"
+        )
+        return description, train, test, None, None
     columns, label_index = _csv_columns(context, header, path)
     features, labels = [], []
     for number, (line, row) in enumerate(rows[1:], start=1):

@@ -19,6 +19,9 @@ from ebmspec.semantic.registry.signatures import Signature
 
 # `data toy(...)`: the registry row the checker binds the arguments to; `fields` says what it
 # provides. Both are declared in `semantic.registry.DATASETS` by `runtime.data`.
+# Every training batch is drawn afresh from the generative process (no fixed rows).
+DRAWN = True
+
 SIGNATURE = Signature(
     "toy",
     (

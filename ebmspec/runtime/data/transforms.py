@@ -16,6 +16,11 @@ Per step, forward / inverse:
   least 1e-6) fitted on the training values as they reach this step; the earlier random steps
   are drawn for the fit from a generator seeded with FIT_SEED, so the fit is reproducible.
 * noise(std): x + std*N(0, 1) / the identity.
+
+`binarize(threshold, stochastic)` is no pipeline step: it makes a real field in [0, 1] the 0/1
+values of a binary variable once, when the dataset is loaded (`binarize_split`), so every epoch
+sees the same digits (stochastic binarisation with a fixed seed, as the RBM literature's
+binarised MNIST).
 """
 
 from __future__ import annotations
@@ -136,9 +141,30 @@ def transform_steps(data: ir.Dataset, variable: str) -> tuple[ir.Call, ...]:
     return tuple(step for t in data.transforms if t.variable == variable for step in t.steps)
 
 
+def binarize_split(data: ir.Dataset, values: dict, generator: torch.Generator) -> dict:
+    """`values` (raw fields of one split) with every binarized field made 0/1 floats: 1 where the
+    value exceeds the threshold, or (`stochastic`) with probability the value, drawn from
+    `generator` in field order."""
+    out = dict(values)
+    for name in sorted(out):
+        steps = [s for s in transform_steps(data, name) if s.name == "binarize"]
+        if not steps:
+            continue
+        args, x = dict(steps[0].args), out[name].float()
+        if args["stochastic"]:
+            draw = torch.rand(x.shape, generator=generator)
+            out[name] = (draw < x.clamp(0, 1)).float()
+        else:
+            out[name] = (x > float(args["threshold"])).float()
+    return out
+
+
 def fit_transforms(data: ir.Dataset, train: dict[str, torch.Tensor]) -> dict[str, Pipeline]:
-    """One fitted `Pipeline` per transformed variable of the `data` line."""
-    names = dict.fromkeys(t.variable for t in data.transforms)
+    """One fitted `Pipeline` per transformed variable of the `data` line (binarized variables
+    have none: `binarize_split` made their values when the data was loaded)."""
+    names = dict.fromkeys(
+        t.variable for t in data.transforms if all(s.name != "binarize" for s in t.steps)
+    )
     return {name: Pipeline(transform_steps(data, name), train.get(name)) for name in names}
 
 

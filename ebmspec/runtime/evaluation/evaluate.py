@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ebmspec import ir
+from ebmspec import energy_facts, ir
 from ebmspec.runtime.evaluation.generation import generation
 from ebmspec.runtime.evaluation.metrics import accuracy, ece
 from ebmspec.runtime.evaluation.ood import ood_report
@@ -143,7 +143,7 @@ def evaluate(
         return None
     result = dict(entries[0]) if entries else {"examples": examples}
     result["predictions"] = entries
-    if ir.flow_density(program.energy, program.variables):
+    if energy_facts.flow_density(program.energy, program.variables):
         result.update(test_log_likelihood(model, program, split, limit, device))
     ood = ood_report(model, program, split, limit, device, seed, ood_scores)
     if ood:

@@ -12,24 +12,40 @@ import math
 
 import torch
 
-from ebmspec.runtime.model.ops import code_values, joint_codes
+from ebmspec.runtime.model.ops import code_values, joint_codes, site_counts
 
 
 def configurations(variables: dict, names, device=None) -> dict[str, torch.Tensor]:
     """Every joint value of the discrete variables `names` in model space: {name: [C, ...]},
     the last variable's last element varying fastest."""
-    widths = []
+    return _in_model_space(variables, names, joint_codes(variables, names, device))
+
+
+def site_configurations(variables: dict, names, device=None) -> tuple[dict, torch.Tensor]:
+    """The base value of the discrete variables `names` (every site at code 0) and each value
+    that changes one site: ({name: [C, ...]}, [C] the site each row changes, -1 for the base),
+    C = 1 + sum over sites of (K - 1). What `free_energy` scores when f is separable in them."""
+    counts = site_counts(variables, names)
+    rows = 1 + sum(k - 1 for k in counts)
+    codes = torch.zeros(rows, len(counts), dtype=torch.long)
+    site_of = torch.full((rows,), -1, dtype=torch.long)
+    row = 1
+    for site, count in enumerate(counts):
+        codes[row : row + count - 1, site] = torch.arange(1, count)
+        site_of[row : row + count - 1] = site
+        row += count - 1
+    return _in_model_space(variables, names, codes.to(device)), site_of.to(device)
+
+
+def _in_model_space(variables: dict, names, table: torch.Tensor) -> dict[str, torch.Tensor]:
+    """[C, sites] integer codes of `names` -> {name: [C, *shape(, K)]} model-space values."""
+    result, column = {}, 0
     for name in names:
         spec = variables[name]
-        kind, shape, categories = spec.kind, spec.shape, spec.categories
-        width = categories if kind == "categorical" else 2
-        widths.append((name, kind, shape, width, math.prod(shape)))
-    table = joint_codes(variables, names, device)
-    result, column = {}, 0
-    for name, kind, shape, width, sites in widths:
-        part = table[:, column : column + sites].reshape(-1, *shape)
+        sites = math.prod(spec.shape)
+        part = table[:, column : column + sites].reshape(-1, *spec.shape)
         column += sites
-        result[name] = code_values(part, kind, width)
+        result[name] = code_values(part, spec.kind, spec.categories or 2)
     return result
 
 
@@ -38,11 +54,16 @@ def label_scores(model, values: dict, variables: dict, labels) -> torch.Tensor:
     other variables as in `values`. The label-free part of the network runs once per example
     (with its graph when autograd is on, so a loss reaches all parameters) and only the rest per
     label value."""
-    count = next(iter(values.values())).shape[0]
     device = next(iter(values.values())).device
-    configs = configurations(variables, labels, device)
+    return scores_at(model, values, configurations(variables, labels, device))
+
+
+def scores_at(model, values: dict, configs: dict) -> torch.Tensor:
+    """[B, C] f at each of the C rows of `configs` ({name: [C, ...]} model-space values of some
+    variables), the others as in `values` (their part of the network evaluated once)."""
+    count = next(iter(values.values())).shape[0]
     options = next(iter(configs.values())).shape[0]
-    rest = {n: v for n, v in values.items() if n not in labels}
+    rest = {n: v for n, v in values.items() if n not in configs}
     energy = (
         model.specialize(rest, fold=True, train=True) if hasattr(model, "specialize") else model
     )
@@ -51,6 +72,45 @@ def label_scores(model, values: dict, variables: dict, labels) -> torch.Tensor:
     for name, value in configs.items():
         expanded[name] = value.to(dtype).repeat_interleave(count, 0)
     return energy(expanded).reshape(options, count).t()
+
+
+def free_energy(
+    model, values: dict, variables: dict, labels, latents, separable: bool
+) -> torch.Tensor:
+    """[B, C] log sum_h exp f(x, y, h) over every joint value h of the discrete `latents`, at
+    each of the C joint values y of the discrete `labels` (`configurations` order; C = 1 without
+    labels), the other variables as in `values`. `separable` (`energy_facts.separable`: f affine
+    in the latents' codes): f(x, y, h0) + sum over latent sites of logsumexp_k (f with that site
+    at k - f at h0), 1 + sum (K - 1) evaluations per y; otherwise every joint value of h."""
+    count = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    if separable:
+        hidden, site_of = site_configurations(variables, latents, device)
+    else:
+        hidden = configurations(variables, latents, device)
+    inner = next(iter(hidden.values())).shape[0]
+    configs = dict(hidden)
+    outer = 1
+    if labels:
+        shown = configurations(variables, labels, device)
+        outer = next(iter(shown.values())).shape[0]
+        configs = {n: v.repeat(outer, *([1] * (v.dim() - 1))) for n, v in hidden.items()}
+        configs.update({n: v.repeat_interleave(inner, 0) for n, v in shown.items()})
+    f = scores_at(model, values, configs).reshape(count, outer, inner)
+    if not separable:
+        return torch.logsumexp(f, -1)
+    sites = int(site_of.max()) + 1 if inner > 1 else 0
+    if sites == 0:
+        return f[..., 0]
+    # Row r > 0 changes site site_of[r] to value k = its rank among that site's rows + 1.
+    widest = int(torch.bincount(site_of[1:]).max()) + 1
+    first = torch.searchsorted(site_of[1:].contiguous(), torch.arange(sites, device=device))
+    slot = torch.arange(inner - 1, device=device) - first[site_of[1:]] + 1
+    padded = torch.full((count, outer, sites * widest), -torch.inf, device=device, dtype=f.dtype)
+    padded[..., torch.arange(sites, device=device) * widest] = 0.0  # the base value of each site
+    change = f[..., 1:] - f[..., :1]
+    padded = padded.index_copy(-1, site_of[1:] * widest + slot, change)
+    return f[..., 0] + torch.logsumexp(padded.reshape(count, outer, sites, widest), -1).sum(-1)
 
 
 def label_log_likelihood(model, positive: dict, variables: dict, labels, observed: dict):

@@ -275,9 +275,13 @@ def run_conditioned(
     specialize: bool = True,
     cache: bool = True,
     runner=None,
+    start: dict | None = None,
 ):
-    """`sample_chains` drawing from a caller's `generator` (training keeps one across steps)."""
+    """`sample_chains` drawing from a caller's `generator` (training keeps one across steps);
+    `start` ({name: [chains, ...]}) replaces the init draws of some variables (persistent
+    chains continue from it; the init draws are made all the same, so the stream is the same)."""
     values = initial_values(sampler["inits"], variables, chains, generator, stats, device)
+    values.update(start or {})
     clamped, free, fixed = condition_masks(condition or {}, variables, chains, device)
     for name, value in clamped.items():
         if name in fixed:

@@ -3,7 +3,7 @@
 In: the energy module, the sampler table (as `runtime.sampling.sampler.sampler_table` builds
 it), the variable table and model-space data batches. Out: `Negatives` (a replay buffer of *all*
 variables for `pcd`/`jem`, fresh short-run chains for `cd`) and `impute` (paper 004, Eq. 8:
-missing attributes drawn by a clamped chain on p(y_miss | x, y_obs)).
+missing attributes, and latent variables, drawn by a clamped chain on p(y_miss | x, y_obs)).
 
 Every random number comes from the explicit generator the trainer passes in, so a run resumed
 from a checkpoint (buffer + generator states) continues bit for bit.
@@ -116,11 +116,13 @@ def impute(
     steps: int,
     generator,
     stats,
+    start: dict | None = None,
 ) -> dict:
-    """Fill missing label elements with one draw of a chain on p(y_miss | x, y_obs): observed
-    elements and complete variables clamped, missing ones started from the init distribution,
-    `steps` sweeps, not persistent (paper 004, Eq. 8; docs/design/ALGORITHMS.md 2.4)."""
-    if not observed:
+    """Fill missing label elements, and the variables `values` lacks (latents), with one draw
+    of a chain on p(missing | the rest): observed elements and complete variables clamped,
+    missing ones started from the init distribution (or `start`), `steps` sweeps (paper 004,
+    Eq. 8; docs/design/ALGORITHMS.md 2.4)."""
+    if not observed and all(name in values for name in variables):
         return values
     batch = next(iter(values.values())).shape[0]
     device = next(iter(values.values())).device
@@ -129,6 +131,6 @@ def impute(
         for name, value in values.items()
     }
     state, _ = run_conditioned(
-        model, variables, sampler, batch, generator, steps, condition, stats, device
+        model, variables, sampler, batch, generator, steps, condition, stats, device, start=start
     )
     return {name: value.detach() for name, value in state.point.values.items()}

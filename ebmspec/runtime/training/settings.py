@@ -94,7 +94,11 @@ class Settings:
         label = objective.get("label")
         # jem without `label`: the checker allowed it only when every discrete variable is an
         # observed label, and then y is all of them, enumerated jointly.
-        labels = (label,) if label else tuple(v.name for v in program.variables if v.discrete)
+        labels = (
+            (label,)
+            if label
+            else tuple(v.name for v in program.variables if v.discrete and v.observed)
+        )
         return cls(
             objective=train.objective.name,
             sampler=sampler,

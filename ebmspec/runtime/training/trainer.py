@@ -140,6 +140,7 @@ class Trainer:
                 stream(self.s.seed, "labelled_rows"),
             )
         self.stats: dict = {}
+        self.rows: torch.Tensor | None = None  # the current batch's training rows
         self.iteration = 0
         self.lr_scale = 1.0
         self.rollbacks = 0
@@ -196,7 +197,7 @@ class Trainer:
 
     def step(self) -> dict | None:
         """One parameter update; returns its metrics (tensors), or None after a rollback."""
-        raw = self.dataset.batch(self.s.batch, self.data_gen)
+        raw, self.rows = self.dataset.batch(self.s.batch, self.data_gen, rows=True)
         positive, observed = encode(self.table, raw, self.pipelines, self.data_gen, self.device)
         return self.objective.step(self, positive, observed)
 

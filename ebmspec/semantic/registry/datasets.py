@@ -17,4 +17,12 @@ TRANSFORMS = table(
     Signature("logit", (P("eps", "posfloat", 1e-6),), "log(x' / (1 - x')), x' = x(1-2eps)+eps"),
     Signature("standardize", (), "subtract the training mean, divide by the training std"),
     Signature("noise", (P("std", "posfloat"),), "add N(0, std^2) noise"),
+    Signature(
+        "binarize",
+        (P("threshold", "prob", 0.5), P("stochastic", "bool", False)),
+        "values in [0, 1] -> 0/1 once, at load (the variable is declared `binary`): 1 where the "
+        "value exceeds `threshold`; `stochastic = true`: 1 with probability the value, drawn "
+        "with the run's seed (fixed for the run, the same on every resume); the only step of "
+        "its variable",
+    ),
 )

@@ -11,6 +11,12 @@ from ebmspec.semantic.registry.signatures import Signature, table
 
 # The arguments of the objectives that run MCMC chains, and of those that keep them in a buffer.
 CHAIN_ARGS = (P("sampler", "sampler?", None), P("steps", "posint", 20))
+# How the objectives with a data term over latent (unobserved) variables sum them out: `exact`
+# (logsumexp over their values, site by site where f is affine in them), `fresh` (a clamped chain
+# from the init distribution every iteration, `steps` sweeps) or `persistent` (one clamped chain
+# per training example, continued each time the example is drawn); `auto`: exact where it fits
+# within MAX_ENUMERABLE, else persistent (fresh for datasets drawn anew every batch).
+LATENT_ARGS = (P("latents", "choice", "auto", choices=("auto", "exact", "fresh", "persistent")),)
 BUFFER_ARGS = (P("buffer", "posint", 10000), P("reinit", "prob", 0.05))
 # Objectives (`objective = ...`): declared by their runtime modules, one per file of
 # `ebmspec.runtime.training.objectives` (its `SIGNATURE`), when `ebmspec.api` imports that package.

@@ -18,9 +18,10 @@ from typing import ClassVar
 
 import torch
 
+from ebmspec.runtime.io import checkpoint as ckpt
 from ebmspec.runtime.model.enumeration import label_entropy, label_log_likelihood
 from ebmspec.runtime.training import distributed
-from ebmspec.runtime.training.negatives import impute
+from ebmspec.runtime.training.latents import LatentTerm
 
 
 class Objective:
@@ -35,7 +36,8 @@ class Objective:
     Protocol: `__init__(trainer)` once the trainer holds its model and tables; `kept()`, the
     variables the negative chains keep as drawn and those of a second set of chains (or None);
     `step(trainer, positive, observed)` one iteration; `state()` / `restore(...)` for parts the
-    checkpoint keeps beside the energy (None when there are none)."""
+    checkpoint keeps beside the energy (None when there are none). `latent` says how the data
+    term treats latent variables (`training.latents`; the objective's `latents` argument)."""
 
     name: ClassVar[str]
     negatives: ClassVar[str | None] = None
@@ -43,6 +45,7 @@ class Objective:
 
     def __init__(self, trainer) -> None:
         self.args = dict(trainer.program.train.objective.args)
+        self.latent = LatentTerm(trainer, self.args.get("latents"))
 
     def kept(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """(variables the chains keep as drawn, those a second set of chains keeps or None)."""
@@ -52,42 +55,45 @@ class Objective:
         raise NotImplementedError
 
     def state(self) -> tuple[dict, dict] | None:
-        """(tensors, JSON-able groups) the checkpoint keeps for this objective, or None."""
-        return None
+        """(tensors, JSON-able groups) the checkpoint keeps for this objective, or None: here
+        the persistent latent chains, when there are any."""
+        chains = self.latent.state()
+        return None if chains is None else (ckpt.with_prefix("latent", chains), {})
 
     def restore(self, tensors: dict, groups) -> None:
         """Back to a `state()` read from a checkpoint."""
+        self.latent.restore(ckpt.under("latent", tensors))
 
 
 def imputed(trainer, positive: dict, observed: dict) -> dict:
-    """The batch with its missing labels drawn by a clamped chain (paper 004, Eq. 8), for the
-    objectives that run in one share: the chain draws from the share's generator."""
-    return impute(
-        trainer.model, trainer.sampler, trainer.table, positive, observed, trainer.s.steps,
-        trainer.chain_gen, trainer.stats,
-    )  # fmt: skip
+    """The batch with its missing labels (and latents, unless summed exactly) drawn by a clamped
+    chain (paper 004, Eq. 8), for the objectives that run in one share: the chain draws from the
+    share's generator."""
+    return trainer.objective.latent.complete(
+        trainer, positive, observed, trainer.rows, trainer.chain_gen, trainer.s.steps
+    )
 
 
 def share_batches(trainer, positive: dict, observed: dict, impute_labels: bool):
     """This process's rows of the batch and its shares' negatives: (positive, observed masks,
     negatives, label-keeping negatives of `both` or None, acceptance per block averaged over the
-    shares). With `impute_labels` (pcd, cd) each share fills its rows' missing labels with its
-    own generator (paper 004, Eq. 8)."""
+    shares). With `impute_labels` (pcd, cd) each share fills its rows' missing labels (and
+    sampled latents) with its own generator (paper 004, Eq. 8)."""
     s = trainer.s
     per = s.batch // trainer.ranks.total
     mine = distributed.share_slice(s.batch, trainer.ranks)
     positive = {name: value[mine] for name, value in positive.items()}
     observed = {name: value[mine] for name, value in observed.items()}
+    index = trainer.rows[mine] if trainer.rows is not None else None
     parts = []
     for j, share in enumerate(trainer.shares):
         negative, kept, rates = share.draw(trainer.model, per, trainer.stats, trainer.device)
         rows = slice(j * per, (j + 1) * per)
         rows_positive = {name: value[rows] for name, value in positive.items()}
         if impute_labels:
-            rows_positive = impute(
-                trainer.model, trainer.sampler, trainer.table, rows_positive,
-                {name: value[rows] for name, value in observed.items()}, s.steps,
-                share.chain_gen, trainer.stats,
+            rows_positive = trainer.objective.latent.complete(
+                trainer, rows_positive, {name: value[rows] for name, value in observed.items()},
+                None if index is None else index[rows], share.chain_gen, s.steps,
             )  # fmt: skip
         parts.append((rows_positive, negative, kept, rates))
     if len(parts) == 1:

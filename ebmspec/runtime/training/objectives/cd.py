@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from ebmspec.runtime.training.objectives.pcd import PcdObjective
 from ebmspec.semantic.registry.signatures import Signature
-from ebmspec.semantic.registry.training import CHAIN_ARGS
+from ebmspec.semantic.registry.training import CHAIN_ARGS, LATENT_ARGS
 
 SIGNATURE = Signature(
-    "cd", CHAIN_ARGS, "short-run contrastive divergence from the init distributions"
+    "cd",
+    CHAIN_ARGS + LATENT_ARGS,
+    "short-run contrastive divergence from the init distributions; latent variables as `pcd`",
 )
 
 

@@ -26,12 +26,13 @@ from ebmspec.runtime.training.objectives.base import (
 )
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
-from ebmspec.semantic.registry.training import BUFFER_ARGS, CHAIN_ARGS
+from ebmspec.semantic.registry.training import BUFFER_ARGS, CHAIN_ARGS, LATENT_ARGS
 
 SIGNATURE = Signature(
     "jem",
     CHAIN_ARGS
     + BUFFER_ARGS
+    + LATENT_ARGS
     + (
         P("alpha", "nonneg_float", 1.0),
         P("label", "variable?", None),
@@ -40,7 +41,7 @@ SIGNATURE = Signature(
     "JEM hybrid: alpha * log p(y|x) + log p(x) (y marginalised exactly); "
     "`generative = conditional`: alpha * log p(y|x) + log p(x|y), negatives from chains "
     "that keep their labels; `both`: alpha * log p(y|x) + log p(x) + log p(x|y), both "
-    "kinds of chains",
+    "kinds of chains; latent variables summed out exactly (`latents = exact`)",
 )
 
 
@@ -56,6 +57,7 @@ def jem_loss(
     generative: str = "marginal",
     kept_negative: dict | None = None,
     grad_penalty=0.0,
+    free=None,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
     log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
@@ -66,8 +68,9 @@ def jem_loss(
     the configurations that agree with the observed label elements (f(x, y) itself when all are
     observed). "both": log p(x) with the joint chains `negative` plus log p(x | y) with the
     label-keeping chains `kept_negative`. `grad_penalty` adds grad_penalty * mean 1/2 |grad_x of
-    the data term|^2 (paper 001's penalty, as pcd's). Returns (loss, mean f on data, mean f on
-    negatives)."""
+    the data term|^2 (paper 001's penalty, as pcd's). `free` (`LatentTerm.free`): with latent
+    variables, f(x, y) on data is log sum_h exp f(x, y, h). Returns (loss, mean f on data, mean
+    f on negatives)."""
     count = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
     configs = configurations(variables, labels, device)
@@ -77,7 +80,11 @@ def jem_loss(
         n: v.detach().requires_grad_(True) if v.is_floating_point() and n not in labels else v
         for n, v in positive.items()
     }
-    f_all = label_scores(model, keep_graph, variables, labels)
+    f_all = (
+        label_scores(model, keep_graph, variables, labels)
+        if free is None
+        else free(model, keep_graph, labels)
+    )
     log_px = torch.logsumexp(f_all, 1)
     match = torch.ones(count, options, dtype=torch.bool, device=device)
     agree = torch.ones(count, options, dtype=torch.bool, device=device)
@@ -131,6 +138,8 @@ class JemObjective(Objective):
         super().__init__(trainer)
         self.labels = trainer.s.labels
         self.generative = trainer.s.generative
+        # jem sums latent variables out exactly (the checker refuses chains for it).
+        self.free = self.latent.free if self.latent.names else None
 
     def kept(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """`conditional`: the chains of p(x | y) keep the labels they were drawn with; `both`:
@@ -148,7 +157,7 @@ class JemObjective(Objective):
             )
             loss, f_pos, f_neg = jem_loss(
                 trainer.model, positive, negative, trainer.table, s.labels, 0.0, hidden,
-                s.energy_l2, s.generative, kept, s.grad_penalty,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free,
             )  # fmt: skip
             return trainer.apply(extra(loss), {"f_data": f_pos, "f_samples": f_neg}, rates)
         positive, observed, negative, kept, rates = share_batches(
@@ -158,7 +167,7 @@ class JemObjective(Objective):
         def compute(model):
             return jem_loss(
                 model, positive, negative, trainer.table, s.labels, s.alpha, observed,
-                s.energy_l2, s.generative, kept, s.grad_penalty,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free,
             )  # fmt: skip
 
         loss, f_pos, f_neg = trainer.forward(compute)

@@ -21,10 +21,13 @@ from ebmspec.runtime.training.objectives.base import (
     share_batches,
 )
 from ebmspec.semantic.registry.signatures import Signature
-from ebmspec.semantic.registry.training import BUFFER_ARGS, CHAIN_ARGS
+from ebmspec.semantic.registry.training import BUFFER_ARGS, CHAIN_ARGS, LATENT_ARGS
 
 SIGNATURE = Signature(
-    "pcd", CHAIN_ARGS + BUFFER_ARGS, "persistent contrastive divergence (replay buffer of x and y)"
+    "pcd",
+    CHAIN_ARGS + BUFFER_ARGS + LATENT_ARGS,
+    "persistent contrastive divergence (replay buffer of every variable); latent variables "
+    "summed out of the data term exactly or drawn by clamped chains (`latents`)",
 )
 
 
@@ -33,14 +36,20 @@ def _stack(first: dict, second: dict) -> dict:
 
 
 def contrastive_loss(
-    model, positive: dict, negative: dict, variables: dict, energy_l2=0.0, grad_penalty=0.0
-):
-    """The pcd / cd loss and its parts (f on data, f on samples) as 0-d tensors."""
+    model, positive: dict, negative: dict, variables: dict, energy_l2=0.0, grad_penalty=0.0,
+    free=None,
+):  # fmt: skip
+    """The pcd / cd loss and its parts (f on data, f on samples) as 0-d tensors. `free`: the
+    data term's energy when the batch lacks latent variables summed out exactly
+    (`LatentTerm.free`), F(x) = log sum_h exp f(x, h); else f on the batch."""
     positive, reals = penalty_inputs(positive, variables, grad_penalty)
     count = next(iter(positive.values())).shape[0]
-    # One pass over data and samples together: one batched matmul beats two half-size ones.
-    f = model(_stack(positive, negative))
-    f_pos, f_neg = f[:count], f[count:]
+    if free is not None:
+        f_pos, f_neg = free(model, positive)[:, 0], model(negative)
+    else:
+        # One pass over data and samples together: one batched matmul beats two half-size ones.
+        f = model(_stack(positive, negative))
+        f_pos, f_neg = f[:count], f[count:]
     loss = -(f_pos.mean() - f_neg.mean())
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_pos.pow(2).mean() + f_neg.pow(2).mean())
@@ -61,8 +70,9 @@ class PcdObjective(Objective):
         )
 
         def compute(model):
+            free = self.latent.free if self.latent.exact else None
             return contrastive_loss(
-                model, positive, negative, trainer.table, s.energy_l2, s.grad_penalty
+                model, positive, negative, trainer.table, s.energy_l2, s.grad_penalty, free
             )
 
         loss, f_pos, f_neg = trainer.forward(compute)

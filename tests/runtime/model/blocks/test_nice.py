@@ -4,7 +4,8 @@
   of g computed by autograd (float64), for even and odd input lengths and several layer counts.
 * It integrates to 1: on a 2-D input, the density summed over a fine grid is 1.
 * `nll` on a flow is -mean f; on an all-discrete model it is -(mean f - log Z) with Z enumerated.
-* `ir.flow_density` accepts a flow of all the real variables (reshaped only) and nothing else.
+* `energy_facts.flow_density` accepts a flow of all the real variables (reshaped only) and
+  nothing else.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import pytest
 import torch
 
-from ebmspec import ir
+from ebmspec import energy_facts
 from ebmspec.api import compile_spec
 from ebmspec.diagnostics import UserError
 from ebmspec.runtime.model.energy import lower_energy, variable_table
@@ -154,7 +155,7 @@ def test_nll_honours_the_energy_and_gradient_penalties():
 )
 def test_flow_density_recognises_normalised_flows(variables, energy, flow):
     program = _program(energy, variables)
-    assert ir.flow_density(program.energy, program.variables) is flow
+    assert energy_facts.flow_density(program.energy, program.variables) is flow
 
 
 def test_nll_on_an_intractable_energy_is_a_located_error():

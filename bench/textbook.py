@@ -129,7 +129,7 @@ def gbrbm(folder: Path) -> None:
     with torch.no_grad():
         free = free_energy(trainer.model, {"x": test["x"]}, trainer.table, (), ("h",), True)
     sigma = torch.exp(
-        next(p for n, p in trainer.model.named_parameters() if n.endswith("log_sigma"))
+        next(p for n, p in trainer.model.named_parameters() if n.endswith("log_sigma")).detach()
     )
     finite = all(bool(torch.isfinite(p).all()) for p in trainer.model.parameters())
     print(f"gbrbm: {trainer.iteration} iterations in {seconds:.1f} s")
@@ -165,11 +165,12 @@ def mixture(folder: Path) -> None:
         key=lambda p: max(np.linalg.norm(ours[list(p)] - em.means_, axis=1)),
     )
     error = max(np.linalg.norm(ours[list(best)] - em.means_, axis=1)) / std
-    means, em_means = np.round(ours[list(best)], 2).tolist(), np.round(em.means_, 2).tolist()
+    means = np.round(ours[list(best)].astype(float), 2).tolist()
+    em_means = np.round(em.means_.astype(float), 2).tolist()
     print(f"mixture: {len(x)} rows, {trainer.iteration} iterations in {seconds:.1f} s; means "
           f"{means} vs EM {em_means}")  # fmt: skip
-    print(f"mixture_weights ebmspec={np.round(weights[list(best)], 3).tolist()} "
-          f"em={np.round(em.weights_, 3).tolist()}")  # fmt: skip
+    print(f"mixture_weights ebmspec={np.round(weights[list(best)].astype(float), 3).tolist()} "
+          f"em={np.round(em.weights_.astype(float), 3).tolist()}")  # fmt: skip
     print(f"mixture_mean_err={error:.3f}")
 
 

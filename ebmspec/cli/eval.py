@@ -148,11 +148,18 @@ def print_evaluation(console, run, result: dict) -> None:
             value = result[key]
             ratio = key != "sample_mean_gap"
             table.add_row(label, f"{100 * value:.2f} %" if ratio else f"{value:.3f}")
+    if "test_free_energy" in result:
+        table.add_row(
+            "test free energy log sum_h exp f (nats, unnormalised)",
+            f"{result['test_free_energy']:.3f}",
+        )
     if "test_log_likelihood" in result:
         of = result.get("test_log_likelihood_of", "x")
         table.add_row(f"exact test log p({of}) (nats)", f"{result['test_log_likelihood']:.3f}")
         table.add_row("  per dimension", f"{result['test_log_likelihood_per_dim']:.5f}")
     examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
+    if not examples and "test_free_energy_examples" in result:
+        examples = result["test_free_energy_examples"]
     table.add_row("test examples", str(examples))
     console.print(table)
     if result.get("ood"):

@@ -54,7 +54,8 @@ class Pipeline:
         train_values: torch.Tensor | None = None,
         state: dict | None = None,
     ):
-        self.steps = tuple(steps)
+        # binarize is applied once at load (`binarize_split`), not per batch
+        self.steps = tuple(step for step in steps if step.name != "binarize")
         self._stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         if state is not None:
             for index, step in enumerate(self.steps):
@@ -147,7 +148,8 @@ def binarize_split(data: ir.Dataset, values: dict, generator: torch.Generator) -
     `generator` in field order."""
     out = dict(values)
     for name in sorted(out):
-        steps = [s for s in transform_steps(data, name) if s.name == "binarize"]
+        steps = [s for t in data.transforms if t.variable == name for s in t.steps]
+        steps = [s for s in steps if s.name == "binarize"]
         if not steps:
             continue
         args, x = dict(steps[0].args), out[name].float()

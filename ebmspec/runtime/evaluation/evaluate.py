@@ -26,8 +26,11 @@ from ebmspec.runtime.evaluation.predict import (
     predict_samples,
     report,
 )
+from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.model.enumeration import configurations, free_energy
 from ebmspec.runtime.seeding import stream_seed
 from ebmspec.runtime.training import distributed
+from ebmspec.semantic.registry import MAX_ENUMERABLE
 
 
 def _calibrate(entry: dict, calibration: dict, source: str) -> None:
@@ -61,6 +64,56 @@ def test_log_likelihood(model, program: ir.Program, split: dict, limit, device) 
         "test_log_likelihood_per_dim": mean / dims,
         "test_log_likelihood_examples": count,
     }
+
+
+@torch.no_grad()
+def test_data_term(model, program: ir.Program, split: dict, limit, device) -> dict:
+    """What the test split says about p(observed) without a flow: the exact mean log p of the
+    observed variables (latents summed out, log Z over every joint value) when every variable
+    is discrete with at most MAX_ENUMERABLE joint values; else, with latent variables that can
+    be summed exactly, the mean free energy log sum_h exp f(x, h) (unnormalised: comparable
+    between checkpoints of one model); else nothing."""
+    observed = [v for v in program.variables if v.observed]
+    latents = [v.name for v in program.variables if not v.observed]
+    if not observed or any(v.name not in split for v in observed):
+        return {}
+    table = variable_table(program)
+    discrete = all(v.discrete for v in program.variables)
+    total = math.prod(v.cardinality for v in program.variables) if discrete else None
+    separable = energy_facts.separable(program.energy, latents) if latents else False
+    hidden = [v for v in program.variables if not v.observed]
+    sums = (
+        1 + sum(((v.categories or 2) - 1) * v.sites for v in hidden)
+        if separable
+        else math.prod(v.cardinality or MAX_ENUMERABLE + 1 for v in hidden)
+    )
+    enumerable = total is not None and total <= MAX_ENUMERABLE
+    if not enumerable and not (latents and sums <= MAX_ENUMERABLE):
+        return {}
+    count = split[observed[0].name].shape[0]
+    count = count if limit is None else min(limit, count)
+    total_f = 0.0
+    for start in range(0, count, ENERGY_ROWS):
+        rows = {v.name: split[v.name][start : start + ENERGY_ROWS][: count - start].to(device)
+                for v in observed}  # fmt: skip
+        f = (
+            free_energy(model, rows, table, (), latents, separable)[:, 0]
+            if latents
+            else model(rows)
+        )
+        total_f += float(f.double().sum())
+    mean = total_f / max(count, 1)
+    if enumerable:
+        every = configurations(table, [v.name for v in program.variables], device)
+        log_z = float(torch.logsumexp(model(every).double(), 0))
+        sites = sum(v.sites for v in observed)
+        return {
+            "test_log_likelihood_of": ", ".join(v.name for v in observed),
+            "test_log_likelihood": mean - log_z,
+            "test_log_likelihood_per_dim": (mean - log_z) / sites,
+            "test_log_likelihood_examples": count,
+        }
+    return {"test_free_energy": mean, "test_free_energy_examples": count}
 
 
 def evaluate(
@@ -145,6 +198,8 @@ def evaluate(
     result["predictions"] = entries
     if energy_facts.flow_density(program.energy, program.variables):
         result.update(test_log_likelihood(model, program, split, limit, device))
+    else:
+        result.update(test_data_term(model, program, split, limit, device))
     ood = ood_report(model, program, split, limit, device, seed, ood_scores)
     if ood:
         result["ood"] = ood

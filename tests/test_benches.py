@@ -223,3 +223,23 @@ def test_captured_sweep_bench_checks_the_chain_and_prints_the_ratios(tmp_path):
     )
     assert rows == ["eager", "eager functional", "captured aot_eager"] * 2
     assert "paper schedule" not in stdout
+
+
+def test_textbook_bench_prints_every_figure(tmp_path):
+    """bench/textbook.py on 20-iteration runs: every figure printed (the RBM's needs mlxtend's
+    digits); the RBM read-off asserts inside the bench that it reproduces the energy."""
+    pytest.importorskip("sklearn")
+    models = ["gbrbm", "mixture", "table"]
+    if importlib.util.find_spec("mlxtend") is not None:
+        models.append("rbm")
+    out = _run(
+        [sys.executable, str(ROOT / "bench" / "textbook.py"), "--only", *models,
+         "--set", "train.iterations=20"],
+        tmp_path,
+    )  # fmt: skip
+    numbers = {k: v for k, v in re.findall(r"(\w+)=(-?[0-9.]+)", out)}
+    expected = {"mixture_mean_err", "table_tv", "gbrbm_test_free_energy"}
+    if "rbm" in models:
+        expected |= {"rbm_ll_ebmspec", "rbm_ll_sklearn", "rbm_ll_gain"}
+    assert expected <= set(numbers), out
+    assert 0 <= float(numbers["table_tv"]) <= 1 and "gbrbm_finite=True" in out

@@ -357,10 +357,26 @@ class TrainingChecks:
             if bound is None:
                 continue
             if signature.name == "energy":
-                total = math.prod(self.scope.variables[t].cardinality for t in targets)
+                # Variables neither given nor predicted are summed out (latents among them).
+                hidden = [v for n, v in self.scope.variables.items()
+                          if n not in targets and n not in given]  # fmt: skip
+                real = [v.name for v in hidden if not v.discrete]
+                if real:
+                    self.sink.error(
+                        "E703",
+                        "energy-based prediction sums out the variables neither given nor "
+                        f"predicted, and {', '.join(f'`{n}`' for n in real)} "
+                        f"{'is' if len(real) == 1 else 'are'} real",
+                        func.span,
+                        f"give {' and '.join(real)} (`from ..., {real[0]}`), or predict by "
+                        "`samples(...)`",
+                    )
+                    continue
+                summed = [*targets, *(v.name for v in hidden)]
+                total = math.prod(self.scope.variables[t].cardinality for t in summed)
                 if total > reg.MAX_ENUMERABLE:
                     described = ", ".join(
-                        f"`{t}` ({self.scope.variables[t].describe()})" for t in targets
+                        f"`{t}` ({self.scope.variables[t].describe()})" for t in summed
                     )
                     self.sink.error(
                         "E703",

@@ -83,3 +83,53 @@ def test_csv_errors(tmp_path, monkeypatch):
     assert "cannot read data file `latin.csv`" in error(CSV, labelled.format("latin.csv"), "E621")
     text = error(CSV, labelled.format("missing.csv"), "E620")
     assert "data file `missing.csv` not found" in text
+
+
+# ---- csv mapped onto the variables by name ------------------------------------------------------
+
+NAMED = """model t "t"
+data {data}
+variables {{
+  x : real[2]
+  b : binary[3]
+  c : categorical(3)
+  d : categorical(2)
+}}
+energy {{
+  return mlp(concat(x, b, onehot(c), onehot(d)), hidden = [8])
+}}
+"""
+
+
+def test_csv_maps_columns_by_name_range_and_index(tmp_path):
+    lines = ["p, q, b0, b1, b2, colour, d"] + [
+        f"{i / 4}, {-i}, {i % 2}, {(i // 2) % 2}, {'' if i == 3 else 1}, {i % 3}, {i % 2}"
+        for i in range(12)
+    ]
+    write_csv(tmp_path / "n.csv", lines)
+    columns = 'columns = ["x = p..q", "c = colour"]'
+    data = load(NAMED, f'csv(file = "n.csv", test = 0.25, {columns})', spec_dir=tmp_path)
+    both = {k: torch.cat([data.train[k], data.test[k]]) for k in data.train}
+    order = torch.argsort(-both["x"][:, 1])  # row i has q = -i
+    i = torch.arange(12)
+    assert torch.equal(both["x"][order], torch.stack([i / 4, -i.float()], 1))
+    assert torch.equal(both["b"][order][:, 0], i % 2) and both["b"].dtype == torch.int64
+    assert both["b"][order][3, 2] == -1  # an empty binary cell is missing
+    assert torch.equal(both["c"][order], i % 3) and torch.equal(both["d"][order], i % 2)
+    assert "x <- p..q" in data.description and "b <- b0..b2" in data.description
+
+
+def test_csv_by_name_errors_say_how_to_map_or_transform(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "m.csv", ["p, q, b0, b1, b2, c, d", "0.5, 1, 0, 0.7, 1, 2, 1"])
+    text = error(NAMED, 'csv(file = "m.csv")', "E625")
+    assert "no column for `x`" in text and 'columns = ["x = first..last"]' in text
+    text = error(NAMED, 'csv(file = "m.csv", columns = ["x = p..b0"])', "E625")
+    assert "needs 2 columns" in text and "3 are mapped" in text
+    text = error(NAMED, 'csv(file = "m.csv", columns = ["x = p..q"])', "E627")
+    assert "'0.7' is not 0 or 1" in text and "binarize(threshold = 0.5)" in text
+    write_csv(tmp_path / "m.csv", ["p, q, b0, b1, b2, c, d", "0.5, 1, 0, 1, 1, 3, 1"])
+    text = error(NAMED, 'csv(file = "m.csv", columns = ["x = p..q"])', "E627")
+    assert "'3' is not one of 0..2" in text
+    text = error(NAMED, 'csv(file = "m.csv", columns = ["x = p..zz"])', "E625")
+    assert "no column `zz`" in text

@@ -234,7 +234,7 @@ def test_textbook_bench_prints_every_figure(tmp_path):
         models.append("rbm")
     out = _run(
         [sys.executable, str(ROOT / "bench" / "textbook.py"), "--only", *models,
-         "--set", "train.iterations=20"],
+         "--set", "train.iterations=20", "--sklearn-rates", "0.1"],
         tmp_path,
     )  # fmt: skip
     numbers = {k: v for k, v in re.findall(r"(\w+)=(-?[0-9.]+)", out)}

@@ -129,7 +129,17 @@ class TrainingChecks:
         the data gives: an observed discrete variable."""
         span = next(s.value.span for s in block.settings if s.name.text == "labels_per_class")
         labels = [v for v in self.scope.variables.values() if v.discrete and v.observed]
-        if objective.name not in ("jem", "vera"):
+        latents = [v.name for v in self.scope.variables.values() if not v.observed]
+        if latents and objective.name in ("jem", "vera"):
+            self.sink.error(
+                "E506",
+                "semi-supervised training scores log p(y | x) on the labelled rows without "
+                f"summing latent variables out, and {', '.join(f'`{n}`' for n in latents)} "
+                f"{'is' if len(latents) == 1 else 'are'} latent",
+                span,
+                "drop `labels_per_class` (train on every label), or drop the latent variables",
+            )
+        elif objective.name not in ("jem", "vera"):
             self.sink.error(
                 "E506",
                 f"`labels_per_class` hides labels for semi-supervised training, which "
@@ -283,6 +293,23 @@ class TrainingChecks:
                     stmt.func.span,
                     "OOD reports need a real variable such as an image",
                 )
+            elif stmt.kind.text == "ood" and (
+                math.prod(v.cardinality for v in variables if v.discrete) > reg.MAX_ENUMERABLE
+                or any(not v.observed and not v.discrete for v in variables)
+            ):
+                self.sink.error(
+                    "E706",
+                    "OOD scores sum every discrete variable out of log p(x) exactly, and this "
+                    "model's "
+                    + (
+                        "real latent variables cannot be summed"
+                        if any(not v.observed and not v.discrete for v in variables)
+                        else f"have more than {reg.MAX_ENUMERABLE:,} joint values"
+                    ),
+                    stmt.func.span,
+                    "drop the ood report, or keep the discrete variables small (at most "
+                    f"{reg.MAX_ENUMERABLE:,} joint values)",
+                )
             elif stmt.kind.text == "ood" and bound["score"] == "py" and not discrete_any:
                 self.sink.error(
                     "E706",
@@ -338,6 +365,15 @@ class TrainingChecks:
                     f"only discrete variables can be predicted; `{ident.text}` is real",
                     ident.span,
                     "predict categorical or binary variables",
+                )
+                return None
+            if not self.scope.variables[ident.text].observed:
+                self.sink.error(
+                    "E701",
+                    f"`{ident.text}` is latent: predictions are scored against the data's "
+                    "values, and the data has none of it",
+                    ident.span,
+                    f"predict an observed variable; sample `{ident.text}` with `ebmspec sample`",
                 )
                 return None
             if ident.text in given:

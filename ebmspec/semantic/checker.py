@@ -14,6 +14,7 @@ from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast
 from ebmspec.semantic.data import check_data
 from ebmspec.semantic.energy import EnergyChecker
+from ebmspec.semantic.evaluation import EvaluationChecks
 from ebmspec.semantic.profiles import check_profiles
 from ebmspec.semantic.registry import DATASETS, require_declared
 from ebmspec.semantic.samplers import SamplerChecks
@@ -30,7 +31,7 @@ _BLOCK_KEYWORDS = {
 }
 
 
-class Checker(SamplerChecks, TrainingChecks):
+class Checker(SamplerChecks, TrainingChecks, EvaluationChecks):
     def __init__(self, source: Source):
         self.source = source
         self.sink = DiagnosticSink(source)

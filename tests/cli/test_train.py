@@ -97,15 +97,50 @@ train {
 """
 
 
+# A binary RBM on a csv with one persistent latent chain per training example (issue 27): the
+# chains' states are part of the checkpoint.
+RBM = """\
+model rbm
+
+data csv(file = "bits.csv", test = 0.1)
+
+variables {
+  v : binary[6]
+  h : binary[3] latent
+}
+
+energy { return bilinear(v, h) + linear(v) + linear(h) }
+
+sampler gibbs {
+  update h with block_gibbs
+  update v with block_gibbs
+}
+
+train {
+  objective = pcd(steps = 1, buffer = 50, reinit = 0, latents = persistent)
+  optimizer = adam(lr = 1e-2)
+  batch = 50
+  iterations = 60
+  checkpoint_every = 10
+  eval_every = 100000
+}
+"""
+
+
 @pytest.mark.parametrize(
     ("spec", "small"),
-    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), (None, [])],
-    ids=["pcd", "ssm", "vera", "nll"],
+    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), ("flow", []), ("rbm", [])],
+    ids=["pcd", "ssm", "vera", "nll", "rbm-persistent-latents"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small):
-    if spec is None:
+    if spec == "flow":
         spec = tmp_path / "toy_flow.ebm"
         spec.write_text(FLOW)
+    elif spec == "rbm":
+        rows = [",".join(str((i * 7 + j * i) % 3 % 2) for j in range(6)) for i in range(400)]
+        (tmp_path / "bits.csv").write_text("v0,v1,v2,v3,v4,v5\n" + "\n".join(rows) + "\n")
+        spec = tmp_path / "rbm.ebm"
+        spec.write_text(RBM)
     whole = _train(tmp_path, *small, "--out", "runs/whole", "--device", "cpu", spec=spec)
     assert whole.returncode == 0, whole.stderr
 
@@ -120,6 +155,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small
     assert resumed.returncode == 0, resumed.stderr
     expected, got = _tensors(tmp_path / "runs" / "whole"), _tensors(killed)
     assert expected.keys() == got.keys()
+    if spec.name == "rbm.ebm":
+        assert expected["pcd/latent/h"].shape == (360, 3)  # one chain per training row
     differing = [k for k in expected if not torch.equal(expected[k], got[k])]
     assert differing == [], differing[:5]
     # The log was rewound to the checkpoint and continued: one entry per iteration, no repeats.

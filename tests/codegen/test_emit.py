@@ -23,7 +23,8 @@ from tests.conftest import SPECS
 # Every building block of the energy language at least once: parametric blocks (embedding,
 # bilinear, quadratic/ising, mlp, linear with and without bias), gaussian with a predicted and a
 # constant mean, dot, logsumexp, reshape, avgpool, JEM indexing, every activation, arithmetic with
-# constants, unary minus, binary variables, a bounded real and a categorical array.
+# constants, unary minus, binary variables, a bounded real and a categorical array, the
+# elementwise exp / log / abs / sqrt and the learned diagonal Gaussian.
 EVERY_BLOCK = """\
 model every_block "every energy building block"
 
@@ -53,6 +54,7 @@ energy {
   return g + q + bl + j + s + w + alias + 3 - 1.5 * logsumexp(onehot(c) + 0.1)
     + sum(embedding(y, dim = 2)) + sum(linear(b, out = 2, bias = false)) + 2 * mlp(x)
     + mean(avgpool(v)) + sum(avgpool(v, size = 3))
+    + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z)
 }
 """
 
@@ -82,8 +84,12 @@ EMITTED_OPS = {
     "op_softplus",
     "op_leaky_relu",
     "op_identity",
+    "op_exp",
+    "op_log",
+    "op_abs",
+    "op_sqrt",
 }
-EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic"}
+EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic", "DiagGaussian"}
 
 
 def _called_names(source: str, method: str) -> set[str]:

@@ -101,6 +101,11 @@ class Div(BinOp):
 
 
 @dataclass(frozen=True)
+class Pow(BinOp):
+    symbol = "**"
+
+
+@dataclass(frozen=True)
 class Neg(Expr):
     operand: Expr
 

@@ -227,6 +227,9 @@ class _ToAst(Transformer):
     def sub(self, meta, items):
         return ast.Sub(self._span(meta, items), items[0], items[1])
 
+    def pow(self, meta, items):
+        return ast.Pow(self._span(meta, items), items[0], items[1])
+
     def mul(self, meta, items):
         return ast.Mul(self._span(meta, items), items[0], items[1])
 

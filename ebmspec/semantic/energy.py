@@ -222,7 +222,7 @@ class EnergyChecker:
         left, right = self.expr(e.left), self.expr(e.right)
         if left is None or right is None:
             return None
-        op = {"+": "add", "-": "sub", "*": "mul", "/": "div"}[e.symbol]
+        op = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}[e.symbol]
         if op == "div" and right.shape != ():
             self.sink.error(
                 "E301",

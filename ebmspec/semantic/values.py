@@ -10,6 +10,7 @@ energy checker) so this module stays free of shapes.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,12 @@ def fold_number(expr: ast.Expr) -> int | float | None:
             return left * right
         if isinstance(expr, ast.Div) and right != 0:
             return left / right
+        if isinstance(expr, ast.Pow):
+            try:
+                value = left**right
+                return value if isinstance(value, int | float) and math.isfinite(value) else None
+            except (OverflowError, ZeroDivisionError):
+                return None
     return None
 
 

@@ -54,7 +54,7 @@ energy {
   return g + q + bl + j + s + w + alias + 3 - 1.5 * logsumexp(onehot(c) + 0.1)
     + sum(embedding(y, dim = 2)) + sum(linear(b, out = 2, bias = false)) + 2 * mlp(x)
     + mean(avgpool(v)) + sum(avgpool(v, size = 3))
-    + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z)
+    + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z) - sum(x ** 2) / 2 ** 2
 }
 """
 
@@ -88,6 +88,7 @@ EMITTED_OPS = {
     "op_log",
     "op_abs",
     "op_sqrt",
+    "op_pow",
 }
 EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic", "DiagGaussian"}
 

@@ -80,6 +80,11 @@ def op_div(a, b):
     return a / b
 
 
+def op_pow(a, b):
+    a, b = _align(a, b)
+    return a**b
+
+
 def op_neg(a):
     return -a
 

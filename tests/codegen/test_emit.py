@@ -55,6 +55,7 @@ energy {
     + sum(embedding(y, dim = 2)) + sum(linear(b, out = 2, bias = false)) + 2 * mlp(x)
     + mean(avgpool(v)) + sum(avgpool(v, size = 3))
     + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z) - sum(x ** 2) / 2 ** 2
+    + sum(logsumexp(z, axis = 0)) - sum(mean(z, axis = -1) * sum(z, axis = 1))
 }
 """
 

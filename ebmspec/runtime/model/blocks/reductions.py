@@ -1,7 +1,8 @@
-"""`sum`, `mean`, `logsumexp`: a per-example scalar from all elements of a tensor.
+"""`sum`, `mean`, `logsumexp`: a per-example scalar from all elements of a tensor, or a
+reduction along one axis (`axis = i`, counted in the per-example shape; negative from the end).
 
 In: the bound arguments of a checked call (the shape rule), a [B, ...] tensor (the ops). Out: an
-`ir.Op` of shape []; [B].
+`ir.Op` of shape [] (or the shape without that axis); [B] (or [B, ...]).
 """
 
 from __future__ import annotations
@@ -12,29 +13,49 @@ from ebmspec import ir
 from ebmspec.runtime.model.ops import as_rows
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
+from ebmspec.semantic.shapes import fmt_shape
+from ebmspec.semantic.values import keyword_span
 
+_ARGS = (P("input", T, positional=True), P("axis", "int?", None))
 ROWS = (
-    Signature("sum", (P("input", T, positional=True),), "sum of all elements"),
-    Signature("mean", (P("input", T, positional=True),), "mean of all elements"),
-    Signature("logsumexp", (P("input", T, positional=True),), "log-sum-exp of all elements"),
+    Signature("sum", _ARGS, "sum of all elements, or along `axis`"),
+    Signature("mean", _ARGS, "mean of all elements, or along `axis`"),
+    Signature("logsumexp", _ARGS, "log-sum-exp of all elements, or along `axis`"),
 )
 PARAMETRIC = ()
 
 
 def shape(chk, e, name, bound, module):
-    return ir.Op((), e.span, name, (bound["input"],), (), None)
+    node, axis = bound["input"], bound["axis"]
+    if axis is None:
+        return ir.Op((), e.span, name, (node,), (), None)
+    rank = len(node.shape)
+    if not -rank <= axis < rank:
+        chk.error_shape(
+            keyword_span(e, "axis"),
+            f"`{name}` along axis {axis} of a tensor of shape {fmt_shape(node.shape)}, which "
+            f"has {rank} ax{'i' if rank == 1 else 'e'}s",
+            f"axes count from 0 to {rank - 1} (or from -1 backwards); leave `axis` out to "
+            "reduce every element"
+            if rank
+            else "a scalar has no axis to reduce; drop the call",
+        )
+        return None
+    axis %= rank
+    shape = node.shape[:axis] + node.shape[axis + 1 :]
+    return ir.Op(shape, e.span, name, (node,), (("axis", axis),), None)
 
 
 # --- begin standalone ---
 
 
-def op_sum(x):
-    return as_rows(x).sum(1)
+def op_sum(x, axis=None):
+    return as_rows(x).sum(1) if axis is None else x.sum(axis + 1)
 
 
-def op_mean(x):
-    return as_rows(x).mean(1)
+def op_mean(x, axis=None):
+    return as_rows(x).mean(1) if axis is None else x.mean(axis + 1)
 
 
-def op_logsumexp(x):
-    return torch.logsumexp(as_rows(x), dim=1)
+def op_logsumexp(x, axis=None):
+    return torch.logsumexp(as_rows(x), dim=1) if axis is None else torch.logsumexp(x, axis + 1)

@@ -116,6 +116,23 @@ class Index(Expr):
     index: Expr
 
 
+@dataclass(frozen=True)
+class Slice(Expr):
+    """`start:stop:step` inside `[...]`; each part None when left out."""
+
+    start: Expr | None
+    stop: Expr | None
+    step: Expr | None
+
+
+@dataclass(frozen=True)
+class Subscript(Expr):
+    """`base[i, j:k, ...]`: several items, or any slice (one plain expression is an `Index`)."""
+
+    base: Expr
+    items: tuple[Expr, ...]
+
+
 # ---- shared statements -------------------------------------------------------------------------
 
 

@@ -219,7 +219,14 @@ class _ToAst(Transformer):
         return ast.Neg(self._span(meta, items), items[0])
 
     def index(self, meta, items):
-        return ast.Index(self._span(meta, items), items[0], items[1])
+        base, *subscripts = items
+        if len(subscripts) == 1 and not isinstance(subscripts[0], ast.Slice):
+            return ast.Index(self._span(meta, items), base, subscripts[0])
+        return ast.Subscript(self._span(meta, items), base, tuple(subscripts))
+
+    def slice(self, meta, items):
+        start, stop, step = (list(items) + [None, None, None])[:3]
+        return ast.Slice(self._span(meta, [i for i in items if i is not None]), start, stop, step)
 
     def add(self, meta, items):
         return ast.Add(self._span(meta, items), items[0], items[1])

@@ -15,7 +15,7 @@ from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
 from ebmspec.semantic.shapes import fmt_shape
-from ebmspec.semantic.values import INVALID, Scope, bind_args, suggest
+from ebmspec.semantic.values import INVALID, Scope, bind_args, fold_number, suggest
 from ebmspec.source import Span
 
 
@@ -172,8 +172,12 @@ class EnergyChecker:
             return None if inner is None else ir.Op(inner.shape, e.span, "neg", (inner,), (), None)
         if isinstance(e, ast.BinOp):
             return self._binop(e)
+        if isinstance(e, ast.Index) and fold_number(e.index) is not None:
+            return self._subscript(e, (e.index,))  # an integer index: `t[0]`, `t[-1]`
         if isinstance(e, ast.Index):
             return self._index(e)
+        if isinstance(e, ast.Subscript):
+            return self._subscript(e, e.items)
         if isinstance(e, ast.Call):
             return self._call(e)
         string = isinstance(e, ast.String)
@@ -242,6 +246,71 @@ class EnergyChecker:
             return None
         shape = left.shape if left.shape != () else right.shape
         return ir.Op(shape, e.span, op, (left, right), (), None)
+
+    def _subscript(self, e: ast.Index | ast.Subscript, items) -> ir.ENode | None:
+        """Integer indices and slices of a tensor's per-example axes (Python's rules; steps
+        positive): `s[:, 1:]`, `t[0]`, `t[::2, -1]`. The IR op `subscript` keeps one entry per
+        item: ("i", k) drops axis k's dimension, ("s", start, stop, step) keeps a slice."""
+        base = self.expr(e.base)
+        if base is None:
+            return None
+        if len(items) > len(base.shape):
+            self.sink.error(
+                "E305",
+                f"{len(items)} indices for a tensor of shape {fmt_shape(base.shape)}, which has "
+                f"{len(base.shape)} ax{'i' if len(base.shape) == 1 else 'e'}s",
+                e.span,
+                f"index at most {len(base.shape)} axes; a categorical scores a vector alone "
+                "(`logits[y]`)",
+            )
+            return None
+        entries, shape = [], []
+        for axis, item in enumerate(items):
+            size = base.shape[axis]
+            if isinstance(item, ast.Slice):
+                parts = []
+                for part, default in ((item.start, None), (item.stop, None), (item.step, 1)):
+                    value = default if part is None else fold_number(part)
+                    if part is not None and not isinstance(value, int):
+                        return self._bad_index(part, "a slice bound is an integer constant")
+                    parts.append(value)
+                if parts[2] <= 0:
+                    return self._bad_index(item.step, "a slice step is a positive integer")
+                length = len(range(*slice(*parts).indices(size)))
+                if length == 0:
+                    self.sink.error(
+                        "E305",
+                        f"the slice selects nothing of axis {axis}, which has {size} elements",
+                        item.span,
+                        f"choose bounds within 0..{size} (negative bounds count from the end)",
+                    )
+                    return None
+                entries.append(("s", *parts))
+                shape.append(length)
+                continue
+            value = fold_number(item)
+            if not isinstance(value, int):
+                what = f"`{item.ident.text}`" if isinstance(item, ast.Name) else "this expression"
+                return self._bad_index(
+                    item,
+                    f"{what} cannot index here: indices are integer constants or slices, and a "
+                    "categorical scores a vector alone (`logits[y]`)",
+                )
+            if not -size <= value < size:
+                self.sink.error(
+                    "E305",
+                    f"index {value} is out of range for axis {axis}, which has {size} elements",
+                    item.span,
+                    f"use 0..{size - 1}, or -1..-{size} from the end",
+                )
+                return None
+            entries.append(("i", value % size))
+        shape += list(base.shape[len(items) :])
+        return ir.Op(tuple(shape), e.span, "subscript", (base,), (("index", tuple(entries)),), None)
+
+    def _bad_index(self, node: ast.Expr, message: str) -> None:
+        self.sink.error("E305", message, node.span, "write e.g. `t[0]`, `t[1:]`, `s[:, :-1]`")
+        return None
 
     def _index(self, e: ast.Index) -> ir.ENode | None:
         base = self.expr(e.base)

@@ -56,6 +56,7 @@ energy {
     + mean(avgpool(v)) + sum(avgpool(v, size = 3))
     + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z) - sum(x ** 2) / 2 ** 2
     + sum(logsumexp(z, axis = 0)) - sum(mean(z, axis = -1) * sum(z, axis = 1))
+    + sum(z[:, 1:] * z[:, :-1]) + z[1, -1] + sum(z[0]) + sum(v[0, ::2, 1:3])
 }
 """
 
@@ -90,6 +91,7 @@ EMITTED_OPS = {
     "op_abs",
     "op_sqrt",
     "op_pow",
+    "op_subscript",
 }
 EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic", "DiagGaussian"}
 

@@ -85,6 +85,12 @@ def op_pow(a, b):
     return a**b
 
 
+def op_subscript(x, index):
+    """Integer indices ("i", k) and slices ("s", start, stop, step) of the per-example axes."""
+    items = tuple(k[1] if k[0] == "i" else slice(*k[1:]) for k in index)
+    return x[(slice(None), *items)]
+
+
 def op_neg(a):
     return -a
 

@@ -62,7 +62,7 @@ def flow_density(energy: Energy | None, variables) -> bool:
 # reshapes, codes, affine maps), and those that are affine in one input at a time (products).
 _AFFINE_OPS = frozenset(
     {"add", "sub", "neg", "sum", "mean", "flatten", "reshape", "concat", "onehot", "embedding",
-     "linear", "identity", "subscript"}
+     "linear", "identity", "subscript", "roll"}
 )  # fmt: skip
 _PRODUCT_OPS = frozenset({"mul", "bilinear", "dot", "index"})
 

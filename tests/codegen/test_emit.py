@@ -57,6 +57,7 @@ energy {
     + sum(exp(-abs(x))) + sum(log(1 + sqrt(abs(z)))) + diag_gaussian(z) - sum(x ** 2) / 2 ** 2
     + sum(logsumexp(z, axis = 0)) - sum(mean(z, axis = -1) * sum(z, axis = 1))
     + sum(z[:, 1:] * z[:, :-1]) + z[1, -1] + sum(z[0]) + sum(v[0, ::2, 1:3])
+    + sum(z * roll(z, shift = 1, axis = 1)) + sum(v * roll(v, shift = -2, axis = -1))
 }
 """
 
@@ -92,6 +93,7 @@ EMITTED_OPS = {
     "op_sqrt",
     "op_pow",
     "op_subscript",
+    "op_roll",
 }
 EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic", "DiagGaussian"}
 

@@ -1,5 +1,6 @@
-"""Integer indexing and slicing in the energy: a lattice energy written with slices equals the
-same sums written out, and the shapes follow Python's rules."""
+"""Integer indexing, slicing and `roll` in the energy: lattice energies written with slices (open
+boundaries) and rolls (a torus) equal the same sums written out, and the shapes follow Python's
+rules."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ def test_subscript_shapes_follow_python():
     program = compile_spec(Source("ising.ebm", text))
     lets = {let.name: let.value.shape for let in program.energy.lets}
     assert lets["a"] == (2, 3) and lets["b"] == (5,) and lets["c"] == (2,)
+
+
+def test_torus_energy_by_roll_equals_the_written_out_sums():
+    text = """
+model torus "a 3 x 4 torus"
+variables { s : binary[3, 4] }
+energy {
+  z = 2 * s - 1
+  return 0.3 * sum(z * roll(z, shift = 1, axis = 0) + z * roll(z, shift = -1, axis = -1))
+}
+"""
+    model = lower_energy(compile_spec(Source("torus.ebm", text)))
+    s = torch.randint(0, 2, (8, 3, 4), generator=torch.Generator().manual_seed(1)).float()
+    z = 2 * s - 1
+    expected = torch.zeros(8)
+    for i in range(3):
+        for j in range(4):
+            expected += 0.3 * z[:, i, j] * (z[:, (i - 1) % 3, j] + z[:, i, (j + 1) % 4])
+    assert torch.allclose(model({"s": s}), expected, atol=1e-5)

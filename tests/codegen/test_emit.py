@@ -58,6 +58,7 @@ energy {
     + sum(logsumexp(z, axis = 0)) - sum(mean(z, axis = -1) * sum(z, axis = 1))
     + sum(z[:, 1:] * z[:, :-1]) + z[1, -1] + sum(z[0]) + sum(v[0, ::2, 1:3])
     + sum(z * roll(z, shift = 1, axis = 1)) + sum(v * roll(v, shift = -2, axis = -1))
+    + sum(clamp(x, min = -0.5, max = 0.5)) + sum(clamp(z, min = 0)) + sum(clamp(z, max = 0.1))
 }
 """
 
@@ -94,6 +95,7 @@ EMITTED_OPS = {
     "op_pow",
     "op_subscript",
     "op_roll",
+    "op_clamp",
 }
 EMITTED_CLASSES = {"MLP", "Embedding", "Bilinear", "Quadratic", "DiagGaussian"}
 

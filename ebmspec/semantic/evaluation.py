@@ -14,6 +14,9 @@ from ebmspec.frontend import ast
 from ebmspec.semantic import registry as reg
 from ebmspec.semantic.values import bind_args, item_span, keyword_span, make_call, resolve
 
+# A conditional sample grid has one row (column) per value of its variable.
+GRID_LIMIT = 64
+
 
 class EvaluationChecks:
     """Methods of `Checker` for the evaluate block (uses `self.sink`, `self.scope`)."""
@@ -48,6 +51,15 @@ class EvaluationChecks:
                         f"pick a discrete variable: {', '.join(discrete)}"
                         if discrete
                         else "the model has no discrete variable to lay out a grid by",
+                    )
+                elif name is not None and self.scope.variables[name].cardinality > GRID_LIMIT:
+                    variable = self.scope.variables[name]
+                    self.sink.error(
+                        "E705",
+                        f"a grid has one {key[:-1]} per value of `{name}` "
+                        f"({variable.describe()}): {variable.cardinality:,} of them",
+                        keyword_span(stmt.func, key),
+                        f"lay the grid out by a variable with at most {GRID_LIMIT} values",
                     )
             if stmt.kind.text == "density":
                 variable = self.scope.variables[bound["variable"]]
@@ -126,6 +138,21 @@ class EvaluationChecks:
                     stmt.kind.text, make_call(signature.name, bound, stmt.func.span), stmt.span
                 )
             )
+        for report in reports:
+            if report.call.name != "accuracy":
+                continue
+            # `samples accuracy` draws conditional samples of every value of each target.
+            for name in dict.fromkeys(t for p in predictions for t in p.targets):
+                variable = self.scope.variables[name]
+                if variable.cardinality > reg.MAX_ENUMERABLE:
+                    self.sink.error(
+                        "E704",
+                        "`samples accuracy` draws samples for every value of each predicted "
+                        f"variable, and `{name}` ({variable.describe()}) has "
+                        f"{variable.cardinality:,}, more than {reg.MAX_ENUMERABLE:,}",
+                        report.span,
+                        "drop the report, or predict a smaller variable",
+                    )
         return ir.Evaluate(tuple(predictions), tuple(reports), block.span)
 
     def _prediction(self, stmt: ast.PredictStmt) -> ir.Prediction | None:

@@ -92,6 +92,12 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
         if meta is not None:  # first: the one fix for a resumed run is the right --nproc
             distributed.check_shares(meta, ranks)
         distributed.check(Settings.of(program), ranks, SHARDABLE)
+        latents = dict(program.train.objective.args).get("latents")
+        if nproc > 1 and latents == "persistent" and any(not v.observed for v in program.variables):
+            raise distributed.ShardingError(
+                f"persistent latent chains live in one process; --nproc {nproc} asks for {nproc}",
+                "train in one process, or with `latents = fresh` or `latents = exact`",
+            )
     except distributed.ShardingError as error:
         diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
         raise UserError(source, [diagnostic]) from None

@@ -37,3 +37,12 @@ def test_textbook_spec_trains_evaluates_and_samples(cli, tmp_path, name):
         assert (samples["k"] == 2).all() and samples["x"].shape == (3, 2)
     if name in ("rbm_mnist", "gbrbm_digits"):
         assert samples["h"].shape == (3, 16) and set(np.unique(samples["h"])) <= {0, 1}
+
+
+def test_persistent_latent_chains_refuse_several_processes_before_launching(cli, tmp_path):
+    spec = str(ROOT / "specs" / "mixture.ebm")
+    setting = "train.objective.latents=persistent"
+    status, _, err = cli("train", spec, "--nproc", "2", "--set", setting, "--out", "runs/np",
+                         cwd=tmp_path)  # fmt: skip
+    assert status == 1 and "error[E930]: persistent latent chains live in one process" in err
+    assert not (tmp_path / "runs" / "np").exists()

@@ -20,6 +20,7 @@ from ebmspec import energy_facts
 from ebmspec.runtime.model.enumeration import free_energy
 from ebmspec.runtime.sampling.schedule import initial_values
 from ebmspec.runtime.seeding import stream
+from ebmspec.runtime.training import distributed
 from ebmspec.runtime.training.negatives import impute
 
 
@@ -31,6 +32,13 @@ class LatentTerm:
         program = trainer.program
         self.names = tuple(v.name for v in program.variables if not v.observed)
         self.mode = mode if self.names else None
+        if self.mode == "persistent" and trainer.ranks.world > 1:
+            # Each process would keep (and checkpoint) only its own rows' chains.
+            raise distributed.ShardingError(
+                f"persistent latent chains live in one process; {trainer.ranks.world} "
+                "processes were started",
+                "train in one process, or with `latents = fresh` or `latents = exact`",
+            )
         self.separable = energy_facts.separable(program.energy, self.names)
         self.table = trainer.table
         # persistent: {latent: [training examples, *shape]} chain states, made at first use

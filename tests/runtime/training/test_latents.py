@@ -184,3 +184,19 @@ def test_alternating_block_gibbs_samples_the_exact_joint(tmp_path):
         iid = torch.bincount(draw, minlength=384).double() / chains
         floors.append(0.5 * float((iid - exact).abs().sum()))
     assert tv <= 1.5 * (sum(floors) / len(floors)), (tv, floors)
+
+
+def test_persistent_latent_chains_refuse_several_processes(tmp_path):
+    from types import SimpleNamespace
+
+    from ebmspec.runtime.training.distributed import Ranks, ShardingError
+    from ebmspec.runtime.training.latents import LatentTerm
+
+    program = _program(tmp_path)
+    trainer = SimpleNamespace(program=program, table=variable_table(program))
+    trainer.ranks = Ranks(0, 2, (0,), 2)
+    with pytest.raises(ShardingError, match="persistent latent chains live in one process"):
+        LatentTerm(trainer, "persistent")
+    assert LatentTerm(trainer, "fresh").mode == "fresh"
+    trainer.ranks = Ranks.all_shares(2)  # several shares in one process: one table of chains
+    assert LatentTerm(trainer, "persistent").mode == "persistent"

@@ -7,7 +7,9 @@ In: an `ir.Energy` and variable names or `ir.Variable`s. Out: booleans.
 
 from __future__ import annotations
 
-from ebmspec.ir import Energy, ENode, Input, Op, Ref
+import math
+
+from ebmspec.ir import Energy, ENode, Input, Op, Ref, Variable
 
 
 def flow_density(energy: Energy | None, variables) -> bool:
@@ -105,3 +107,14 @@ def separable(energy: Energy | None, latents) -> bool:
         return memo[key]
 
     return visit(energy.result)[1]
+
+
+def exact_sum_cost(energy: Energy | None, variables: list[Variable]) -> int | None:
+    """Energy evaluations per example that summing the `variables` out exactly takes: 1 + sum
+    over their sites of (K - 1) when f is separable in them (`separable`), else every joint
+    value; None when one of them is real (it cannot be enumerated)."""
+    if any(not v.discrete for v in variables):
+        return None
+    if separable(energy, [v.name for v in variables]):
+        return 1 + sum(((v.categories or 2) - 1) * v.sites for v in variables)
+    return math.prod(v.cardinality for v in variables)

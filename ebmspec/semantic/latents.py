@@ -33,15 +33,10 @@ def check_latents(sink, scope, call: ir.Call, latents: list) -> ir.Call | None:
     if call.name == "nll":
         return call
     mode = dict(call.args)["latents"]
-    names = [v.name for v in latents]
-    discrete = all(v.discrete for v in latents)
-    separable = discrete and energy_facts.separable(scope.energy, names)
-    if not discrete:
-        count = None
-    elif separable:
-        count = 1 + sum(((v.categories or 2) - 1) * v.sites for v in latents)
-    else:
-        count = math.prod(v.cardinality for v in latents)
+    count = energy_facts.exact_sum_cost(scope.energy, latents)
+    separable = count is not None and energy_facts.separable(
+        scope.energy, [v.name for v in latents]
+    )
     if count is not None and call.name == "jem":
         count *= math.prod(v.cardinality for v in scope.variables.values()
                            if v.discrete and v.observed)  # fmt: skip

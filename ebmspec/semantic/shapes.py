@@ -10,6 +10,7 @@ located E3xx diagnostic through `chk`. In: shapes and nodes. Out: text and check
 from __future__ import annotations
 
 from ebmspec import ir
+from ebmspec.semantic.values import keyword_span
 
 
 def fmt_shape(shape: tuple[int, ...]) -> str:
@@ -39,3 +40,21 @@ def image_input(chk, name: str, node: ir.ENode, help: str) -> bool:
         )
         return False
     return True
+
+
+def axis_of(chk, e, name: str, node: ir.ENode, axis: int, verb: str, also: str = "") -> int | None:
+    """`axis` of `node`'s per-example shape counted from 0 (negative from the end), or None
+    after a located E301 at the call's `axis` argument when the tensor has no such axis (`verb`
+    says what the call does along it, `also` ends the help line)."""
+    rank = len(node.shape)
+    if -rank <= axis < rank:
+        return axis % rank
+    chk.error_shape(
+        keyword_span(e, "axis"),
+        f"`{name}` along axis {axis} of a tensor of shape {fmt_shape(node.shape)}, which has "
+        f"{rank} ax{'i' if rank == 1 else 'e'}s",
+        f"axes count from 0 to {rank - 1} (or from -1 backwards){also}"
+        if rank
+        else f"a scalar has no axis to {verb}",
+    )
+    return None

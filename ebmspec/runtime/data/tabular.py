@@ -242,18 +242,22 @@ def _cell(context: Context, cell: str, where: str, column: str, path: Path, fiel
     return value
 
 
+def _check_width(context: Context, path: Path, where: str, row: list, header: list) -> None:
+    if len(row) != len(header):
+        raise context.fail(
+            "E625",
+            f"`{path}` {where} has {len(row)} cells, the header has {len(header)}",
+            "every row needs one cell per header column",
+        )
+
+
 def _load_named(context: Context, path: Path, header: list[str], rows: list):
     """(values by variable, description) of a csv mapped onto the variables by name."""
     named = _named_columns(context, header, path)
     cells = {name: [] for name in named}
     for number, (line, row) in enumerate(rows, start=1):
         where = f"line {line} (data row {number})"
-        if len(row) != len(header):
-            raise context.fail(
-                "E625",
-                f"`{path}` {where} has {len(row)} cells, the header has {len(header)}",
-                "every row needs one cell per header column",
-            )
+        _check_width(context, path, where, row, header)
         for name, columns in named.items():
             field = context.fields[name]
             cells[name].append([_cell(context, row[i], where, header[i], path, field)
@@ -298,12 +302,7 @@ def load(context: Context):
     features, labels = [], []
     for number, (line, row) in enumerate(rows[1:], start=1):
         where = f"line {line} (data row {number})"
-        if len(row) != len(header):
-            raise context.fail(
-                "E625",
-                f"`{path}` {where} has {len(row)} cells, the header has {len(header)}",
-                "every row needs one cell per header column",
-            )
+        _check_width(context, path, where, row, header)
         features.append([_csv_number(context, row[i], where, header[i], path) for i in columns])
         if label_index is not None:
             name = header[label_index]

@@ -74,22 +74,18 @@ def test_data_term(model, program: ir.Program, split: dict, limit, device) -> di
     be summed exactly, the mean free energy log sum_h exp f(x, h) (unnormalised: comparable
     between checkpoints of one model); else nothing."""
     observed = [v for v in program.variables if v.observed]
-    latents = [v.name for v in program.variables if not v.observed]
+    hidden = [v for v in program.variables if not v.observed]
+    latents = [v.name for v in hidden]
     if not observed or any(v.name not in split for v in observed):
         return {}
     table = variable_table(program)
     discrete = all(v.discrete for v in program.variables)
     total = math.prod(v.cardinality for v in program.variables) if discrete else None
-    separable = energy_facts.separable(program.energy, latents) if latents else False
-    hidden = [v for v in program.variables if not v.observed]
-    sums = (
-        1 + sum(((v.categories or 2) - 1) * v.sites for v in hidden)
-        if separable
-        else math.prod(v.cardinality or MAX_ENUMERABLE + 1 for v in hidden)
-    )
     enumerable = total is not None and total <= MAX_ENUMERABLE
-    if not enumerable and not (latents and sums <= MAX_ENUMERABLE):
+    cost = energy_facts.exact_sum_cost(program.energy, hidden) if hidden else None
+    if not enumerable and not (cost is not None and cost <= MAX_ENUMERABLE):
         return {}
+    separable = bool(latents) and energy_facts.separable(program.energy, latents)
     count = split[observed[0].name].shape[0]
     count = count if limit is None else min(limit, count)
     total_f = 0.0

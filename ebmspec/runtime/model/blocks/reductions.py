@@ -13,8 +13,7 @@ from ebmspec import ir
 from ebmspec.runtime.model.ops import as_rows
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
-from ebmspec.semantic.shapes import fmt_shape
-from ebmspec.semantic.values import keyword_span
+from ebmspec.semantic.shapes import axis_of
 
 _ARGS = (P("input", T, positional=True), P("axis", "int?", None))
 ROWS = (
@@ -29,19 +28,10 @@ def shape(chk, e, name, bound, module):
     node, axis = bound["input"], bound["axis"]
     if axis is None:
         return ir.Op((), e.span, name, (node,), (), None)
-    rank = len(node.shape)
-    if not -rank <= axis < rank:
-        chk.error_shape(
-            keyword_span(e, "axis"),
-            f"`{name}` along axis {axis} of a tensor of shape {fmt_shape(node.shape)}, which "
-            f"has {rank} ax{'i' if rank == 1 else 'e'}s",
-            f"axes count from 0 to {rank - 1} (or from -1 backwards); leave `axis` out to "
-            "reduce every element"
-            if rank
-            else "a scalar has no axis to reduce; drop the call",
-        )
+    axis = axis_of(chk, e, name, node, axis, "reduce; drop the call",
+                   "; leave `axis` out to reduce every element")  # fmt: skip
+    if axis is None:
         return None
-    axis %= rank
     shape = node.shape[:axis] + node.shape[axis + 1 :]
     return ir.Op(shape, e.span, name, (node,), (("axis", axis),), None)
 

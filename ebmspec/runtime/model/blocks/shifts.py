@@ -13,8 +13,7 @@ import torch
 from ebmspec import ir
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
-from ebmspec.semantic.shapes import fmt_shape
-from ebmspec.semantic.values import keyword_span
+from ebmspec.semantic.shapes import axis_of
 
 ROWS = (
     Signature(
@@ -28,18 +27,10 @@ PARAMETRIC = ()
 
 def shape(chk, e, name, bound, module):
     node, axis = bound["input"], bound["axis"]
-    rank = len(node.shape)
-    if not -rank <= axis < rank:
-        chk.error_shape(
-            keyword_span(e, "axis"),
-            f"`roll` along axis {axis} of a tensor of shape {fmt_shape(node.shape)}, which has "
-            f"{rank} ax{'i' if rank == 1 else 'e'}s",
-            f"axes count from 0 to {rank - 1} (or from -1 backwards)"
-            if rank
-            else "a scalar has no axis to roll",
-        )
+    axis = axis_of(chk, e, name, node, axis, "roll")
+    if axis is None:
         return None
-    attrs = (("shift", bound["shift"]), ("axis", axis % rank))
+    attrs = (("shift", bound["shift"]), ("axis", axis))
     return ir.Op(node.shape, e.span, "roll", (node,), attrs, None)
 
 

@@ -1,8 +1,8 @@
 """Library entry points: spec text or file in, checked and planned `ir.Program` out.
 
 `compile_spec(source, profile, settings)` = parse -> check -> `passes.PIPELINE` -> the profile and
-`--set` settings: the one pipeline entry that the CLI, the run folders, the benches and the tests
-use. `check_trainable` is the rule for what `ebmspec train` can run. Raises `UserError` (exit 1 in
+`--set` settings -> `passes.FINISH`: the one pipeline entry that the CLI, the run folders, the
+benches and the tests use. `check_trainable` is the rule for what `ebmspec train` can run. Raises `UserError` (exit 1 in
 the CLI) with located diagnostics on any mistake in the spec or a setting.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from ebmspec import ir
 from ebmspec.diagnostics import Diagnostic, UserError, argument_error
 from ebmspec.frontend.parser import parse_source
-from ebmspec.passes import PIPELINE
+from ebmspec.passes import FINISH, PIPELINE
 from ebmspec.passes.profiles import apply_overrides, apply_profile
 
 # Kernels, datasets, energy blocks and objectives are declared once, in their own runtime
@@ -53,11 +53,15 @@ def read_source(path: str | Path) -> Source:
 def compile_spec(
     source: Source, profile: str | None = None, settings: Sequence[str] = ()
 ) -> ir.Program:
-    """Parse, check, run `passes.PIPELINE`, then apply `profile` and each `--set` setting."""
+    """Parse, check, run `passes.PIPELINE`, apply `profile` and each `--set` setting, then run
+    `passes.FINISH`."""
     program = check_program(source, parse_source(source))
     for run_pass in PIPELINE:
         program = run_pass(program)
-    return configure(program, profile, settings)
+    program = configure(program, profile, settings)
+    for run_pass in FINISH:
+        program = run_pass(program)
+    return program
 
 
 def compile_file(

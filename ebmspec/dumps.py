@@ -93,6 +93,8 @@ def dump_schedule(program: ir.Program) -> str:
                 f"{ir.format_call(block.kernel)}"
                 f" x{block.repeats}{mark} @{block.span}"
             )
+            if block.colouring is not None:
+                lines.append(f"    colouring: {block.colouring.describe()}")
             lines.append(
                 f"    entry: {_entry(step)}; cost {_cost(step.passes, step.forwards)};"
                 f" leaves {_KNOWN[step.leaves]}"

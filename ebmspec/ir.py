@@ -169,14 +169,46 @@ class Init:
 
 
 @dataclass(frozen=True)
+class Colouring:
+    """Which sites of a `gibbs` block are drawn together (`passes.colouring`): sites of one
+    colour do not interact through f, so they are independent given everything else.
+
+    colours: one colour per site, over the block's variables' sites in order (row-major).
+    draw:    "gradient": f is affine in every site's code, so one evaluation with gradients
+             holds the exact conditionals of a whole colour; "enumerate": one batched forward
+             over every (site, value) of the colour.
+    found:   how the interactions were found ("structure"), or why every site is its own
+             colour ("not analysed: ...").
+    """
+
+    colours: tuple[int, ...]
+    draw: str
+    found: str
+
+    @property
+    def count(self) -> int:
+        return max(self.colours) + 1 if self.colours else 0
+
+    def describe(self) -> str:
+        sizes = [self.colours.count(c) for c in range(self.count)]
+        shown = ", ".join(map(str, sizes[:8])) + (", ..." if len(sizes) > 8 else "")
+        return (
+            f"{self.count} colour(s) of {shown} site(s), drawn by {self.draw} "
+            f"({self.found})"
+        )
+
+
+@dataclass(frozen=True)
 class Block:
-    """One Metropolis-within-Gibbs block: a kernel updating `variables`, `repeats` times a sweep."""
+    """One Metropolis-within-Gibbs block: a kernel updating `variables`, `repeats` times a sweep.
+    `colouring`: a per-site `gibbs` block's colouring (filled by `passes.colouring`)."""
 
     kernel: Call
     variables: tuple[str, ...]
     repeats: int
     default: bool
     span: Span
+    colouring: Colouring | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +325,8 @@ def dump(node: Any, indent: int = 0) -> str:
         return f"{pad}{node.name}({args}) @{node.span}"
     if isinstance(node, Span):
         return f"{pad}@{node}"
+    if isinstance(node, Colouring):  # thousands of per-site colours: their summary
+        return f"{pad}{node.describe()}"
     if not is_dataclass(node):
         return f"{pad}{format_value(node)}"
     head = f"{pad}{type(node).__name__}"

@@ -127,6 +127,35 @@ class SweepPlan:
         return cost.macs(self.full_macs, root, head)
 
 
+def _enumerations(block: ir.Block, program: ir.Program) -> int:
+    """Batched forwards of one per-site `gibbs` step: one per colour and variable (one per site
+    without a colouring), or one for the joint values."""
+    if block.kernel.arg("joint"):
+        return 1
+    if block.colouring is None:
+        return sum(math.prod(program.variable(v).shape) for v in block.variables)
+    colours, start = [], 0
+    for name in block.variables:
+        sites = math.prod(program.variable(name).shape)
+        colours += [(c, name) for c in block.colouring.colours[start : start + sites]]
+        start += sites
+    return len(set(colours))
+
+
+def _by_gradient(block: ir.Block) -> int:
+    """The colours of a `gibbs` block drawn from gradients (0 when it enumerates)."""
+    colouring = block.colouring
+    if block.kernel.name != "gibbs" or colouring is None or colouring.draw != "gradient":
+        return 0
+    return colouring.count
+
+
+def _reads(block: ir.Block) -> str:
+    """What the block's kernel needs at its entry: its class's trait, or "grad" for colours
+    drawn from gradients (`kernels.gibbs`)."""
+    return "grad" if _by_gradient(block) else reg.KERNELS[block.kernel.name].extra["reads"]
+
+
 def _inner_cost(block: ir.Block, program: ir.Program) -> tuple[int, int]:
     """(forward+backward, forward-only) passes of one step, not counting its entry."""
     name = block.kernel.name
@@ -138,10 +167,10 @@ def _inner_cost(block: ir.Block, program: ir.Program) -> tuple[int, int]:
         return 0, 1
     if name == "jump":  # one batched forward over the orbit
         return 0, 1
-    if name == "gibbs":  # one batched forward per site, or one for the joint values
-        if block.kernel.arg("joint"):
-            return 0, 1
-        return 0, sum(math.prod(program.variable(v).shape) for v in block.variables)
+    if name == "gibbs":  # one evaluation per colour after the entry, or the enumerations
+        if _by_gradient(block):
+            return _by_gradient(block) - 1, 0
+        return 0, _enumerations(block, program)
     return 0, 0
 
 
@@ -159,11 +188,12 @@ def _simulate(sampler: ir.Sampler, program: ir.Program, known: str, source, fuse
     plans = []
     for index, block in enumerate(sampler.blocks):
         traits = reg.KERNELS[block.kernel.name].extra
+        reads = _reads(block)
         inner_passes, inner_forwards = _inner_cost(block, program)
         passes = forwards = 0
         first_entry, first_source = None, None
         for _ in range(block.repeats):
-            entry, p, f = _entry_cost(traits["reads"], known if fuse else "none")
+            entry, p, f = _entry_cost(reads, known if fuse else "none")
             if first_entry is None:
                 first_entry, first_source = entry, source if entry == "reuse" else None
             passes += p + inner_passes
@@ -176,7 +206,7 @@ def _simulate(sampler: ir.Sampler, program: ir.Program, known: str, source, fuse
                 first_source,
                 passes,
                 forwards,
-                traits["reads"],
+                reads,
                 traits["leaves"],
             )
         )
@@ -248,12 +278,19 @@ def _cached_block(index, block, program, plans, known: _Known, movable: frozense
     if name == "jump":  # the orbit in one full forward; it moves x, so no static part is kept
         cost += Cost(forwards=1)
         return cost, entry, source, _Known(f=True)
+    if name == "block_gibbs" or _by_gradient(block):
+        # One evaluation with gradients per colour (block_gibbs: one colour); the static part
+        # of a split energy stays valid between colours, as `kernels.gibbs` keeps it.
+        for colour in range(max(_by_gradient(block), 1)):
+            first = (entry, source)
+            known = with_grads(known)
+            if colour:
+                entry, source = first
+            kept = name == "gibbs" and known.memo == moving
+            known = _Known(memo=known.memo, source=known.source) if kept else _Known()
+        return cost, entry, source, known
     if name == "gibbs":
-        enumerations = (
-            1
-            if block.kernel.arg("joint")
-            else sum(math.prod(program.variable(v).shape) for v in block.variables)
-        )
+        enumerations = _enumerations(block, program)
         if split is not None:
             known, entry = memo_for_block(known)
             source = known.source

@@ -126,3 +126,39 @@ def test_dsprites_cached_sweep_costs_one_cnn_forward_and_backward():
         _, target = sample(program, model, 3, sweeps=5, seed=0)
     assert (target.passes, target.root_forwards, target.root_backwards) == (0, 5, 5)
     assert target.head_passes == 10
+
+
+RING = CNN.replace(
+    "hidden = [8]) + gaussian(z, mean = 0.0)",
+    "hidden = [8]) + gaussian(z, mean = 0.0)\n"
+    "    + dot(linear(flatten(h), out = 3), b) + sum(b * roll(b, shift = 1, axis = 0))",
+).replace("onehot(y), b, z)", "onehot(y), z)")
+
+
+def test_coloured_gibbs_beside_a_cached_network_spends_what_is_planned():
+    """b enters f through a ring term and a product with the CNN's features: 3 colours drawn by
+    gradient, each one head pass from one static part (the CNN once forward), then the held
+    variables' gradients by one backward from it."""
+    blocks = f"update b with gibbs\n  update y with gwg\n  update x, z with {L}"
+    program = compile_spec(Source("ring.ebm", RING % ("  " + blocks)))
+    block = program.samplers[0].blocks[0]
+    assert (block.colouring.count, block.colouring.draw) == (3, "gradient")
+    (plan,) = plan_sweeps(program)
+    model = lower_energy(program, seed=0)
+
+    def counts(target):
+        return (
+            target.passes,
+            target.forwards,
+            target.head_passes,
+            target.head_forwards,
+            target.root_forwards,
+            target.root_backwards,
+        )
+
+    _, target = sample(program, model, 4, sweeps=1, seed=0)
+    first = counts(target)
+    _, target = sample(program, model, 4, sweeps=4, seed=0)
+    steady = tuple((b - a) / 3 for a, b in zip(first, counts(target), strict=True))
+    assert steady == plan.cached_cost.counts
+    assert plan.cached_cost.head_passes >= 3 and plan.cached_cost.passes == 0

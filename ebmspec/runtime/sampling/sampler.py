@@ -22,13 +22,21 @@ def default_sampler(program: ir.Program) -> str:
     return program.samplers[0].name
 
 
+def block_params(block: ir.Block) -> dict:
+    """The kernel's constructor arguments: the call's, and a `gibbs` block's colouring."""
+    params = dict(block.kernel.args)
+    if block.colouring is not None:
+        params.update(colours=block.colouring.colours, draw=block.colouring.draw)
+    return params
+
+
 def sampler_table(sampler: ir.Sampler) -> dict:
     """`{"inits": [(names, dist, params)], "blocks": [(kernel, names, params, repeats)],
     "sweeps": n}` with plain Python values only."""
     return {
         "inits": [(init.variables, init.dist.name, dict(init.dist.args)) for init in sampler.inits],
         "blocks": [
-            (block.kernel.name, block.variables, dict(block.kernel.args), block.repeats)
+            (block.kernel.name, block.variables, block_params(block), block.repeats)
             for block in sampler.blocks
         ],
         "sweeps": sampler.sweeps,

@@ -2,8 +2,9 @@
 
 `compile_spec(source, profile, settings)` = parse -> check -> `passes.PIPELINE` -> the profile and
 `--set` settings -> `passes.FINISH`: the one pipeline entry that the CLI, the run folders, the
-benches and the tests use. `check_trainable` is the rule for what `ebmspec train` can run. Raises `UserError` (exit 1 in
-the CLI) with located diagnostics on any mistake in the spec or a setting.
+benches and the tests use. `check_trainable` is the rule for what `ebmspec train` can run.
+Raises `UserError` (exit 1 in the CLI) with located diagnostics on any mistake in the spec or a
+setting.
 """
 
 from __future__ import annotations

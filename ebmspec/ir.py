@@ -192,10 +192,7 @@ class Colouring:
     def describe(self) -> str:
         sizes = [self.colours.count(c) for c in range(self.count)]
         shown = ", ".join(map(str, sizes[:8])) + (", ..." if len(sizes) > 8 else "")
-        return (
-            f"{self.count} colour(s) of {shown} site(s), drawn by {self.draw} "
-            f"({self.found})"
-        )
+        return f"{self.count} colour(s) of {shown} site(s), drawn by {self.draw} ({self.found})"
 
 
 @dataclass(frozen=True)

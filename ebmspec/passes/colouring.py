@@ -133,7 +133,8 @@ class _Interactions:
             return self._leaf(node.shape)
         key = id(node)
         if key not in self.memo:
-            self.memo[key] = (self._op(node, [self.visit(child) for child in node.inputs]) > 0).float()
+            deps = self._op(node, [self.visit(child) for child in node.inputs])
+            self.memo[key] = (deps > 0).float()
         return self.memo[key]
 
     def _op(self, node: ir.Op, inputs: list[torch.Tensor]) -> torch.Tensor:
@@ -156,10 +157,9 @@ class _Interactions:
             deps = sum(_align(a, b))
             return deps if node.op == "mul" else deps.sum(-1)  # dot, index: over the last axis
         if node.op in ("div", "pow") and not bool(inputs[1].any()):
-            if node.op == "pow" and isinstance(node.inputs[1], ir.Const):
-                if node.inputs[1].value == 1:
-                    return inputs[0]
-            if node.op == "div":  # a / c with c free of the sites: affine
+            exponent = node.inputs[1]
+            unit = node.op == "pow" and isinstance(exponent, ir.Const) and exponent.value == 1
+            if unit or node.op == "div":  # a ** 1, or a / c with c free of the sites: affine
                 return inputs[0]
         if node.op in _ELEMENTWISE or node.op in ("div", "pow"):
             deps = inputs[0] if len(inputs) == 1 else sum(_align(*inputs))

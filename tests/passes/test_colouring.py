@@ -73,8 +73,7 @@ def test_chain_and_squares():
 
 def test_a_network_over_the_sites_couples_them_all():
     program = _program(
-        'model net "an MLP"\nvariables { s : binary[5] }\n'
-        "energy { return mlp(s, hidden = [4]) }"
+        'model net "an MLP"\nvariables { s : binary[5] }\nenergy { return mlp(s, hidden = [4]) }'
     )
     found = _colours(program, ["s"])
     assert found.colours == (0, 1, 2, 3, 4) and found.draw == "enumerate"

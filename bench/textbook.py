@@ -38,6 +38,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+try:  # run as `python bench/textbook.py` (bench/ on the path) or imported as `bench.textbook`
+    import crf as chain_crf
+    import lattices
+except ImportError:
+    from bench import crf as chain_crf
+    from bench import lattices
+
 from ebmspec.api import compile_file
 from ebmspec.runtime.data import load_dataset
 from ebmspec.runtime.data.encoding import encode
@@ -219,6 +226,10 @@ def table(folder: Path) -> None:
 
 
 MODELS = {"rbm": rbm, "gbrbm": gbrbm, "mixture": mixture, "table": table}
+# The lattice rows (bench/lattices.py) take no training folder.
+MODELS.update({name: (lambda folder, run=run: run()) for name, run in lattices.MODELS.items()})
+MODELS["crf"] = lambda folder: chain_crf.crf(train)
+MODELS["inverse_ising"] = lambda folder: lattices.inverse_ising(train)
 
 
 def main() -> None:
@@ -226,7 +237,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=list(MODELS), default=list(MODELS))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--sklearn-rates", nargs="+", type=float, default=[0.1, 0.03, 0.01])
+    parser.add_argument(
+        "--quick", action="store_true", help="small lattice runs (the test suite's smoke run)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        lattices.SIZE.update(chains=2000, sweeps=20, lattice_chains=8, burn_in=20, keep=20,
+                             speed_chains=16, speed_sweeps=20)  # fmt: skip
+        chain_crf.SIZE.update(sequences=4, chains=50, sweeps=20, burn=5)
     SETTINGS.extend(args.set)
     LEARNING_RATES.extend(args.sklearn_rates)
     torch.set_num_threads(1)

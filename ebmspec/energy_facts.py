@@ -66,7 +66,7 @@ _AFFINE_OPS = frozenset(
     {"add", "sub", "neg", "sum", "mean", "flatten", "reshape", "concat", "onehot", "embedding",
      "linear", "identity", "subscript", "roll"}
 )  # fmt: skip
-_PRODUCT_OPS = frozenset({"mul", "bilinear", "dot", "index"})
+_PRODUCT_OPS = frozenset({"mul", "bilinear", "dot", "index", "lookup"})
 
 
 def separable(energy: Energy | None, latents) -> bool:

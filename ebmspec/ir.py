@@ -127,6 +127,13 @@ class Const(ENode):
 
 
 @dataclass(frozen=True)
+class Param(ENode):
+    """A use of a declared parameter or constant (`params { ... }`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Ref(ENode):
     """A use of an earlier `let` binding."""
 
@@ -157,6 +164,18 @@ class Energy:
     span: Span
 
 
+@dataclass(frozen=True)
+class ParamDecl:
+    """A tensor of the model: learned, or `fixed` (a constant). `init` is ("constant", number),
+    ("values", nested tuple of numbers: a tensor literal) or ("normal", std)."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: tuple
+    fixed: bool
+    span: Span
+
+
 # ---- samplers ----------------------------------------------------------------------------------
 
 
@@ -179,11 +198,13 @@ class Colouring:
              over every (site, value) of the colour.
     found:   how the interactions were found ("structure"), or why every site is its own
              colour ("not analysed: ...").
+    span:    the block's.
     """
 
     colours: tuple[int, ...]
     draw: str
     found: str
+    span: Span
 
     @property
     def count(self) -> int:
@@ -279,6 +300,7 @@ class Program:
     evaluate: Evaluate | None
     profiles: tuple[Profile, ...]
     span: Span
+    params: tuple[ParamDecl, ...] = ()
 
     def variable(self, name: str) -> Variable:
         for variable in self.variables:

@@ -198,6 +198,8 @@ class _Writer:
             return _literal(node.value)
         if isinstance(node, ir.Ref):
             return f"l_{node.name}"
+        if isinstance(node, ir.Param):
+            return f"self.params.get({_literal(node.name)}, batch)"
         return self._temporary(self._call(node))  # children first: temporaries in order
 
     def _temporary(self, expr: str) -> str:
@@ -230,6 +232,7 @@ class _Split:
     doc: list[str]
     static_inputs: list
     static_lines: list
+    static_batch: bool
     statics: str
     head_inputs: list
     head_lines: list
@@ -270,6 +273,7 @@ def _splits(program: ir.Program) -> list[_Split]:
                 ),
                 static_inputs=sorted(statics.inputs.items()),
                 static_lines=statics.lines,
+                static_batch=any("batch)" in line.expr for line in statics.lines),
                 statics="(" + ", ".join(locals_) + ("," if len(locals_) == 1 else "") + ")",
                 head_inputs=sorted(head.inputs.items()),
                 head_lines=head.lines,
@@ -294,7 +298,11 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
     for let in program.energy.lets:
         writer.let(let.name, let.value)
     result = writer.result(program.energy.result)
-    modules = []
+    modules = [
+        f"self.params.add({_literal(d.name)}, {_literal(list(d.shape))}, {_literal(d.init[0])}, "
+        f"{_literal(d.init[1])}, {d.fixed})"
+        for d in program.params
+    ]
     for node in energy_runtime.parametric_ops(program.energy):
         class_name, kwargs = energy_runtime.module_spec(node)
         modules.extend(_constructor(node.module, class_name, kwargs))

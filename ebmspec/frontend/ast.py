@@ -209,6 +209,19 @@ class VariablesBlock(Node):
 
 
 @dataclass(frozen=True)
+class ParamDecl(Node):
+    name: Ident
+    shape: Shape | None
+    value: Expr
+    fixed: bool
+
+
+@dataclass(frozen=True)
+class ParamsBlock(Node):
+    decls: tuple[ParamDecl, ...]
+
+
+@dataclass(frozen=True)
 class Binding(Node):
     name: Ident
     value: Expr
@@ -290,6 +303,7 @@ class ProfileBlock(Node):
 Item = (
     DataDecl
     | VariablesBlock
+    | ParamsBlock
     | EnergyBlock
     | SamplerBlock
     | TrainBlock

@@ -134,6 +134,19 @@ class _ToAst(Transformer):
     def latent(self, meta, items):
         return "latent"
 
+    def params_block(self, meta, items):
+        return ast.ParamsBlock(self._span(meta, items), tuple(_children(items)))
+
+    def param_decl(self, meta, items):
+        items = _children(items)
+        name, *rest = items
+        shape = next((r for r in rest if isinstance(r, ast.Shape)), None)
+        value = next(r for r in rest if not isinstance(r, ast.Shape) and r != "fixed")
+        return ast.ParamDecl(self._span(meta, items), name, shape, value, "fixed" in rest)
+
+    def fixed(self, meta, items):
+        return "fixed"
+
     def energy_block(self, meta, items):
         return ast.EnergyBlock(self._span(meta, items), tuple(_children(items)))
 

@@ -156,6 +156,16 @@ class _Interactions:
             self._pairs(a, b)
             deps = sum(_align(a, b))
             return deps if node.op == "mul" else deps.sum(-1)  # dot, index: over the last axis
+        if node.op == "lookup":  # T[a, b]: a product of the table and every code, per site
+            table, *codes = inputs
+            parts = [table.amax(tuple(range(-len(codes), 0)))] + [c.amax(-1) for c in codes]
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts)):
+                    self._pairs(parts[i], parts[j])
+            deps = parts[0]
+            for part in parts[1:]:
+                deps = sum(_align(deps, part))
+            return deps
         if node.op in ("div", "pow") and not bool(inputs[1].any()):
             exponent = node.inputs[1]
             unit = node.op == "pow" and isinstance(exponent, ir.Const) and exponent.value == 1
@@ -201,8 +211,10 @@ def _dsatur(coupled: torch.Tensor) -> tuple[int, ...]:
     return tuple(colours.tolist())
 
 
-def colouring(program: ir.Program, names: tuple[str, ...]) -> ir.Colouring:
-    """The colouring of the sites of the discrete variables `names` given the others."""
+def colouring(program: ir.Program, names: tuple[str, ...], span=None) -> ir.Colouring:
+    """The colouring of the sites of the discrete variables `names` given the others (`span`:
+    the block's, default the energy's)."""
+    span = program.energy.span if span is None else span
     analysis = _Interactions(program, names)
     try:
         analysis.visit(program.energy.result)
@@ -211,10 +223,11 @@ def colouring(program: ir.Program, names: tuple[str, ...]) -> ir.Colouring:
             tuple(range(analysis.sites)),
             "enumerate",
             f"not analysed: over {MAX_CELLS:,} dependence cells; one site per colour",
+            span,
         )
     coupled = analysis.coupled > 0
     draw = "enumerate" if bool(coupled.diagonal().any()) else "gradient"
-    return ir.Colouring(_dsatur(coupled), draw, "structure")
+    return ir.Colouring(_dsatur(coupled), draw, "structure", span)
 
 
 def colour_gibbs(program: ir.Program) -> ir.Program:
@@ -223,7 +236,7 @@ def colour_gibbs(program: ir.Program) -> ir.Program:
     def colour(block: ir.Block) -> ir.Block:
         if block.kernel.name != "gibbs" or block.kernel.arg("joint"):
             return block
-        return replace(block, colouring=colouring(program, block.variables))
+        return replace(block, colouring=colouring(program, block.variables, block.span))
 
     samplers = tuple(
         replace(s, blocks=tuple(colour(b) for b in s.blocks)) for s in program.samplers

@@ -15,6 +15,7 @@ from ebmspec.frontend import ast
 from ebmspec.semantic.data import check_data
 from ebmspec.semantic.energy import EnergyChecker
 from ebmspec.semantic.evaluation import EvaluationChecks
+from ebmspec.semantic.params import check_params
 from ebmspec.semantic.profiles import check_profiles
 from ebmspec.semantic.registry import DATASETS, require_declared
 from ebmspec.semantic.samplers import SamplerChecks
@@ -25,6 +26,7 @@ from ebmspec.source import Source
 _BLOCK_KEYWORDS = {
     ast.DataDecl: "data",
     ast.VariablesBlock: "variables",
+    ast.ParamsBlock: "params",
     ast.EnergyBlock: "energy",
     ast.TrainBlock: "train",
     ast.EvaluateBlock: "evaluate",
@@ -70,6 +72,8 @@ class Checker(SamplerChecks, TrainingChecks, EvaluationChecks):
 
         variables = self._variables(singles.get("variables"))
         self.scope.variables = {v.name: v for v in variables}
+        params = check_params(self.scope, singles.get("params"))
+        self.scope.params = {p.name: p for p in params}
         for block in samplers:
             if block.name.text in self.scope.samplers:
                 line = self.scope.samplers[block.name.text].line
@@ -116,6 +120,7 @@ class Checker(SamplerChecks, TrainingChecks, EvaluationChecks):
             evaluate=evaluate,
             profiles=(),
             span=program.span,
+            params=params,
         )
         result = _replace_profiles(result, check_profiles(self.scope, result, profiles))
         self.sink.raise_if_any()

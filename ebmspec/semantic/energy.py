@@ -13,9 +13,10 @@ from collections import Counter
 
 from ebmspec import ir
 from ebmspec.frontend import ast
+from ebmspec.semantic.indexing import IndexChecks
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
 from ebmspec.semantic.shapes import fmt_shape
-from ebmspec.semantic.values import INVALID, Scope, bind_args, fold_number, suggest
+from ebmspec.semantic.values import INVALID, Scope, bind_args, suggest
 from ebmspec.source import Span
 
 
@@ -43,7 +44,7 @@ def _parametric_calls(expr: ast.Node) -> list[str]:
     return found
 
 
-class EnergyChecker:
+class EnergyChecker(IndexChecks):
     def __init__(self, scope: Scope):
         self.scope = scope
         self.sink = scope.sink
@@ -116,6 +117,15 @@ class EnergyChecker:
                 "choose another name",
             )
             return False
+        if name in self.scope.params:
+            first = self.scope.params[name].span
+            self.sink.error(
+                "E102",
+                f"binding `{name}` shadows the parameter declared at line {first.line}",
+                stmt.name.span,
+                "choose another name",
+            )
+            return False
         if name in self.lets:
             first = self.lets[name].span
             self.sink.error(
@@ -172,12 +182,8 @@ class EnergyChecker:
             return None if inner is None else ir.Op(inner.shape, e.span, "neg", (inner,), (), None)
         if isinstance(e, ast.BinOp):
             return self._binop(e)
-        if isinstance(e, ast.Index) and fold_number(e.index) is not None:
-            return self._subscript(e, (e.index,))  # an integer index: `t[0]`, `t[-1]`
-        if isinstance(e, ast.Index):
-            return self._index(e)
-        if isinstance(e, ast.Subscript):
-            return self._subscript(e, e.items)
+        if isinstance(e, ast.Index | ast.Subscript):
+            return self.indexed(e)
         if isinstance(e, ast.Call):
             return self._call(e)
         string = isinstance(e, ast.String)
@@ -200,9 +206,11 @@ class EnergyChecker:
             return None  # already reported where it was bound or declared
         if name in self.lets:
             return ir.Ref(self.lets[name].value.shape, e.span, name)
+        if name in self.scope.params:
+            return ir.Param(self.scope.params[name].shape, e.span, name)
         variable = self.scope.variables.get(name)
         if variable is None:
-            known = list(self.scope.variables) + list(self.lets)
+            known = list(self.scope.variables) + list(self.scope.params) + list(self.lets)
             hint = (
                 f"`{name}` is an activation; call it: `{name}(...)`, or pass `act = {name}`"
                 if name in ACTIVATIONS
@@ -246,101 +254,6 @@ class EnergyChecker:
             return None
         shape = left.shape if left.shape != () else right.shape
         return ir.Op(shape, e.span, op, (left, right), (), None)
-
-    def _subscript(self, e: ast.Index | ast.Subscript, items) -> ir.ENode | None:
-        """Integer indices and slices of a tensor's per-example axes (Python's rules; steps
-        positive): `s[:, 1:]`, `t[0]`, `t[::2, -1]`. The IR op `subscript` keeps one entry per
-        item: ("i", k) drops axis k's dimension, ("s", start, stop, step) keeps a slice."""
-        base = self.expr(e.base)
-        if base is None:
-            return None
-        if len(items) > len(base.shape):
-            self.sink.error(
-                "E305",
-                f"{len(items)} indices for a tensor of shape {fmt_shape(base.shape)}, which has "
-                f"{len(base.shape)} ax{'i' if len(base.shape) == 1 else 'e'}s",
-                e.span,
-                f"index at most {len(base.shape)} axes; a categorical scores a vector alone "
-                "(`logits[y]`)",
-            )
-            return None
-        entries, shape = [], []
-        for axis, item in enumerate(items):
-            size = base.shape[axis]
-            if isinstance(item, ast.Slice):
-                parts = []
-                for part, default in ((item.start, None), (item.stop, None), (item.step, 1)):
-                    value = default if part is None else fold_number(part)
-                    if part is not None and not isinstance(value, int):
-                        return self._bad_index(part, "a slice bound is an integer constant")
-                    parts.append(value)
-                if parts[2] <= 0:
-                    return self._bad_index(item.step, "a slice step is a positive integer")
-                length = len(range(*slice(*parts).indices(size)))
-                if length == 0:
-                    self.sink.error(
-                        "E305",
-                        f"the slice selects nothing of axis {axis}, which has {size} elements",
-                        item.span,
-                        f"choose bounds within 0..{size} (negative bounds count from the end)",
-                    )
-                    return None
-                entries.append(("s", *parts))
-                shape.append(length)
-                continue
-            value = fold_number(item)
-            if not isinstance(value, int):
-                what = f"`{item.ident.text}`" if isinstance(item, ast.Name) else "this expression"
-                return self._bad_index(
-                    item,
-                    f"{what} cannot index here: indices are integer constants or slices, and a "
-                    "categorical scores a vector alone (`logits[y]`)",
-                )
-            if not -size <= value < size:
-                self.sink.error(
-                    "E305",
-                    f"index {value} is out of range for axis {axis}, which has {size} elements",
-                    item.span,
-                    f"use 0..{size - 1}, or -1..-{size} from the end",
-                )
-                return None
-            entries.append(("i", value % size))
-        shape += list(base.shape[len(items) :])
-        return ir.Op(tuple(shape), e.span, "subscript", (base,), (("index", tuple(entries)),), None)
-
-    def _bad_index(self, node: ast.Expr, message: str) -> None:
-        self.sink.error("E305", message, node.span, "write e.g. `t[0]`, `t[1:]`, `s[:, :-1]`")
-        return None
-
-    def _index(self, e: ast.Index) -> ir.ENode | None:
-        base = self.expr(e.base)
-        if base is None:
-            return None
-        label = e.index
-        variable = (
-            self.scope.variables.get(label.ident.text) if isinstance(label, ast.Name) else None
-        )
-        if variable is None or variable.kind != "categorical":
-            self.sink.error(
-                "E305",
-                "a score vector can only be indexed by a categorical variable",
-                label.span,
-                "write `logits[y]` with `y : categorical(K)`",
-            )
-            return None
-        if base.shape != variable.tensor_shape:
-            self.sink.error(
-                "E305",
-                f"indexing by `{variable.name}` ({variable.describe()}) needs "
-                f"scores of shape {fmt_shape(variable.tensor_shape)}, found "
-                f"{fmt_shape(base.shape)}",
-                e.span,
-                f"produce {variable.categories} scores, e.g. "
-                f"`mlp(..., out = {variable.categories})`",
-            )
-            return None
-        onehot = ir.Input(variable.tensor_shape, label.span, variable.name)
-        return ir.Op(variable.shape, e.span, "index", (base, onehot), (), None)
 
     def _call(self, e: ast.Call) -> ir.ENode | None:
         name = e.func.text

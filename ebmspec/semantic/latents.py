@@ -21,7 +21,7 @@ def check_latents(sink, scope, call: ir.Call, latents: list) -> ir.Call | None:
     chains, and refuse an exact sum or a persistent chain that cannot be had."""
     listed = ", ".join(f"`{v.name}` ({v.describe()})" for v in latents)
     alternatives = "use `pcd` or `cd`: they sum latent variables out exactly or draw them by "
-    if call.name in ("ssm", "vera") or (call.name == "nll" and scope.flow):
+    if call.name in ("ssm", "vera", "cll") or (call.name == "nll" and scope.flow):
         sink.error(
             "E508",
             f"`{call.name}` cannot handle latent variables, and {listed} "

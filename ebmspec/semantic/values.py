@@ -28,6 +28,7 @@ _INVALID = object()
 class Scope:
     sink: DiagnosticSink
     variables: dict[str, ir.Variable] = field(default_factory=dict)
+    params: dict[str, ir.ParamDecl] = field(default_factory=dict)
     samplers: dict[str, Span] = field(default_factory=dict)
     # Variables whose declaration was reported as wrong; uses of them are not reported again.
     broken: set[str] = field(default_factory=set)

@@ -54,6 +54,10 @@ class EnergyModel(nn.Module):
         self.program_name = program.name
         self.energy = program.energy
         self.variables = {v.name: v for v in program.variables}
+        self.params = ops.Params()
+        for decl in program.params:
+            kind, value = decl.init
+            self.params.add(decl.name, decl.shape, kind, value, decl.fixed)
         self.blocks = ops.Blocks()
         for node in parametric_ops(program.energy):
             module, _ = MODULE_CLASSES[node.op]
@@ -66,6 +70,8 @@ class EnergyModel(nn.Module):
             return node.value
         if isinstance(node, ir.Ref):
             return env[node.name]
+        if isinstance(node, ir.Param):
+            return self.params.get(node.name, next(iter(values.values())).shape[0])
         return _apply(self, node, [self._eval(child, env, values) for child in node.inputs])
 
     def forward(self, values: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -76,9 +82,10 @@ class EnergyModel(nn.Module):
         return ops.finish(self._eval(self.energy.result, env, values), batch)
 
     def parameter_counts(self) -> dict[str, int]:
-        return {
-            name: sum(p.numel() for p in block.parameters()) for name, block in self.blocks.items()
-        }
+        counts = {n: p.numel() for n, p in self.params.named_parameters()}
+        for name, block in self.blocks.items():
+            counts[name] = sum(p.numel() for p in block.parameters())
+        return counts
 
     def split(self, moving, fold: bool = True) -> EnergySplit | None:
         """The energy split for moves of the variables `moving` (`passes.plan_cache`) when

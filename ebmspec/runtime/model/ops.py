@@ -50,6 +50,28 @@ class Blocks(nn.ModuleDict):
             super().__setattr__(name, value)
 
 
+class Params(nn.Module):
+    """The spec's `params`: learned tensors as parameters, `fixed` ones as buffers, keyed by
+    their names (any identifier: stored without becoming attributes). `params.get(name, batch)`
+    is the tensor seen by every example (expanded, not copied, along a batch axis)."""
+
+    def add(self, name: str, shape, init: str, value, fixed: bool) -> None:
+        if init == "values":
+            tensor = torch.tensor(value, dtype=torch.float32)
+        elif init == "normal":
+            tensor = torch.randn(tuple(shape)) * value
+        else:
+            tensor = torch.full(tuple(shape), float(value))
+        if fixed:
+            self._buffers[name] = tensor
+        else:
+            self._parameters[name] = nn.Parameter(tensor)
+
+    def get(self, name: str, batch: int) -> torch.Tensor:
+        tensor = self._parameters[name] if name in self._parameters else self._buffers[name]
+        return tensor.expand(batch, *tensor.shape)
+
+
 def _align(a, b):
     """Broadcast a per-example scalar [B] against a per-example tensor [B, ...]."""
     if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dim() != b.dim():
@@ -103,6 +125,20 @@ def as_rows(x):
 def op_index(scores, code):
     """JEM indexing logits[y]: the score of the one-hot coded category (differentiable in y)."""
     return (scores * code).sum(-1)
+
+
+def op_lookup(table, *codes):
+    """`T[a, b, ...]`: the entry of `table` at the categories of the one-hot `codes` (each
+    [B, *sites, K_i]), per site. `table` is [B, K_1, ..., K_n] (one table for every site) or
+    [B, *sites, K_1, ..., K_n]. Differentiable in the codes (GWG, gradient-drawn Gibbs)."""
+    sites = codes[0].dim() - 2
+    if table.dim() == len(codes) + 1:  # one table: broadcast it over the sites
+        table = table.reshape(table.shape[0], *([1] * sites), *table.shape[1:])
+    for code in reversed(codes):  # contract the table's last axis with the last code
+        between = table.dim() - code.dim()
+        code = code.reshape(*code.shape[:-1], *([1] * between), code.shape[-1])
+        table = (table * code).sum(-1)
+    return table
 
 
 def code_values(codes: torch.Tensor, kind: str, categories: int | None, dtype=torch.float32):

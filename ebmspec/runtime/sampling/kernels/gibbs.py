@@ -115,10 +115,17 @@ class Gibbs(Kernel):
         return self.masks[key]
 
     def _by_gradient(self, point: Point, target: Target, generator):
-        """Each colour from one evaluation: its sites' conditionals are in the gradient."""
+        """Each colour from one evaluation: its sites' conditionals are in the gradient. One
+        uniform (binary) or Gumbel (categorical) draw per site and sweep, made before the first
+        colour: the colours are disjoint, so each site uses its own number once."""
         some = next(iter(point.values.values()))
         hops = torch.zeros(some.shape[0], device=some.device)
         key = tuple(sorted(self.variables))
+        noise = {}
+        for name in self.variables:
+            x = point.values[name]
+            draw = uniform if self.table[name].kind == "binary" else gumbel
+            noise[name] = draw(x.shape, generator, x.device)
         for colour, members in enumerate(self.colours):
             point = target.with_grads(point, self.variables)
             values = dict(point.values)
@@ -126,10 +133,10 @@ class Gibbs(Kernel):
                 x, grad = point.values[name], point.grads[name]
                 spec = self.table[name]
                 if spec.kind == "binary":
-                    new = (uniform(x.shape, generator, x.device) < torch.sigmoid(grad)).to(x.dtype)
+                    new = (noise[name] < torch.sigmoid(grad)).to(x.dtype)
                     move = self._mask(colour, name, x.device)
                 else:
-                    choice = (grad + gumbel(grad.shape, generator, x.device)).argmax(-1)
+                    choice = (grad + noise[name]).argmax(-1)
                     new = F.one_hot(choice, spec.categories).to(x.dtype)
                     move = self._mask(colour, name, x.device).unsqueeze(-1)
                 if target.free[name] is not None:

@@ -9,9 +9,9 @@ prints them beside the other textbook models):
   the i.i.d. floor (the mean TV of 5 exact i.i.d. samples of the same size).
 * `potts_tv_over_floor=`: the 3-state Potts spec on a 3 x 3 torus (19,683 states), the law of
   the whole state, the same way.
-* `ising32_J{J}_bond=`, `_exact=`, `_se=`, `_z=`: on the 32 x 32 torus, the bond sum per site
-  (1/L^2) sum_<ij> z_i z_j = 2 <z_i z_j> at J = 0.3 (above T_c, J_c = 0.4407) and J = 0.5
-  (below) against Onsager's exact infinite-lattice value; `ising32_J0.5_abs_m=` the mean |m|
+* `ising32_hot_bond=`, `_exact=`, `_se=`, `_z=`: on the 32 x 32 torus, the bond sum per site
+  (1/L^2) sum_<ij> z_i z_j = 2 <z_i z_j> at J = 0.3 (`hot`: above T_c, J_c = 0.4407) and J = 0.5
+  (`cold`: below) against Onsager's exact infinite-lattice value; `ising32_cold_abs_m=` |m|
   against Onsager-Yang's spontaneous magnetisation (1 - sinh(2J)^-4)^(1/8). Standard errors: the
   chains are independent, so each chain's mean over its kept sweeps is one independent draw, and
   the error is their standard deviation / sqrt(chains) - this accounts for autocorrelation within
@@ -143,7 +143,8 @@ def onsager_m(coupling: float) -> float:
 
 def ising32() -> None:
     chains, burn, keep = SIZE["lattice_chains"], SIZE["burn_in"], SIZE["keep"]
-    for J in (0.3, 0.5):
+    for J, name in ((0.3, "hot"), (0.5, "cold")):
+        key = f"ising32_{name}"
         program = _program("ising.ebm", {"binary[8, 8]": "binary[32, 32]", "0.4 *": f"{J} *"})
         bond = torch.zeros(chains, dtype=torch.float64)
         mag = torch.zeros(chains, dtype=torch.float64)
@@ -164,14 +165,14 @@ def ising32() -> None:
         print(f"ising32 J={J}: {chains} chains, {burn} + {keep} sweeps in {seconds:.1f} s "
               f"({'ordered' if ordered else 'random'} start)")  # fmt: skip
         z = (bond.mean() - exact) / se
-        print(f"ising32_J{J}_bond={bond.mean():.5f} ising32_J{J}_exact={exact:.5f} "
-              f"ising32_J{J}_se={se:.5f} ising32_J{J}_z={z:.2f}")  # fmt: skip
+        print(f"{key}_bond={bond.mean():.5f} {key}_exact={exact:.5f} {key}_se={se:.5f} "
+              f"{key}_z={z:.2f}")  # fmt: skip
         if ordered:
             m_se = mag.std(ddof=1) / math.sqrt(chains)
             m_exact = onsager_m(J)
-            print(f"ising32_J{J}_abs_m={mag.mean():.5f} ising32_J{J}_abs_m_exact={m_exact:.5f} "
-                  f"ising32_J{J}_abs_m_se={m_se:.5f} "
-                  f"ising32_J{J}_abs_m_z={(mag.mean() - m_exact) / m_se:.2f}")  # fmt: skip
+            print(f"{key}_abs_m={mag.mean():.5f} {key}_abs_m_exact={m_exact:.5f} "
+                  f"{key}_abs_m_se={m_se:.5f} "
+                  f"{key}_abs_m_z={(mag.mean() - m_exact) / m_se:.2f}")  # fmt: skip
 
 
 def passes() -> None:

@@ -243,3 +243,23 @@ def test_textbook_bench_prints_every_figure(tmp_path):
         expected |= {"rbm_ll_ebmspec", "rbm_ll_sklearn", "rbm_ll_gain"}
     assert expected <= set(numbers), out
     assert 0 <= float(numbers["table_tv"]) <= 1 and "gbrbm_finite=True" in out
+
+
+def test_lattice_and_chain_rows_print_every_figure(tmp_path):
+    """bench/textbook.py's issue-28 rows on small runs (`--quick`, 20 iterations): every figure
+    printed, the planned and counted passes equal (2 per Ising and RBM sweep); thrml and
+    pytorch-crf are compared where installed."""
+    out = _run(
+        [sys.executable, str(ROOT / "bench" / "textbook.py"), "--quick", "--only", "ising",
+         "potts", "ising32", "passes", "inverse_ising", "crf", "--set", "train.iterations=20"],
+        tmp_path,
+    )  # fmt: skip
+    numbers = {k: v for k, v in re.findall(r"(\w+)=(-?[0-9.]+)", out)}
+    expected = {
+        "ising4_tv_over_floor", "potts_tv_over_floor", "ising32_hot_z", "ising32_cold_abs_m",
+        "ising_passes_per_sweep", "rbm_passes_per_sweep", "inverse_ising_err",
+        "crf_marginal_err", "crf_acc_ebmspec",
+    }  # fmt: skip
+    assert expected <= set(numbers), out
+    assert numbers["ising_passes_per_sweep"] == "2" and numbers["rbm_passes_per_sweep"] == "2"
+    assert "ising: 2 planned, 2 counted" in out and "rbm_gibbs: 2 planned, 2 counted" in out

@@ -27,6 +27,8 @@ class IndexChecks:
                     first,
                     "indices are all categoricals (a table lookup, `T[a, b]`) or all integer "
                     "constants and slices, not a mix",
+                    "look a table up by categoricals only (`T[y[:-1], y[1:]]`), or slice the "
+                    "result afterwards",
                 )
             base = self.expr(e.base)
             if base is None:
@@ -111,8 +113,10 @@ class IndexChecks:
         shape += list(base.shape[len(items) :])
         return ir.Op(tuple(shape), e.span, "subscript", (base,), (("index", tuple(entries)),), None)
 
-    def _bad_index(self, node: ast.Expr, message: str) -> None:
-        self.sink.error("E305", message, node.span, "write e.g. `t[0]`, `t[1:]`, `s[:, :-1]`")
+    def _bad_index(
+        self, node: ast.Expr, message: str, help: str = "write e.g. `t[0]`, `t[1:]`, `s[:, :-1]`"
+    ) -> None:
+        self.sink.error("E305", message, node.span, help)
         return None
 
     def _index(self, e: ast.Index) -> None:

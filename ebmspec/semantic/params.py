@@ -39,9 +39,12 @@ def check_params(scope: Scope, block: ast.ParamsBlock | None) -> tuple[ir.ParamD
                 "E308", f"shape {fmt_shape(shape)} has an empty axis", decl.shape.span,
                 "every axis of a parameter holds at least one element",
             )  # fmt: skip
+            scope.broken.add(name)
             continue
         checked = _init(scope, decl, shape)
-        if checked is not None:
+        if checked is None:
+            scope.broken.add(name)  # reported here: its uses stay silent
+        else:
             init, shape = checked
             found[name] = ir.ParamDecl(name, shape, init, decl.fixed, decl.span)
     return tuple(found.values())

@@ -28,7 +28,6 @@ _INVALID = object()
 class Scope:
     sink: DiagnosticSink
     variables: dict[str, ir.Variable] = field(default_factory=dict)
-    params: dict[str, ir.ParamDecl] = field(default_factory=dict)
     samplers: dict[str, Span] = field(default_factory=dict)
     # Variables whose declaration was reported as wrong; uses of them are not reported again.
     broken: set[str] = field(default_factory=set)
@@ -41,6 +40,8 @@ class Scope:
     energy: ir.Energy | None = None
     # The dataset draws every batch afresh (toy, moons): no training rows to key chains by.
     drawn_data: bool = False
+    # The spec's `params` (semantic.params), by name.
+    params: dict[str, ir.ParamDecl] = field(default_factory=dict)
 
 
 def suggest(name: str, candidates) -> str:

@@ -127,10 +127,38 @@ train {
 """
 
 
+# A linear-chain CRF trained by `cll` with one persistent chain per training sequence (issue 28).
+CRF = """\
+model crf
+
+data csv(file = "seq.csv", columns = ["x = x0..x5", "y = y0..y5"], test = 0.1)
+
+variables {
+  x : categorical(2)[6]
+  y : categorical(3)[6]
+}
+
+params { E[2, 3] = 0.0; T[3, 3] = normal(std = 0.1) }
+
+energy { return sum(E[x, y]) + sum(T[y[:-1], y[1:]]) }
+
+sampler chain { update y with gibbs }
+
+train {
+  objective = cll(given = x, steps = 1)
+  optimizer = adam(lr = 1e-2)
+  batch = 50
+  iterations = 60
+  checkpoint_every = 10
+  eval_every = 100000
+}
+"""
+
+
 @pytest.mark.parametrize(
     ("spec", "small"),
-    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), ("flow", []), ("rbm", [])],
-    ids=["pcd", "ssm", "vera", "nll", "rbm-persistent-latents"],
+    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), ("flow", []), ("rbm", []), ("crf", [])],
+    ids=["pcd", "ssm", "vera", "nll", "rbm-persistent-latents", "crf-persistent-cll"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small):
     if spec == "flow":
@@ -141,6 +169,15 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small
         (tmp_path / "bits.csv").write_text("v0,v1,v2,v3,v4,v5\n" + "\n".join(rows) + "\n")
         spec = tmp_path / "rbm.ebm"
         spec.write_text(RBM)
+    elif spec == "crf":
+        rows = [
+            ",".join([str((i + j) % 2) for j in range(6)] + [str((i + j) % 3) for j in range(6)])
+            for i in range(400)
+        ]
+        header = ",".join([f"x{j}" for j in range(6)] + [f"y{j}" for j in range(6)])
+        (tmp_path / "seq.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+        spec = tmp_path / "crf.ebm"
+        spec.write_text(CRF)
     whole = _train(tmp_path, *small, "--out", "runs/whole", "--device", "cpu", spec=spec)
     assert whole.returncode == 0, whole.stderr
 
@@ -157,6 +194,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small
     assert expected.keys() == got.keys()
     if spec.name == "rbm.ebm":
         assert expected["pcd/latent/h"].shape == (360, 3)  # one chain per training row
+    if spec.name == "crf.ebm":
+        assert expected["cll/chains/y"].shape == (360, 6, 3)  # one chain per training row
     differing = [k for k in expected if not torch.equal(expected[k], got[k])]
     assert differing == [], differing[:5]
     # The log was rewound to the checkpoint and continued: one entry per iteration, no repeats.

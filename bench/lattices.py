@@ -21,7 +21,7 @@ prints them beside the other textbook models):
   (`--emit schedule`) and counted by the runtime.
 * `ising_vs_thrml=`: chain-sweeps per second of the 32 x 32 torus, ebmspec's coloured `gibbs`
   (eager) over thrml's block Gibbs (`bench/thrml_ising.py`, `pip install thrml`; JAX,
-  jit-compiled), same chains and thread count, in the same run; `ising_vs_thrml_captured=` with
+  jit-compiled), same chains, both pinned to one core with one thread, in the same run; `ising_vs_thrml_captured=` with
   ebmspec's sweeps captured by torch.compile (`--capture compile`). Compilation is excluded
   for both.
 * `inverse_ising_err=`: the largest error of the 32 couplings `specs/inverse_ising.ebm` learns
@@ -31,6 +31,7 @@ prints them beside the other textbook models):
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -209,6 +210,12 @@ def versus_thrml() -> None:
     """Chain-sweeps per second of the 32 x 32 torus at J = 0.4: ebmspec's coloured `gibbs`
     eagerly and captured (`--capture compile`), then thrml (JAX, jit-compiled)."""
     chains, sweeps = SIZE["speed_chains"], SIZE["speed_sweeps"]
+    # Both on one core with one thread: XLA would otherwise spread thrml over every core.
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     program = _program("ising.ebm", {"binary[8, 8]": "binary[32, 32]"})
     model = lower_energy(program, seed=0)
     eager = _speed(program, model, chains, sweeps)

@@ -27,7 +27,9 @@ params {
   c = 0.5 fixed
   P[4, 3, 3] = normal(std = 1)
 }
-energy { return T[a, b] + sum(U[y[:-1], y[1:]]) + c * sum(K[y[1:], y[:-1]]) + sum(P[y[1:], y[:-1]]) }
+energy {
+  return T[a, b] + sum(U[y[:-1], y[1:]]) + c * sum(K[y[1:], y[:-1]]) + sum(P[y[1:], y[:-1]])
+}
 """
 
 

@@ -21,9 +21,9 @@ prints them beside the other textbook models):
   (`--emit schedule`) and counted by the runtime.
 * `ising_vs_thrml=`: chain-sweeps per second of the 32 x 32 torus, ebmspec's coloured `gibbs`
   (eager) over thrml's block Gibbs (`bench/thrml_ising.py`, `pip install thrml`; JAX,
-  jit-compiled), same chains, both pinned to one core with one thread, in the same run; `ising_vs_thrml_captured=` with
-  ebmspec's sweeps captured by torch.compile (`--capture compile`). Compilation is excluded
-  for both.
+  jit-compiled), same chains, both pinned to one core with one thread, in the same run;
+  `ising_vs_thrml_captured=` with ebmspec's sweeps captured by torch.compile (`--capture
+  compile`). Compilation is excluded for both.
 * `inverse_ising_err=`: the largest error of the 32 couplings `specs/inverse_ising.ebm` learns
   from 10,000 exact samples of a known torus (`bench/make_ising.py`).
 """

@@ -228,13 +228,20 @@ class Binding(Node):
 
 
 @dataclass(frozen=True)
+class FunctionDef(Node):
+    name: Ident
+    params: tuple[Ident, ...]
+    body: Expr
+
+
+@dataclass(frozen=True)
 class ReturnStmt(Node):
     value: Expr
 
 
 @dataclass(frozen=True)
 class EnergyBlock(Node):
-    stmts: tuple[Binding | ReturnStmt, ...]
+    stmts: tuple[Binding | ReturnStmt | FunctionDef, ...]
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,10 @@ class _ToAst(Transformer):
     def fixed(self, meta, items):
         return "fixed"
 
+    def function_def(self, meta, items):
+        name, *rest = _children(items)
+        return ast.FunctionDef(self._span(meta, items), name, tuple(rest[:-1]), rest[-1])
+
     def energy_block(self, meta, items):
         return ast.EnergyBlock(self._span(meta, items), tuple(_children(items)))
 

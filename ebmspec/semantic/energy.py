@@ -13,6 +13,7 @@ from collections import Counter
 
 from ebmspec import ir
 from ebmspec.frontend import ast
+from ebmspec.semantic.functions import FunctionChecks
 from ebmspec.semantic.indexing import IndexChecks
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
 from ebmspec.semantic.shapes import fmt_shape
@@ -44,7 +45,7 @@ def _parametric_calls(expr: ast.Node) -> list[str]:
     return found
 
 
-class EnergyChecker(IndexChecks):
+class EnergyChecker(IndexChecks, FunctionChecks):
     def __init__(self, scope: Scope):
         self.scope = scope
         self.sink = scope.sink
@@ -53,6 +54,11 @@ class EnergyChecker(IndexChecks):
         self._names: list[str] = []
         # Bindings already reported as wrong: later uses stay silent instead of cascading E101s.
         self._failed: set[str] = set()
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self._locals: dict[str, ir.ENode] = {}  # a function's parameters while its body is read
+        self._calling: list[str] = []  # the functions being expanded, innermost last
+        self._call_spans: list = []  # and the spans of their calls
+        self._instances: dict[str, tuple] = {}  # a shared block's first Op and call span
 
     # ---- statements ----
     def check(self, block: ast.EnergyBlock) -> ir.Energy | None:
@@ -95,6 +101,11 @@ class EnergyChecker(IndexChecks):
                 )
                 ok = False
                 continue
+            if isinstance(stmt, ast.FunctionDef):
+                if not self._define(stmt):
+                    self._failed.add(stmt.name.text)
+                    ok = False
+                continue
             if isinstance(stmt, ast.Binding):
                 bound = self._binding(stmt)
                 if not bound:
@@ -113,6 +124,15 @@ class EnergyChecker(IndexChecks):
             self.sink.error(
                 "E102",
                 f"binding `{name}` shadows the variable declared at line {first.line}",
+                stmt.name.span,
+                "choose another name",
+            )
+            return False
+        if name in self.functions:
+            first = self.functions[name].span
+            self.sink.error(
+                "E102",
+                f"binding `{name}` shadows the function defined at line {first.line}",
                 stmt.name.span,
                 "choose another name",
             )
@@ -157,19 +177,26 @@ class EnergyChecker(IndexChecks):
         return node
 
     def _statement(self, prefix: str, expr: ast.Expr) -> ir.ENode | None:
-        calls = _parametric_calls(expr)
         self._prefix = prefix
+        self._names = self._block_names(prefix, expr)
+        return self.expr(expr)
+
+    @staticmethod
+    def _block_names(prefix: str, expr: ast.Expr) -> list[str]:
+        """The parameter names of the parametric blocks called in `expr`, last first (they are
+        popped in source order): `prefix` for one, `prefix_op`, `prefix_op_2`, ... for more."""
+        calls = _parametric_calls(expr)
         if len(calls) <= 1:
-            self._names = [prefix] * len(calls)
+            names = [prefix] * len(calls)
         else:
             counts: Counter[str] = Counter()
-            self._names = []
+            names = []
             for op in calls:
                 counts[op] += 1
                 suffix = "" if counts[op] == 1 else f"_{counts[op]}"
-                self._names.append(f"{prefix}_{op}{suffix}")
-        self._names.reverse()
-        return self.expr(expr)
+                names.append(f"{prefix}_{op}{suffix}")
+        names.reverse()
+        return names
 
     # ---- expressions ----
     def expr(self, e: ast.Expr) -> ir.ENode | None:
@@ -202,6 +229,8 @@ class EnergyChecker(IndexChecks):
 
     def _name(self, e: ast.Name) -> ir.ENode | None:
         name = e.ident.text
+        if name in self._locals:
+            return self._locals[name]
         if name in self._failed or name in self.scope.broken:
             return None  # already reported where it was bound or declared
         if name in self.lets:
@@ -257,6 +286,10 @@ class EnergyChecker(IndexChecks):
 
     def _call(self, e: ast.Call) -> ir.ENode | None:
         name = e.func.text
+        if name in self.functions:
+            return self._call_function(e, self.functions[name])
+        if name in self._failed:
+            return None  # a function reported where it was defined
         signature = ENERGY_BLOCKS.get(name)
         if signature is None:
             self.sink.error(
@@ -275,7 +308,10 @@ class EnergyChecker(IndexChecks):
         )
         if bound is None:
             return None
-        return signature.extra["shape"](self, e, name, bound, module)
+        node = signature.extra["shape"](self, e, name, bound, module)
+        if node is not None and module is not None and self._calling:
+            return node if self._shared_block(node) else None
+        return node
 
     def _argument(self, param: Param, expr: ast.Expr, callee: str):
         if param.type == "discrete":

@@ -27,12 +27,15 @@ def module_spec(node: ir.Op) -> tuple[str, dict]:
 
 
 def parametric_ops(energy: ir.Energy) -> list[ir.Op]:
-    """Every Op that owns parameters, in evaluation order."""
+    """Every Op that owns parameters, in evaluation order, once per parameter block (the calls
+    of a function share its blocks: the first call's Op stands for them)."""
     found: list[ir.Op] = []
+    names: set[str] = set()
 
     def walk(node: ir.ENode) -> None:
         if isinstance(node, ir.Op):
-            if node.module is not None:
+            if node.module is not None and node.module not in names:
+                names.add(node.module)
                 found.append(node)
             for child in node.inputs:
                 walk(child)

@@ -283,6 +283,19 @@ def _splits(program: ir.Program) -> list[_Split]:
     return splits
 
 
+def _param_lines(decl: ir.ParamDecl) -> list[str]:
+    """`self.params.add(name, shape, init, value, fixed)`, split as `ruff format` would when
+    it passes 100 columns inside `__init__` (8 columns in)."""
+    args = (decl.name, list(decl.shape), decl.init[0], decl.init[1], decl.fixed)
+    flat = f"self.params.add({', '.join(_literal(a) for a in args)})"
+    if len(flat) + 8 <= 100:
+        return [flat]
+    lines = ["self.params.add("]
+    for arg in args:
+        lines += [line[8:] for line in _layout(arg, 12, tail=",")]
+    return [*lines, ")"]
+
+
 def _constructor(key: str, class_name: str, kwargs: dict) -> list[str]:
     """`self.blocks[key] = Class(...)`, one keyword per line when it would not fit in 100."""
     head = f"self.blocks[{_literal(key)}] = {class_name}("
@@ -298,11 +311,7 @@ def emit_python(program: ir.Program, spec_name: str = "") -> str:
     for let in program.energy.lets:
         writer.let(let.name, let.value)
     result = writer.result(program.energy.result)
-    modules = [
-        f"self.params.add({_literal(d.name)}, {_literal(list(d.shape))}, {_literal(d.init[0])}, "
-        f"{_literal(d.init[1])}, {d.fixed})"
-        for d in program.params
-    ]
+    modules = [line for d in program.params for line in _param_lines(d)]
     for node in energy_runtime.parametric_ops(program.energy):
         class_name, kwargs = energy_runtime.module_spec(node)
         modules.extend(_constructor(node.module, class_name, kwargs))

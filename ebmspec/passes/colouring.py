@@ -90,6 +90,7 @@ class _Interactions:
             self.offsets[name] = start
             start += program.variable(name).sites
         self.variables = {v.name: v for v in program.variables}
+        self.params = {p.name: p for p in program.params}
         self.coupled = torch.zeros(self.sites, self.sites)
         self.lets = {let.name: let.value for let in program.energy.lets}
         self.memo: dict[int, torch.Tensor] = {}
@@ -175,15 +176,45 @@ class _Interactions:
             deps = inputs[0] if len(inputs) == 1 else sum(_align(*inputs))
             self._clique(deps)
             return deps
-        if node.op == "logsumexp":
+        if node.op == "logsumexp" or (node.op in ("min", "max") and len(inputs) == 1):
             deps = _sum(inputs[0], **attrs)
+            self._clique(deps)  # each result is a nonlinear function of the elements it reduces
+            return deps
+        if node.op in ("min", "max"):  # elementwise of two tensors: nonlinear in both
+            deps = sum(_align(*inputs))
             self._clique(deps)
             return deps
+        if node.op == "conv":
+            return self._conv(node, inputs[0], attrs["periodic"])
+        if node.op == "matmul":  # every element of a row of one side meets every one of the other
+            a, b = (_rows(d).amax(1) for d in inputs)
+            self._pairs(a, b)
+            return self._everywhere(a + b, node.shape)
         # A dense affine map, or any other block: each output element reads every input element.
         union = torch.stack([_rows(d).amax(1) for d in inputs]).amax(0)
         if node.op not in _DENSE_AFFINE and not (node.op == "mlp" and not attrs.get("hidden")):
             self._clique(union)
         return self._everywhere(union, node.shape)
+
+    def _conv(self, node: ir.Op, deps: torch.Tensor, periodic: bool) -> torch.Tensor:
+        """Each output element depends on the input elements under the kernel's support: its
+        non-zero entries when it is a fixed literal, its whole window otherwise."""
+        kernel = node.inputs[1]
+        decl = self.params.get(kernel.name)
+        if decl is not None and decl.fixed and decl.init[0] == "values":
+            support = (torch.tensor(decl.init[1]) != 0).float()
+        elif decl is not None and decl.fixed and decl.init[0] == "constant":
+            support = torch.full(kernel.shape, float(decl.init[1] != 0))
+        else:
+            support = torch.ones(kernel.shape)
+        pad_h, pad_w = kernel.shape[0] // 2, kernel.shape[1] // 2
+        image = deps.unsqueeze(1)
+        if periodic:
+            image = torch.nn.functional.pad(image, (pad_w, pad_w, pad_h, pad_h), mode="circular")
+            padding = 0
+        else:
+            padding = (pad_h, pad_w)
+        return torch.nn.functional.conv2d(image, support[None, None], padding=padding)[:, 0]
 
     def _everywhere(self, union: torch.Tensor, shape) -> torch.Tensor:
         """Every element of `shape` depending on the sites `union` [sites]."""

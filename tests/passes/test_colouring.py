@@ -71,6 +71,16 @@ def test_chain_and_squares():
     assert _colours(squared, ["s"]).draw == "enumerate"  # f is not affine in a site's code
 
 
+def test_a_kernel_torus_is_a_checkerboard_drawn_by_gradient():
+    program = _program(
+        'model k "kernel torus"\nvariables { s : binary[4, 4] }\n'
+        "params { K = [[0, 1, 0], [1, 0, 1], [0, 1, 0]] fixed }\n"
+        "energy { z = 2 * s - 1\n return 0.2 * sum(z * conv(z, kernel = K)) }"
+    )
+    found = _colours(program, ["s"])
+    assert (found.count, found.draw) == (2, "gradient")
+
+
 def test_a_network_over_the_sites_couples_them_all():
     program = _program(
         'model net "an MLP"\nvariables { s : binary[5] }\nenergy { return mlp(s, hidden = [4]) }'
@@ -89,6 +99,15 @@ SOUND = [
     'model m "a categorical lattice"\nvariables { y : categorical(3)[4] }\n'
     "energy { o = reshape(onehot(y), shape = [4, 3])\n"
     " return sum(o * roll(o, shift = 2, axis = 0)) + sum(exp(o[0])) }",
+    'model m "a neighbour-sum kernel, open boundaries"\nvariables { s : binary[3, 4] }\n'
+    "params { K = [[0, 1, 0], [1, 0, 0], [0, 0, 0]] fixed }\n"
+    "energy { return 0.3 * sum(s * conv(s, kernel = K, periodic = false)) }",
+    'model m "elementwise max and a row minimum"\nvariables { s : binary[3, 3] }\n'
+    "energy { return sum(max(s, roll(s, shift = 1, axis = 1))) + sum(min(s, axis = 0)) }",
+    'model m "a coupling matrix"\nvariables { s : binary[5] }\n'
+    "params { J = [[0, 1, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 0, 0], "
+    "[0, 0, 0, 0, 0]] fixed }\n"
+    "energy { return sum(s[:2] * s[2:4]) + sum(matmul(J, s)) }",
 ]
 
 

@@ -17,7 +17,7 @@ from ebmspec.semantic.functions import FunctionChecks
 from ebmspec.semantic.indexing import IndexChecks
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
 from ebmspec.semantic.shapes import fmt_shape
-from ebmspec.semantic.values import INVALID, Scope, bind_args, suggest
+from ebmspec.semantic.values import INVALID, Scope, bind_args, fold_number, suggest
 from ebmspec.source import Span
 
 
@@ -335,8 +335,8 @@ class EnergyChecker(IndexChecks, FunctionChecks):
                 )
                 return INVALID
             return ir.Input(variable.tensor_shape, expr.span, variable.name)
-        if param.type == "number_or_tensor" and isinstance(expr, ast.Number):
-            return ir.Const((), expr.span, float(expr.value))
+        if param.type == "number_or_tensor" and fold_number(expr) is not None:
+            return ir.Const((), expr.span, float(fold_number(expr)))
         node = self.expr(expr)
         return INVALID if node is None else node
 

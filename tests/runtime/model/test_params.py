@@ -116,3 +116,23 @@ def test_cll_learns_the_transitions_of_the_hmm(tmp_path):
     )
     per_position = E.argmax(1)[x]
     assert (paths == y).float().mean() > (per_position == y).float().mean() + 0.03
+
+
+def test_a_gaussian_with_a_learned_std_is_the_normal_log_density():
+    import math
+
+    text = """
+model g "a learned std"
+variables { x : real[3] }
+params { log_s = 0.0 }
+energy { return gaussian(x, mean = 1.0, std = exp(log_s)) }
+"""
+    program, model = _model(text)
+    with torch.no_grad():
+        model.params._parameters["log_s"].fill_(math.log(2.0))
+    x = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    expected = torch.distributions.Normal(1.0, 2.0).log_prob(x).sum(1)
+    f = model({"x": x})
+    assert torch.allclose(f, expected, atol=1e-5)
+    f.sum().backward()  # the std is learned: its parameter gets a gradient
+    assert model.params._parameters["log_s"].grad is not None

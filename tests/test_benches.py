@@ -260,6 +260,8 @@ def test_lattice_and_chain_rows_print_every_figure(tmp_path):
         "ising_passes_per_sweep", "rbm_passes_per_sweep", "inverse_ising_err",
         "crf_marginal_err", "crf_acc_ebmspec",
     }  # fmt: skip
+    if importlib.util.find_spec("torchcrf") is not None:
+        expected |= {"crf_acc_torchcrf", "crf_acc_gain"}
     assert expected <= set(numbers), out
     assert numbers["ising_passes_per_sweep"] == "2" and numbers["rbm_passes_per_sweep"] == "2"
     assert "ising: 2 planned, 2 counted" in out and "rbm_gibbs: 2 planned, 2 counted" in out

@@ -12,7 +12,7 @@ import functools
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from ebmspec.diagnostics import UserError
+from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.frontend import ast
 from ebmspec.frontend.syntax_errors import syntax_diagnostic
 from ebmspec.resources import resource_dir
@@ -148,7 +148,20 @@ class _ToAst(Transformer):
         return "fixed"
 
     def function_def(self, meta, items):
-        name, *rest = _children(items)
+        keyword, name, *rest = _children(items)
+        if keyword.text != "def":
+            raise UserError(
+                self.source,
+                [
+                    Diagnostic(
+                        "E009",
+                        f"unexpected `{name.text}` after `{keyword.text}`",
+                        keyword.span,
+                        "a binding is `name = expression`; a function is "
+                        "`def name(a, b) = expression`",
+                    )
+                ],
+            )
         return ast.FunctionDef(self._span(meta, items), name, tuple(rest[:-1]), rest[-1])
 
     def energy_block(self, meta, items):

@@ -120,7 +120,7 @@ class Checker(SamplerChecks, TrainingChecks, EvaluationChecks):
             evaluate=evaluate,
             profiles=(),
             span=program.span,
-            params=params,
+            params=tuple(self.scope.params.values()),  # declared, then the energy's literals
         )
         result = _replace_profiles(result, check_profiles(self.scope, result, profiles))
         self.sink.raise_if_any()

@@ -15,6 +15,7 @@ from ebmspec import ir
 from ebmspec.frontend import ast
 from ebmspec.semantic.functions import FunctionChecks
 from ebmspec.semantic.indexing import IndexChecks
+from ebmspec.semantic.params import tensor_literal
 from ebmspec.semantic.registry import ACTIVATIONS, ENERGY_BLOCKS, Param
 from ebmspec.semantic.shapes import fmt_shape
 from ebmspec.semantic.values import INVALID, Scope, bind_args, fold_number, suggest
@@ -213,19 +214,27 @@ class EnergyChecker(IndexChecks, FunctionChecks):
             return self.indexed(e)
         if isinstance(e, ast.Call):
             return self._call(e)
-        string = isinstance(e, ast.String)
+        if isinstance(e, ast.List):
+            return self._literal(e)
         self.sink.error(
             "E307",
-            f"expected a tensor expression, found {'a string' if string else 'a list'}",
+            "expected a tensor expression, found a string",
             e.span,
-            (
-                'strings are for settings such as `file = "..."`'
-                if string
-                else "lists only configure blocks, as in `hidden = [256]`"
-            )
-            + "; tensors are variables, bindings, numbers (they broadcast) and block calls",
+            'strings are for settings such as `file = "..."`; tensors are variables, bindings, '
+            "parameters, numbers (they broadcast), lists of numbers and block calls",
         )
         return None
+
+    def _literal(self, e: ast.List) -> ir.ENode | None:
+        """A tensor literal in an expression (`mean = [0, 0]`, `kernel = [[0, 1], [1, 0]]`): a
+        fixed parameter of its own, named after its place in the spec."""
+        literal = tensor_literal(self.scope, e)
+        if literal is None:
+            return None
+        values, shape = literal
+        name = f"literal@{e.span}"
+        self.scope.params[name] = ir.ParamDecl(name, shape, ("values", values), True, e.span)
+        return ir.Param(shape, e.span, name)
 
     def _name(self, e: ast.Name) -> ir.ENode | None:
         name = e.ident.text

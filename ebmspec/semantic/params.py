@@ -57,7 +57,7 @@ def _init(scope: Scope, decl: ast.ParamDecl, shape):
     if number is not None:
         return ("constant", float(number)), shape or ()
     if isinstance(value, ast.List):
-        literal = _literal(scope, value)
+        literal = tensor_literal(scope, value)
         if literal is None:
             return None
         values, found = literal
@@ -95,7 +95,7 @@ def _init(scope: Scope, decl: ast.ParamDecl, shape):
     return None
 
 
-def _literal(scope: Scope, node: ast.Expr):
+def tensor_literal(scope: Scope, node: ast.Expr):
     """(nested tuple of floats, shape) of a tensor literal, or None after a located E308."""
     number = fold_number(node)
     if number is not None:
@@ -115,7 +115,7 @@ def _literal(scope: Scope, node: ast.Expr):
         return None
     parts = []
     for item in node.items:
-        part = _literal(scope, item)
+        part = tensor_literal(scope, item)
         if part is None:
             return None
         parts.append(part)

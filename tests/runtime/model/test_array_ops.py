@@ -56,3 +56,32 @@ def test_ops_equal_torch():
 
 def test_emitted_module_reproduces_them(tmp_path):
     assert_exact(compare_emitted(compile_spec(Source("arrays.ebm", SPEC)), tmp_path))
+
+
+INLINE = """
+model lit "tensor literals in expressions"
+variables {
+  x : real[2]
+  s : binary[4, 4]
+}
+energy {
+  z = 2 * s - 1
+  return gaussian(x, mean = [0, 1], std = 2)
+    + 0.2 * sum(z * conv(z, kernel = [[0, 1, 0], [1, 0, 1], [0, 1, 0]]))
+}
+"""
+
+
+def test_inline_literals_are_fixed_constants(tmp_path):
+    program = compile_spec(Source("lit.ebm", INLINE))
+    assert all(p.fixed and p.name.startswith("literal@") for p in program.params)
+    model = lower_energy(program, seed=0)
+    assert not list(model.parameters())  # constants, not learned
+    values = random_values(program, 3, torch.Generator().manual_seed(4))
+    z = 2 * values["s"] - 1
+    torus = torch.roll(z, 1, 1) + torch.roll(z, -1, 1) + torch.roll(z, 1, 2) + torch.roll(z, -1, 2)
+    normal = torch.distributions.Normal(torch.tensor([0.0, 1.0]), 2.0)
+    expected = normal.log_prob(values["x"]).sum(1) + 0.2 * (z * torus).sum((1, 2))
+    with torch.no_grad():
+        assert torch.allclose(model(values), expected, atol=1e-5)
+    assert_exact(compare_emitted(program, tmp_path))

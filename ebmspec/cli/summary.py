@@ -60,6 +60,10 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
     energy = Table(title="energy components", title_justify="left", show_lines=True)
     for column in ("component", "block", "output", "architecture", "parameters"):
         energy.add_column(column, overflow="fold")
+    for decl in program.params:  # declared tensors first: learned ones count, fixed ones not
+        init = decl.init[0] if decl.init[0] != "constant" else f"constant {decl.init[1]:g}"
+        kind = "constant" if decl.fixed else "parameter"
+        energy.add_row(decl.name, kind, _shape(decl.shape), init, f"{counts.get(decl.name, 0):,}")
     for node in parametric_ops(program.energy):
         block = model.blocks[node.module]
         architecture = repr(getattr(block, "net", block))

@@ -189,6 +189,16 @@ class TrainingChecks:
             call = check_latents(self.sink, self.scope, call, latents)
             if call is None:
                 return None
+        if call.name == "cll" and all(v.name == names["given"] for v in variables):
+            self.sink.error(
+                "E505",
+                f"`cll` trains p(rest | {names['given']}), and `{names['given']}` is the only "
+                "variable",
+                call.span,
+                "give it the variable the others are predicted from (a CRF's inputs), or use "
+                "`pcd` for a joint model",
+            )
+            return None
         # jem and a supervised ssm or vera enumerate the label(s) for log p(y | x); vera also
         # marginalises every discrete variable (its generator makes the real ones only).
         supervised = call.name in ("ssm", "vera") and (names.get("alpha") or 0) > 0

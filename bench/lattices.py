@@ -23,7 +23,8 @@ prints them beside the other textbook models):
   (eager) over thrml's block Gibbs (`bench/thrml_ising.py`, `pip install thrml`; JAX,
   jit-compiled), same chains, both pinned to one core with one thread, in the same run;
   `ising_vs_thrml_captured=` with ebmspec's sweeps captured by torch.compile (`--capture
-  compile`). Compilation is excluded for both.
+  compile`). Compilation is excluded for both. `textbook.py --speed-cores 2`: both on two
+  cores (two torch threads, XLA's own threading), `ising_vs_thrml_2_cores=`.
 * `inverse_ising_err=`: the largest error of the 32 couplings `specs/inverse_ising.ebm` learns
   from 10,000 exact samples of a known torus (`bench/make_ising.py`).
 """
@@ -48,7 +49,7 @@ from ebmspec.source import Source
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 # Sizes of the runs (`textbook.py --quick` shrinks them for the test suite).
 SIZE = {"chains": 20_000, "sweeps": 60, "lattice_chains": 128, "burn_in": 1000, "keep": 3000,
-        "speed_chains": 128, "speed_sweeps": 1000}  # fmt: skip
+        "speed_chains": 128, "speed_sweeps": 1000, "speed_cores": 1}  # fmt: skip
 
 
 def _program(spec: str, replacements: dict):
@@ -210,12 +211,14 @@ def versus_thrml() -> None:
     """Chain-sweeps per second of the 32 x 32 torus at J = 0.4: ebmspec's coloured `gibbs`
     eagerly and captured (`--capture compile`), then thrml (JAX, jit-compiled)."""
     chains, sweeps = SIZE["speed_chains"], SIZE["speed_sweeps"]
-    # Both on one core with one thread: XLA would otherwise spread thrml over every core.
-    os.environ.setdefault(
-        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if SIZE["speed_cores"] == 1:
+        # Both on one core with one thread: XLA would otherwise spread thrml over every core.
+        os.environ.setdefault(
+            "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        )
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    torch.set_num_threads(SIZE["speed_cores"])
     program = _program("ising.ebm", {"binary[8, 8]": "binary[32, 32]"})
     model = lower_energy(program, seed=0)
     eager = _speed(program, model, chains, sweeps)
@@ -233,7 +236,9 @@ def versus_thrml() -> None:
     captured = _speed(program, model, chains, sweeps, capture="default")
     print(f"ising speed: ebmspec {captured:,.0f} chain-sweeps/s captured; thrml {theirs:,.0f} "
           f"(same chains, {2 * sweeps} sweeps, compilation excluded)")  # fmt: skip
-    print(f"ising_vs_thrml={eager / theirs:.2f} ising_vs_thrml_captured={captured / theirs:.2f}")
+    suffix = "" if SIZE["speed_cores"] == 1 else f"_{SIZE['speed_cores']}_cores"
+    print(f"ising_vs_thrml{suffix}={eager / theirs:.2f} "
+          f"ising_vs_thrml_captured{suffix}={captured / theirs:.2f}")  # fmt: skip
 
 
 def inverse_ising(train) -> None:

@@ -240,7 +240,11 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="small lattice runs (the test suite's smoke run)"
     )
+    parser.add_argument(
+        "--speed-cores", type=int, default=1, help="cores for the thrml comparison (default 1)"
+    )
     args = parser.parse_args()
+    lattices.SIZE["speed_cores"] = args.speed_cores
     if args.quick:
         lattices.SIZE.update(chains=2000, sweeps=20, lattice_chains=8, burn_in=20, keep=20,
                              speed_chains=16, speed_sweeps=20)  # fmt: skip

@@ -297,21 +297,19 @@ def eval_command(
     best: BestOpt = False,
 ) -> None:
     """Evaluate a trained run: accuracy (energy- and sample-based), ECE, sample grids."""
-    import json
-
     from ebmspec.cli import run_folders
     from ebmspec.cli.eval import evaluate_run
     from ebmspec.runtime import allocator
-    from ebmspec.runtime.io import checkpoint
+    from ebmspec.runtime.io import checkpoint, strict_json
 
     allocator.tune_allocator()
     where = _device(device)
     loaded = run_folders.load_located(run, "RUN", where, best=best)
     result = evaluate_run(loaded, where, limit, seed, images, quiet=json_output)
     name = "eval-best.json" if best else "eval.json"
-    checkpoint.write_atomically(loaded.path / name, json.dumps(result, indent=2) + "\n")
+    checkpoint.write_atomically(loaded.path / name, strict_json.dumps(result, indent=2) + "\n")
     if json_output:
-        print(json.dumps(result))
+        print(strict_json.dumps(result))
         return
     from ebmspec.cli.eval import print_evaluation
 

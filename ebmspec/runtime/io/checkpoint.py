@@ -18,6 +18,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ebmspec.runtime.io import strict_json
+
 FORMAT = "ebmspec-checkpoint"
 VERSION = 1
 
@@ -58,12 +60,12 @@ def _umask() -> int:
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     state = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(meta)}
+    header = {"format": FORMAT, "version": str(VERSION), "meta": strict_json.dumps(meta)}
     write_atomically(path, lambda temp: save_file(state, temp, metadata=header))
 
 
 def save_json(path: Path, content: dict) -> None:
-    text = json.dumps(content, indent=2, sort_keys=True) + "\n"
+    text = strict_json.dumps(content, indent=2, sort_keys=True) + "\n"
     write_atomically(path, text)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ebmspec.runtime.io import strict_json
 from ebmspec.runtime.training import distributed
 
 
@@ -30,7 +31,7 @@ class MetricsLog:
         if not self.ranks.lead:
             return
         with self.path.open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps(entry) + "\n")
+            stream.write(strict_json.dumps(entry) + "\n")
 
     def truncate(self, iteration: int) -> None:
         """Drop log lines past `iteration`: the resumed run writes them again. Rollback lines

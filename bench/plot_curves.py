@@ -44,10 +44,10 @@ def table(run: Path, rows: list[dict]) -> str:
     lines = [f"{run}:", "", head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
         cells = [str(row.get("iteration")), f"{row.get('train_seconds', 0) / 60:.1f}"]
-        cells += [f"{100 * row[k]:.1f} %" if k in row else "-" for k, _, _ in SERIES]
-        cells.append(
-            f"{100 * row['sample_out_of_range']:.1f} %" if "sample_out_of_range" in row else "-"
-        )
+        # null (strict JSON's non-finite number) prints as a dash, like a missing figure
+        cells += [f"{100 * row[k]:.1f} %" if row.get(k) is not None else "-" for k, _, _ in SERIES]
+        out = row.get("sample_out_of_range")
+        cells.append(f"{100 * out:.1f} %" if out is not None else "-")
         cells.append(f"{row['sample_mean_gap']:.2f}" if "sample_mean_gap" in row else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

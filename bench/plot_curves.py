@@ -48,7 +48,8 @@ def table(run: Path, rows: list[dict]) -> str:
         cells += [f"{100 * row[k]:.1f} %" if row.get(k) is not None else "-" for k, _, _ in SERIES]
         out = row.get("sample_out_of_range")
         cells.append(f"{100 * out:.1f} %" if out is not None else "-")
-        cells.append(f"{row['sample_mean_gap']:.2f}" if "sample_mean_gap" in row else "-")
+        gap = row.get("sample_mean_gap")
+        cells.append(f"{gap:.2f}" if gap is not None else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -82,7 +83,11 @@ def panel(rows: list[dict], minutes: float) -> torch.Tensor:
         _line(canvas, at(tick, 0), at(tick, 0.04), (90, 90, 90))
         tick += 10
     for key, _, colour in SERIES:
-        points = [at(row.get("train_seconds", 0) / 60, row[key]) for row in rows if key in row]
+        points = [
+            at(row.get("train_seconds", 0) / 60, row[key])
+            for row in rows
+            if row.get(key) is not None
+        ]
         for a, b in zip(points, points[1:], strict=False):
             _line(canvas, a, b, colour)
     return canvas

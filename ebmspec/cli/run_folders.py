@@ -68,12 +68,51 @@ def load_for_sampling(
         origin = f"{run.path}: EMA weights at iteration {done} of {planned}"
         if isinstance(done, int) and isinstance(planned, int) and done < planned:
             origin += " (training stopped early: samples may not look like the data yet)"
-        return run.program, run.model, run.stats, run.pipelines, origin
+        program = sampling_settings(run.program, profile, settings)
+        return program, run.model, run.stats, run.pipelines, origin
     program = compile_file(path, profile, settings or ())
     seed = (dict(program.train.settings).get("seed") if program.train else None) or 0
     model = lower_energy(program, seed=seed)
     origin = f"{path}: freshly initialised model (parameter seed {seed})"
     return program, model, None, None, origin
+
+
+def sampling_settings(program, profile: str | None, settings: list[str] | None):
+    """A trained run's program with `--profile` and `--set` applied: sampler keys only (the
+    weights are the run's; a training key would not change them), each checked and located
+    like any setting (an unknown key is E801, a non-sampler key E802)."""
+    from ebmspec.api import configure
+    from ebmspec.passes import FINISH
+    from ebmspec.semantic.profiles import check_setting
+    from ebmspec.source import Source
+
+    if profile is not None:
+        chosen = next((p for p in program.profiles if p.name == profile), None)
+        for override in chosen.overrides if chosen is not None else ():
+            if not override.key.startswith("sampler."):
+                raise argument_error(
+                    "--profile", profile, "E802",
+                    f"profile `{profile}` sets `{override.key}`, which a trained run cannot "
+                    "change", 0, len(profile),
+                    "a run folder is sampled with its trained weights: only `sampler.` keys "
+                    "apply (sample the spec itself to try other settings)",
+                )  # fmt: skip
+    for text in settings or ():
+        key = check_setting(program, Source("--set", text)).key  # E801 for an unknown key
+        start = text.index(key)
+        if not key.startswith("sampler."):
+            raise argument_error(
+                "--set", text, "E802",
+                f"`{key}` cannot change a trained run", start, start + len(key),
+                "a run folder is sampled with its trained weights: only `sampler.` keys apply "
+                "(`--set sampler.NAME.sweeps=50`)",
+            )  # fmt: skip
+    if profile is None and not settings:
+        return program
+    program = configure(program, profile, settings or ())
+    for run_pass in FINISH:
+        program = run_pass(program)
+    return program
 
 
 def refuse_existing_run(run_dir: Path) -> None:

@@ -384,3 +384,24 @@ def test_png_writer_round_trips():
     header, pixels = read_png(png_bytes(image))
     assert header == {"width": 3, "height": 2, "depth": 8, "color": 2}
     assert pixels.tolist() == image.tolist()
+
+
+def test_settings_on_a_run_folder_apply_to_its_sampler_or_are_refused(cli, tmp_path):
+    """`sample RUN --set` used to be ignored: a sampler key now applies, an unknown key is E801
+    and a key that would need retraining E802, both located in the setting (exit 1)."""
+    from tests.conftest import ROOT
+
+    spec = ROOT / "specs" / "table_pairs.ebm"
+    status, _, err = cli("train", str(spec), "--out", str(tmp_path / "run"),
+                         "--set", "train.iterations=5", "--device", "cpu")  # fmt: skip
+    assert status == 0, err
+    run = str(tmp_path / "run")
+    status, out, err = cli("sample", run, "--set", "sampler.default.sweeps=3", "-n", "4")
+    assert status == 0, err
+    assert "4 chains x 3 sweeps" in out
+    status, _, err = cli("sample", run, "--set", "nonsense.key=1")
+    assert status == 1 and "--set:1:1: error[E801]: unknown setting `nonsense.key`" in err
+    status, _, err = cli("sample", run, "--set", "train.iterations=3")
+    assert status == 1 and "error[E802]: `train.iterations` cannot change a trained run" in err
+    status, _, err = cli("sample", run, "--profile", "nope")
+    assert status == 1 and "error[E927]" in err

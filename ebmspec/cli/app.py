@@ -193,7 +193,16 @@ def sample(
         int | None,
         typer.Option("--steps", min=0, metavar="N", help="sweeps (default: the sampler's own)"),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="seed of the chains")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            metavar="N",
+            help="seed of the sampling chains (default: the training seed); the test split "
+            "stays the training run's",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -284,7 +293,16 @@ def eval_command(
         int | None,
         typer.Option("--limit", min=1, metavar="N", help="evaluate the first N test examples"),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="seed of the chains")] = 0,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            metavar="N",
+            help="seed of the sampling chains (default: the training seed); the test split "
+            "stays the training run's",
+        ),
+    ] = None,
     images: Annotated[
         bool,
         typer.Option(

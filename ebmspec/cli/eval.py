@@ -26,7 +26,7 @@ def _progress(quiet: bool):
         yield None if update is None else (lambda done, total: update(completed=done, total=total))
 
 
-def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, quiet=False):
+def evaluate_run(run, device: str, limit: int | None, seed: int | None, images: bool, quiet=False):
     from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.evaluation import evaluate as evaluation
     from ebmspec.runtime.plots import pictures
@@ -34,11 +34,14 @@ def evaluate_run(run, device: str, limit: int | None, seed: int, images: bool, q
 
     program = run.program
     spec_dir = Path(run.info.get("spec", ".")).parent
-    seed = Settings.of(program).seed  # the training run's seed: same data split and transforms
+    # The data split and transforms are the training run's (its seed); the chains take `seed`,
+    # the training seed unless one is given.
+    data_seed = Settings.of(program).seed
+    seed = data_seed if seed is None else seed
     spec_file = run.path / "spec.ebm"  # data errors quote the run's own copy of the spec
     source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
-    dataset = load_dataset(program, spec_dir=spec_dir, seed=seed, source=source)
-    split = test_split(variable_table(program), dataset, run.pipelines, seed)
+    dataset = load_dataset(program, spec_dir=spec_dir, seed=data_seed, source=source)
+    split = test_split(variable_table(program), dataset, run.pipelines, data_seed)
     ood_scores: dict = {}
     with _progress(quiet) as progress:
         result = evaluation.evaluate(

@@ -1,5 +1,6 @@
-"""Every JSON file and line the tool writes is strict JSON: non-finite numbers are `null`, never
-the bare `NaN` / `Infinity` that standard parsers reject."""
+"""What a run's commands write: every JSON file and line is strict JSON (non-finite numbers are
+`null`, never the bare `NaN` / `Infinity` that standard parsers reject), and `eval --seed` seeds
+the chains while the test split stays the training run's."""
 
 from __future__ import annotations
 
@@ -50,3 +51,41 @@ def test_a_run_folder_and_eval_json_parse_strictly(cli, tmp_path):
             checkpoints += 1
             assert isinstance(_strict(meta), dict)
     assert checkpoints >= 1
+
+
+SMALL = """
+model small "labels from points, sample-based prediction"
+data toy(attributes = "multi")
+variables {
+  x : real[2]
+  y : categorical(2)[3]
+}
+energy { return mlp(concat(x, onehot(y)), hidden = [16]) }
+sampler joint {
+  update y with gibbs
+  update x with langevin(step = 0.01, noise = 0.1)
+  sweeps = 5
+}
+train { objective = pcd(steps = 2, buffer = 100); batch = 50; iterations = 5 }
+evaluate { predict y from x by samples(chains = 4, steps = 5) }
+"""
+
+
+def test_eval_seed_changes_the_chains_not_the_split(cli, tmp_path):
+    """`eval --seed` was overwritten by the training seed: two seeds now give different
+    sample-based numbers on the same test examples, and no seed means the training seed."""
+    spec = tmp_path / "small.ebm"
+    spec.write_text(SMALL)
+    run = str(tmp_path / "run")
+    status, _, err = cli("train", str(spec), "--out", run, "--device", "cpu")
+    assert status == 0, err
+    results = {}
+    for seed in (None, "0", "1", "2"):
+        extra = () if seed is None else ("--seed", seed)
+        status, out, err = cli("eval", run, "--limit", "200", "--json", "--device", "cpu", *extra)
+        assert status == 0, err
+        results[seed] = _strict(out)
+    samples = {k: r["per_attribute"]["accuracy_samples"] for k, r in results.items()}
+    assert samples[None] == samples["0"]  # trained with seed 0
+    assert samples["1"] != samples["2"]
+    assert {r["examples"] for r in results.values()} == {200}

@@ -79,3 +79,9 @@ def test_sample_and_train_with_captured_sweeps(cli, tmp_path):
     status, _, err = cli(*args)
     assert status == 0, err
     assert (run / "checkpoint.json").exists()
+
+
+@pytest.mark.parametrize("command", [(), ("check",), ("sample",), ("eval",)])
+def test_dash_h_is_help(cli, command):
+    status, out, _ = cli(*command, "-h")
+    assert status == 0 and "Usage: ebmspec" in out

@@ -194,16 +194,7 @@ def sample(
         int | None,
         typer.Option("--steps", min=0, metavar="N", help="sweeps (default: the sampler's own)"),
     ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed",
-            min=0,
-            metavar="N",
-            help="seed of the sampling chains (default: the training seed); the test split "
-            "stays the training run's",
-        ),
-    ] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, metavar="N", help="seed of the chains")] = 0,
     output: Annotated[
         Path | None,
         typer.Option(

@@ -120,33 +120,20 @@ class EnergyChecker(IndexChecks, FunctionChecks):
 
     def _binding(self, stmt: ast.Binding) -> bool:
         name = stmt.name.text
-        if name in self.scope.variables:
-            first = self.scope.variables[name].span
-            self.sink.error(
-                "E102",
-                f"binding `{name}` shadows the variable declared at line {first.line}",
-                stmt.name.span,
-                "choose another name",
-            )
-            return False
-        if name in self.functions:
-            first = self.functions[name].span
-            self.sink.error(
-                "E102",
-                f"binding `{name}` shadows the function defined at line {first.line}",
-                stmt.name.span,
-                "choose another name",
-            )
-            return False
-        if name in self.scope.params:
-            first = self.scope.params[name].span
-            self.sink.error(
-                "E102",
-                f"binding `{name}` shadows the parameter declared at line {first.line}",
-                stmt.name.span,
-                "choose another name",
-            )
-            return False
+        taken = (
+            (self.scope.variables, "the variable declared"),
+            (self.functions, "the function defined"),
+            (self.scope.params, "the parameter declared"),
+        )
+        for names, what in taken:
+            if name in names:
+                self.sink.error(
+                    "E102",
+                    f"binding `{name}` shadows {what} at line {names[name].span.line}",
+                    stmt.name.span,
+                    "choose another name",
+                )
+                return False
         if name in self.lets:
             first = self.lets[name].span
             self.sink.error(

@@ -58,6 +58,18 @@ CASES = [
 ]  # fmt: skip
 
 
+def counts(target) -> tuple[int, ...]:
+    """The `Target`'s work counters, in `Cost.counts` order."""
+    return (
+        target.passes,
+        target.forwards,
+        target.head_passes,
+        target.head_forwards,
+        target.root_forwards,
+        target.root_backwards,
+    )
+
+
 def _program(blocks: str):
     return compile_spec(Source("cnnmix.ebm", CNN % ("  " + blocks)))
 
@@ -92,16 +104,6 @@ def test_planned_cached_work_is_the_runtime_work(blocks, expected):
     (plan,) = plan_sweeps(program)
     assert plan.cached_cost.counts == expected
     model = lower_energy(program, seed=0)
-
-    def counts(target):
-        return (
-            target.passes,
-            target.forwards,
-            target.head_passes,
-            target.head_forwards,
-            target.root_forwards,
-            target.root_backwards,
-        )
 
     _, target = sample(program, model, 4, sweeps=1, seed=0)
     first = counts(target)
@@ -145,16 +147,6 @@ def test_coloured_gibbs_beside_a_cached_network_spends_what_is_planned():
     assert (block.colouring.count, block.colouring.draw) == (3, "gradient")
     (plan,) = plan_sweeps(program)
     model = lower_energy(program, seed=0)
-
-    def counts(target):
-        return (
-            target.passes,
-            target.forwards,
-            target.head_passes,
-            target.head_forwards,
-            target.root_forwards,
-            target.root_backwards,
-        )
 
     _, target = sample(program, model, 4, sweeps=1, seed=0)
     first = counts(target)

@@ -68,7 +68,7 @@ class LatentTerm:
             if rows is None:
                 raise ValueError("persistent latent chains need the batch's training rows")
             if self.chains is None:
-                self.chains = self._first_states(trainer, device)
+                self.chains = row_chains(trainer, self.names, device)
             start = {name: chain[rows.to(chain.device)] for name, chain in self.chains.items()}
         drawn = impute(
             trainer.model, trainer.sampler, trainer.table, values, observed, steps, generator,
@@ -79,21 +79,23 @@ class LatentTerm:
                 chain[rows.to(chain.device)] = drawn[name]
         return drawn
 
-    def _first_states(self, trainer, device) -> dict[str, torch.Tensor]:
-        """One chain state per training example, drawn from the latents' init distributions
-        with a stream of its own (the same on a resumed run, which restores them instead)."""
-        count = len(trainer.dataset.train[next(iter(trainer.dataset.train))])
-        generator = stream(trainer.s.seed, "latent_chains", device=device)
-        inits = [
-            (tuple(n for n in names if n in self.names), dist, params)
-            for names, dist, params in trainer.sampler["inits"]
-        ]
-        table = {name: self.table[name] for name in self.names}
-        return initial_values(inits, table, count, generator, trainer.stats, device)
-
     def state(self) -> dict[str, torch.Tensor] | None:
         """The persistent chain states (checkpointed beside the energy), or None."""
         return None if self.chains is None else {n: t.clone() for n, t in self.chains.items()}
 
     def restore(self, tensors: dict) -> None:
         self.chains = {name: tensors[name].clone() for name in self.names} if tensors else None
+
+
+def row_chains(trainer, names, device) -> dict[str, torch.Tensor]:
+    """One chain state of the variables `names` per training example, drawn from their init
+    distributions with a stream of its own (the same on a resumed run, which restores them
+    instead): persistent latent chains, and `cll`'s."""
+    count = len(trainer.dataset.train[next(iter(trainer.dataset.train))])
+    generator = stream(trainer.s.seed, "latent_chains", device=device)
+    inits = [
+        (tuple(n for n in chosen if n in names), dist, params)
+        for chosen, dist, params in trainer.sampler["inits"]
+    ]
+    table = {name: trainer.table[name] for name in names}
+    return initial_values(inits, table, count, generator, trainer.stats, device)

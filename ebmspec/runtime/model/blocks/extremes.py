@@ -12,10 +12,11 @@ from __future__ import annotations
 import torch
 
 from ebmspec import ir
+from ebmspec.runtime.model.blocks import reductions
 from ebmspec.runtime.model.ops import _align, as_rows
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature, T
-from ebmspec.semantic.shapes import axis_of, fmt_shape
+from ebmspec.semantic.shapes import fmt_shape
 
 _ARGS = (P("input", T, positional=True), P("other", "tensor?", None, positional=True),
          P("axis", "int?", None))  # fmt: skip
@@ -54,14 +55,7 @@ def shape(chk, e, name, bound, module):
             return None
         shape = node.shape if node.shape != () else other.shape
         return ir.Op(shape, e.span, name, (node, other), (), None)
-    if axis is None:
-        return ir.Op((), e.span, name, (node,), (), None)
-    axis = axis_of(chk, e, name, node, axis, "reduce; drop the call",
-                   "; leave `axis` out to reduce every element")  # fmt: skip
-    if axis is None:
-        return None
-    shape = node.shape[:axis] + node.shape[axis + 1 :]
-    return ir.Op(shape, e.span, name, (node,), (("axis", axis),), None)
+    return reductions.shape(chk, e, name, bound, module)  # one tensor: a reduction
 
 
 # --- begin standalone ---

@@ -19,8 +19,7 @@ from __future__ import annotations
 import torch
 
 from ebmspec.runtime.io import checkpoint as ckpt
-from ebmspec.runtime.sampling.schedule import initial_values
-from ebmspec.runtime.seeding import stream
+from ebmspec.runtime.training.latents import row_chains
 from ebmspec.runtime.training.negatives import impute
 from ebmspec.runtime.training.objectives.base import Objective, imputed
 from ebmspec.runtime.training.objectives.pcd import contrastive_loss
@@ -57,7 +56,7 @@ class CllObjective(Objective):
         start = None
         if self.persistent and rows is not None:
             if self.chains is None:
-                self.chains = self._first_states(trainer, positive[self.given].device)
+                self.chains = row_chains(trainer, self.drawn, positive[self.given].device)
             start = {name: chain[rows.to(chain.device)] for name, chain in self.chains.items()}
         given = {self.given: positive[self.given]}
         negative = impute(
@@ -73,17 +72,6 @@ class CllObjective(Objective):
 
         loss, f_pos, f_neg = trainer.forward(compute)
         return trainer.apply(loss, {"f_data": f_pos, "f_samples": f_neg}, [])
-
-    def _first_states(self, trainer, device) -> dict[str, torch.Tensor]:
-        """One chain per training row, from the init distributions (a stream of its own)."""
-        count = len(trainer.dataset.train[next(iter(trainer.dataset.train))])
-        generator = stream(trainer.s.seed, "latent_chains", device=device)
-        inits = [
-            (tuple(n for n in names if n in self.drawn), dist, params)
-            for names, dist, params in trainer.sampler["inits"]
-        ]
-        table = {name: trainer.table[name] for name in self.drawn}
-        return initial_values(inits, table, count, generator, trainer.stats, device)
 
     def state(self):
         if self.chains is None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ebmspec import ir
@@ -126,6 +126,10 @@ class TrainedRun:
     stats: dict
     pipelines: dict
     meta: dict
+
+    def with_program(self, program: ir.Program) -> TrainedRun:
+        """The same weights under a reconfigured program (sampler or evaluation settings)."""
+        return replace(self, program=program)
 
 
 def load_program(run_dir: Path) -> tuple[ir.Program, dict]:

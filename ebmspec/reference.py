@@ -1,8 +1,8 @@
-"""Render the building-block registry as Markdown (`docs/reference.md`).
+"""Render the building-block registry as Markdown (`docs/pages/reference.md`).
 
 In: the static tables of `semantic.registry`. Out: one Markdown document listing every name a spec
 may use with its arguments, types and defaults. `tests/test_reference.py` keeps the committed file
-in sync (`python -m ebmspec.reference > docs/reference.md` regenerates it).
+in sync (`python -m ebmspec.reference > docs/pages/reference.md` regenerates it).
 """
 
 from __future__ import annotations

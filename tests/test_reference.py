@@ -1,4 +1,4 @@
-"""docs/reference.md is generated from the registry and must stay in sync with it."""
+"""docs/pages/reference.md is generated from the registry and must stay in sync with it."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ from tests.conftest import ROOT
 
 
 def test_reference_is_up_to_date(golden):
-    golden(ROOT / "docs" / "reference.md", render_reference())
+    golden(ROOT / "docs" / "pages" / "reference.md", render_reference())

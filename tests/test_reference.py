@@ -1,4 +1,9 @@
-"""docs/pages/reference.md is generated from the registry and must stay in sync with it."""
+"""docs/pages/reference.md is generated from the registry and must stay in sync with it.
+
+Its sibling for the command line, docs/pages/cli.md, is checked by tests/cli/test_reference.py
+(only the CLI's own tests import the CLI). `pytest tests/test_reference.py
+tests/cli/test_reference.py --update-goldens` regenerates both.
+"""
 
 from __future__ import annotations
 

@@ -76,12 +76,32 @@ def render_reference() -> str:
     ]
     lines += _table("Energy building blocks", reg.ENERGY_BLOCKS)
     lines += _table("Sampler kernels (`update VARS with ...`)", reg.KERNELS)
+    lines += ["A variable that no `update` line names is sampled by its type's default kernel:", ""]
+    for domain, (kernel, args) in reg.DEFAULT_KERNEL.items():
+        arguments = ", ".join(f"{k} = {v}" for k, v in args.items())
+        call = f"{kernel}({arguments})" if args else kernel
+        lines.append(f"* {domain}: `{call}`")
+    lines.append("")
     lines += _table("Init distributions (`init VARS ~ ...`)", reg.INIT_DISTS)
     lines += _table("Objectives (`objective = ...`)", reg.OBJECTIVES)
     lines += _table("Optimizers (`optimizer = ...`)", reg.OPTIMIZERS)
     lines += ["## Train settings", "", "| key | type, default |", "|---|---|"]
     lines += [f"| `{k}` | {_param(p).split(': ', 1)[1]} |" for k, p in reg.TRAIN_SETTINGS.items()]
-    lines += ["", "Sampler setting: `sweeps` (int > 0, default 1).", ""]
+    lines += ["", "## Sampler settings", "", "| key | type, default |", "|---|---|"]
+    lines += [f"| `{k}` | {_param(p).split(': ', 1)[1]} |" for k, p in reg.SAMPLER_SETTINGS.items()]
+    lines += [
+        "",
+        "## Activations (`act = ...`, or elementwise in the energy)",
+        "",
+        ", ".join(f"`{a}`" for a in reg.ACTIVATIONS),
+        "",
+        "## Size limit",
+        "",
+        f"Nothing a spec can ask for enumerates more than {reg.MAX_ENUMERABLE:,} joint",
+        "values (joint `gibbs`, `jump`, exact latent sums, `jem`'s labels, `nll`, energy-based",
+        "`predict`): `ebmspec check` refuses it and names the alternative.",
+        "",
+    ]
     lines += _table("Datasets (`data ...`)", reg.DATASETS)
     lines += _table("Transforms (`transform x: a |> b`)", reg.TRANSFORMS)
     lines += _table("Prediction methods (`predict ... by ...`)", reg.PREDICT_METHODS)

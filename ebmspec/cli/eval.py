@@ -2,20 +2,14 @@
 
 In: a `runs.TrainedRun` (program, EMA model, data statistics, fitted transforms). Out: one dict
 (`accuracy_energy`, `accuracy_samples`, `ece`, per-attribute numbers, the run's iteration and the
-PNGs written: conditional sample grids and, for 2-D data, the density plot) and a Rich table.
+PNGs written: conditional sample grids and, for 2-D data, the density plot) and a Rich table. The
+computation is the library's (`ebmspec/api/evaluation.py`, which `Run.evaluate` shares); this
+module adds the progress bar and the table.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
-
-import torch
-
-from ebmspec.runtime.data.encoding import test_split
-from ebmspec.runtime.io.checkpoint import write_atomically
-from ebmspec.runtime.model.energy import variable_table
-from ebmspec.source import Source
 
 
 @contextmanager
@@ -27,91 +21,12 @@ def _progress(quiet: bool):
 
 
 def evaluate_run(run, device: str, limit: int | None, seed: int | None, images: bool, quiet=False):
-    from ebmspec.runtime.data import load_dataset
-    from ebmspec.runtime.evaluation import evaluate as evaluation
-    from ebmspec.runtime.plots import pictures
-    from ebmspec.runtime.training.trainer import Settings
+    """The library's `ebmspec.api.evaluation.evaluate_run` (shared with `Run.evaluate`) with a
+    progress bar on a terminal (none when `quiet`)."""
+    from ebmspec.api.evaluation import evaluate_run as run_evaluation
 
-    program = run.program
-    spec_dir = Path(run.info.get("spec", ".")).parent
-    # The data split and transforms are the training run's (its seed); the chains take `seed`,
-    # the training seed unless one is given.
-    data_seed = Settings.of(program).seed
-    seed = data_seed if seed is None else seed
-    spec_file = run.path / "spec.ebm"  # data errors quote the run's own copy of the spec
-    source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
-    dataset = load_dataset(program, spec_dir=spec_dir, seed=data_seed, source=source)
-    split = test_split(variable_table(program), dataset, run.pipelines, data_seed)
-    ood_scores: dict = {}
     with _progress(quiet) as progress:
-        result = evaluation.evaluate(
-            program,
-            run.model,
-            split,
-            run.stats,
-            device,
-            seed=seed,
-            limit=limit,
-            progress=progress,
-            ood_scores=ood_scores,
-        )
-    result = {k: v for k, v in result.items() if not isinstance(v, torch.Tensor)}
-    result["run"] = str(run.path)
-    result["iteration"] = run.meta.get("iteration")
-    result["train_seconds"] = run.meta.get("train_seconds")
-    result["weights"] = run.meta.get("weights", "last")
-    written = []
-    if images and program.evaluate is not None:
-        for report in program.evaluate.reports:
-            if report.kind == "samples" and report.call.name == "grid":
-                content = pictures.conditional_grid(
-                    program, run.model, report.call, run.stats, device, seed=seed,
-                    transforms=run.pipelines,
-                )  # fmt: skip
-                path = run.path / "samples_grid.png"
-            elif report.kind == "density":
-                variable = dict(report.call.args)["variable"]
-                panels = pictures.density_panels(
-                    program, run.model, report.call, split[variable], run.stats, device,
-                    seed=seed,
-                )  # fmt: skip
-                content = pictures.density_png(panels, variable)
-                path = run.path / "density.png"
-            else:
-                continue
-            write_atomically(path, content)
-            written.append(str(path))
-    if images:
-        written += _charts(run.path, result, ood_scores)
-    result["images"] = written
-    return result
-
-
-def _charts(folder: Path, result: dict, ood_scores: dict) -> list[str]:
-    """reliability.png (one diagram per prediction line, from its first method with
-    probabilities) and ood_<score>.png (test vs each OOD set) in the run folder."""
-    from ebmspec.runtime.plots import charts
-
-    written = []
-    tables = {
-        f"{','.join(p['targets'])} by {p['ece_from']}": p["reliability"]
-        for p in result.get("predictions", [])
-        if p.get("reliability")
-    }
-    if tables:
-        path = folder / "reliability.png"
-        write_atomically(path, charts.reliability_png(tables))
-        written.append(str(path))
-    names = {"px": "log p(x)", "py": "max p(y)", "pxgrad": "-grad norm"}
-    for kind, sets in ood_scores.items():
-        inside = sets["test"]
-        others = {n: s for n, s in sets.items() if n not in ("test", "reference")}
-        if not others:
-            continue
-        path = folder / f"ood_{kind}.png"
-        write_atomically(path, charts.histogram_png(inside, others, names[kind]))
-        written.append(str(path))
-    return written
+        return run_evaluation(run, device, limit, seed, images, progress)
 
 
 def print_evaluation(console, run, result: dict) -> None:

@@ -5,6 +5,12 @@
 benches and the tests use. `check_trainable` is the rule for what `ebmspec train` can run.
 Raises `UserError` (exit 1 in the CLI) with located diagnostics on any mistake in the spec or a
 setting.
+
+The public Python API (`ebmspec.load`, `ebmspec.load_run`, re-exported by the package) lives in
+the submodules: `model` (a loaded spec, `fit`), `run` (a trained run: `sample`, `evaluate`),
+`samples` (decoded sample sets), `values` (Python values <-> model space), and the steps it shares
+with the CLI: `training` (a new run folder, the training loop) and `evaluation` (`ebmspec eval`).
+This module imports none of them, so they may import it.
 """
 
 from __future__ import annotations

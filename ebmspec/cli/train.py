@@ -106,14 +106,12 @@ def precheck(spec: Path, options: dict, nproc: int) -> None:
 def train_command(console, spec: Path, options: dict, where: str) -> int:
     """Train `spec` (options: profile, settings, out, resume); the exit status."""
     from ebmspec import runs
-    from ebmspec.api import read_source
+    from ebmspec.api import read_source, training
     from ebmspec.cli import run_folders, train_display
     from ebmspec.cli.train_display import LiveDisplay
     from ebmspec.runtime import allocator
-    from ebmspec.runtime.data import load_dataset
-    from ebmspec.runtime.evaluation import evaluate as evaluation
     from ebmspec.runtime.training import distributed
-    from ebmspec.runtime.training.trainer import Monitor, Settings, Trainer, TrainingDiverged
+    from ebmspec.runtime.training.trainer import Monitor, TrainingDiverged
     from ebmspec.source import Source
 
     allocator.tune_allocator()
@@ -130,16 +128,11 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
         program, _ = runs.load_program(run_dir)
         spec_file = run_dir / "spec.ebm"
         trained_source = Source(str(spec_file), spec_file.read_text(encoding="utf-8"))
-    seed = Settings.of(program).seed
-    dataset = load_dataset(program, spec.parent, seed, source=trained_source)
     display = Monitor()
     if ranks.lead:
         display = LiveDisplay(title=program.name, hint=train_display.profile_hint(program, profile))
-    try:
-        trainer = Trainer(
-            program, dataset, run_dir, where, display, evaluation.evaluate, ranks,
-            options.get("capture"),
-        )  # fmt: skip
+
+    def announce(dataset) -> None:
         processes = f", {ranks.world} processes" if ranks.world > 1 else ""
         if ranks.lead:
             console.print(
@@ -148,22 +141,15 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
                 highlight=False,
                 soft_wrap=True,
             )
-        trainer.start(resume=resume)
-        if ranks.lead:
-            runs.mark_latest(run_dir)
-        summary = trainer.run()
-    except distributed.ShardingError as error:
+
+    try:  # the library's loop, which `Model.fit` runs too
+        summary = training.train(
+            program, trained_source, run_dir, spec.parent, where, display, ranks,
+            options.get("capture"), resume, announce,
+        )  # fmt: skip
+    except (distributed.ShardingError, TrainingDiverged) as error:
         display.stop()
-        diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
-        return _refuse(ranks, UserError(trained_source, [diagnostic]))
-    except TrainingDiverged as error:
-        display.stop()
-        help = (
-            "lower train.optimizer.lr, add train.energy_l2 = 0.1, or raise "
-            f"train.objective.steps; the last good checkpoint is in {run_dir}"
-        )
-        diagnostic = Diagnostic("E929", f"training diverged: {error}", program.train.span, help)
-        return _refuse(ranks, UserError(trained_source, [diagnostic]))
+        return _refuse(ranks, training.as_user_error(error, program, trained_source, run_dir))
     finally:
         display.stop()
     if ranks.lead:

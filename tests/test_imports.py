@@ -40,6 +40,7 @@ LAYERS = {
     "runs": 6,
     "conditions": 6,
     "reference": 6,
+    "memory": 6,
     "cli": 7,
     "__main__": 8,
 }

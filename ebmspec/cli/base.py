@@ -81,6 +81,30 @@ BestOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", metavar="", help="print one JSON object")]
+MemoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-memory",
+        metavar="SIZE",
+        help="refuse a spec whose training needs more (e.g. 8G; default: 80% of this machine)",
+    ),
+]
+
+
+def memory_limit(text: str | None) -> int | None:
+    """`--max-memory` in bytes (None: the default limit), or a located E940."""
+    from ebmspec.diagnostics import argument_error
+    from ebmspec.memory import parse_size
+
+    if text is None:
+        return None
+    found = parse_size(text)
+    if found is None or found <= 0:
+        raise argument_error(
+            "--max-memory", text, "E940", f"`{text}` is not a size", 0, len(text),
+            "write a number of bytes with an optional unit: 512M, 8G, 1.5GiB",
+        )  # fmt: skip
+    return found
 
 
 class Device(StrEnum):

@@ -155,11 +155,14 @@ def refuse_existing_run(run_dir: Path) -> None:
         )
 
 
-def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, where: str):
+def prepare_run(
+    spec: Path, source, out, resume: bool, profile, settings: list, where: str, limit=None
+):
     """The program, run folder and spec source of `ebmspec train`: with `resume` the run's own
     (a note when this command's differ), else the compiled spec in a new folder (E920 when
     `out` already holds a run), whose run.json and spec copy are written here."""
     from ebmspec.api import check_trainable, compile_spec
+    from ebmspec.memory import check_memory
     from ebmspec.source import Source
 
     run_dir = out
@@ -181,6 +184,7 @@ def prepare_run(spec: Path, source, out, resume: bool, profile, settings: list, 
     else:
         program = compile_spec(source, profile, settings or ())
         check_trainable(program, source)
+        check_memory(program, source, profile, settings, limit)  # E509 before anything allocates
         trained_source = source
         run_dir = out or runs.default_run_dir(program)
         refuse_existing_run(run_dir)

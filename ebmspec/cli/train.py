@@ -121,8 +121,9 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
     run_dir = None
     if ranks.lead:
         program, run_dir, trained_source = run_folders.prepare_run(
-            spec, source, options["out"], resume, profile, settings, where
-        )
+            spec, source, options["out"], resume, profile, settings, where,
+            options.get("max_memory"),
+        )  # fmt: skip
     run_dir = distributed.share_out(run_dir, ranks)
     if not ranks.lead:  # the run folder rank 0 chose (and wrote run.json and spec.ebm into)
         program, _ = runs.load_program(run_dir)

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
-from ebmspec.cli.base import Command, JsonOpt, ProfileOpt, SetOpt, SpecArg, app, console
+from ebmspec.cli.base import (
+    Command,
+    JsonOpt,
+    MemoryOpt,
+    ProfileOpt,
+    SetOpt,
+    SpecArg,
+    app,
+    console,
+    memory_limit,
+)
 
 
 @app.command(cls=Command)
 def check(
-    spec: SpecArg, profile: ProfileOpt = None, settings: SetOpt = None, json_output: JsonOpt = False
+    spec: SpecArg,
+    profile: ProfileOpt = None,
+    settings: SetOpt = None,
+    json_output: JsonOpt = False,
+    max_memory: MemoryOpt = None,
 ) -> None:
-    """Parse and check SPEC; print its variables, energy, samplers, objective and profiles."""
-    from ebmspec.api import compile_file
+    """Parse and check SPEC; print its variables, energy, samplers, objective, profiles and the
+    memory its training needs (refused past --max-memory)."""
+    from ebmspec.api import compile_spec, read_source
     from ebmspec.cli.summary import print_summary, summary_dict
+    from ebmspec.memory import check_memory
 
-    program = compile_file(spec, profile, settings or ())
+    limit = memory_limit(max_memory)
+    source = read_source(spec)
+    program = compile_spec(source, profile, settings or ())
+    needs = check_memory(program, source, profile, settings or (), limit)
     if json_output:
         from ebmspec.runtime.io import strict_json
 
-        print(strict_json.dumps(summary_dict(program, str(spec), profile)))
+        summary = summary_dict(program, str(spec), profile)
+        summary["memory"] = None if needs is None else {t.what: t.bytes for t in needs.terms}
+        print(strict_json.dumps(summary))
         return
     print_summary(console(), program, str(spec), profile)
+    if needs is not None:
+        console().print(f"memory: {needs.describe()} (the data set not counted)")

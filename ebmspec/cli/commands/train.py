@@ -13,12 +13,14 @@ from ebmspec.cli.base import (
     Command,
     Device,
     DeviceOpt,
+    MemoryOpt,
     ProfileOpt,
     SetOpt,
     SpecArg,
     app,
     console,
     device,
+    memory_limit,
 )
 
 
@@ -63,6 +65,7 @@ def train(
         ),
     ] = 1,
     capture: CaptureOpt = Capture.off,
+    max_memory: MemoryOpt = None,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics and logs."""
     from ebmspec.cli import train as train_command
@@ -76,6 +79,7 @@ def train(
         settings.append(f"train.seed={seed}")
     options = {"profile": profile, "settings": settings, "out": out, "resume": resume}
     options["capture"] = resolve_capture(capture.value, on)
+    options["max_memory"] = memory_limit(max_memory)
     if nproc > 1 and not distributed.launched():
         train_command.precheck(spec, options, nproc)
         raise typer.Exit(train_command.launch(nproc))

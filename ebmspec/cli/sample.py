@@ -202,7 +202,7 @@ def check_sampler_name(program, name: str | None) -> str:
 
 def check_output(program, output: Path | None) -> None:
     """-o must end in .png (and the program have an image variable) or .npz."""
-    from ebmspec.runtime.plots.png import image_variable
+    from ebmspec.runtime.plots.pixels import image_variable
 
     if output is None:
         return
@@ -240,7 +240,8 @@ def write_samples(program, output: Path, values: dict, blocks, transforms, conve
 
     chains = len(next(iter(values.values())))
     if output.suffix.lower() == ".png":
-        from ebmspec.runtime.plots.png import grid_png, image_variable
+        from ebmspec.runtime.plots.grids import grid_png
+        from ebmspec.runtime.plots.pixels import image_variable
 
         image = image_variable(program)
         content = grid_png(program, image, values[image.name], transforms)

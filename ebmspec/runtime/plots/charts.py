@@ -1,96 +1,116 @@
-"""The evaluation's charts as PNG bytes: reliability diagrams and OOD score histograms.
+"""The evaluation's charts: reliability diagrams and OOD score histograms.
 
-In: a reliability table (per confidence bin [count, accuracy, mean confidence], as
-`scoring.calibration_errors` returns it) or score tensors (in-distribution and each OOD set).
-Out: PNG bytes drawn with `lettering` (no plotting library): square panels with titles and axis
-ranges, one panel per table or per OOD set.
+In: reliability tables (per confidence bin [count, accuracy, mean confidence], as
+`metrics.calibration_errors` returns them), or
+score tensors (the test inputs' and each OOD set's). Out: PNG or PDF bytes drawn with matplotlib:
+one reliability diagram per table (accuracy bars, the gap to the bin's mean confidence, the
+diagonal of perfect calibration, the bin counts below; ECE in the title), one histogram panel
+per OOD set (test against that set, AUROC in the title).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from ebmspec.runtime.plots import lettering
-from ebmspec.runtime.plots import png as images
+from ebmspec.runtime.evaluation.ood import auroc
+from ebmspec.runtime.plots import figures
 
-SIDE = 300  # panel side in pixels: room for two axis numbers and the axis name below
-BAR = (0.27, 0.45, 0.75)  # accuracy bars; in-distribution scores
-GAP = (0.9, 0.35, 0.3)  # the gap to the diagonal; OOD scores
-BOTH = (0.55, 0.35, 0.6)  # where the two histograms overlap
-LINE = (0.15, 0.15, 0.15)
+BLUE, RED, GREY = "#4573bf", "#e05a4d", "#8c8c8c"
+PANEL = 4.2  # inches per panel
 
 
-def _blank() -> torch.Tensor:
-    return torch.ones(3, SIDE, SIDE, dtype=torch.float64)
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
 
 
-def _fill(panel: torch.Tensor, left: int, right: int, low: float, high: float, colour) -> None:
-    """Colour columns [left, right) between heights low..high (fractions of the panel, from the
-    bottom)."""
-    top = SIDE - round(high * SIDE)
-    bottom = SIDE - round(low * SIDE)
-    if bottom > top and right > left:
-        panel[:, top:bottom, left:right] = torch.tensor(colour, dtype=torch.float64)[:, None, None]
-
-
-def reliability_panel(table: list) -> torch.Tensor:
-    """Bars of accuracy per confidence bin, the gap to the bin's mean confidence in red, and the
-    diagonal (perfect calibration)."""
-    panel = _blank()
+def _reliability_panel(top, bottom, table: list, title: str, ece: float) -> None:
     bins = len(table)
-    for index, (count, accuracy, confidence) in enumerate(table):
-        if not count or math.isnan(accuracy):
-            continue
-        left, right = round(index * SIDE / bins), round((index + 1) * SIDE / bins) - 1
-        _fill(panel, left, right, 0.0, accuracy, BAR)
-        _fill(panel, left, right, min(accuracy, confidence), max(accuracy, confidence), GAP)
-    ramp = torch.arange(SIDE)
-    panel[:, SIDE - 1 - ramp, ramp] = torch.tensor(LINE, dtype=torch.float64)[:, None]
-    return panel
+    width = 1.0 / bins
+    left = np.arange(bins) * width
+    counts = np.array([_number(row[0]) for row in table])
+    accuracy = np.array([_number(row[1]) for row in table])
+    confidence = np.array([_number(row[2]) for row in table])
+    full = counts > 0
+    top.bar(left[full], accuracy[full], width, align="edge", color=BLUE, edgecolor="white",
+            label="accuracy (model)")  # fmt: skip
+    low, high = np.fmin(accuracy, confidence)[full], np.fmax(accuracy, confidence)[full]
+    top.bar(left[full], high - low, width, bottom=low, align="edge", color=RED, alpha=0.45,
+            hatch="//", edgecolor=RED, label="gap to mean confidence")  # fmt: skip
+    top.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
+    top.set_title(f"{title}\nECE {ece:.4f}", fontsize=10)
+    top.legend(loc="upper left", fontsize=8)
+    top.grid(alpha=0.3)
+    bottom.bar(left, counts, width, align="edge", color=GREY, edgecolor="white")
+    for x, count in zip(left[full], counts[full], strict=True):
+        bottom.text(x + width / 2, count, f"{int(count)}", ha="center", va="bottom", fontsize=7,
+                    rotation=90 if bins > 10 else 0)  # fmt: skip
+    bottom.set(xlim=(0, 1), xlabel="confidence", ylabel="examples")
+    bottom.set_ylim(0, max(1.0, counts.max()) * 1.35)  # room for the counts above the bars
 
 
-def reliability_png(tables: dict[str, list]) -> bytes:
-    """One reliability diagram per named table (e.g. per prediction method), side by side."""
-    panels = [reliability_panel(table) for table in tables.values()]
-    extent = ((0.0, 1.0), (0.0, 1.0))
-    figure = lettering.labelled_panels(panels, list(tables), extent, ("confidence", "accuracy"), 1)
-    return images.png_bytes(figure.image)
+def table_ece(table: list) -> float:
+    """Top-label ECE from a reliability table, sum_b n_b |acc_b - conf_b| / n: the number
+    `metrics.calibration_errors` computes from the predictions (the same bins and counts)."""
+    rows = [(c, _number(a), _number(f)) for c, a, f in table if c]
+    total = sum(c for c, _, _ in rows)
+    return sum(c * abs(a - f) for c, a, f in rows) / total if total else math.nan
 
 
-def histogram_panel(inside: torch.Tensor, outside: torch.Tensor, low: float, high: float):
-    """The two score histograms (each normalised to its own largest bin) over [low, high]."""
-    panel = _blank()
-    bins = 50
-    tallest = []
-    for scores in (inside, outside):
-        clipped = scores.double().clamp(low, high)
-        counts = torch.histc(clipped, bins=bins, min=low, max=high)
-        tallest.append(counts / counts.max().clamp_min(1))
-    for index in range(bins):
-        left, right = round(index * SIDE / bins), round((index + 1) * SIDE / bins)
-        ins, outs = float(tallest[0][index]), float(tallest[1][index])
-        _fill(panel, left, right, 0.0, min(ins, outs), BOTH)
-        _fill(panel, left, right, min(ins, outs), ins, BAR)
-        _fill(panel, left, right, min(ins, outs), outs, GAP)
-    return panel
+def reliability_png(
+    tables: dict[str, list], eces: dict[str, float] | None = None, format: str = "png"
+) -> bytes:
+    """One reliability diagram per named table (e.g. per prediction line), side by side, with
+    the examples per bin below each; the title's ECE is `eces[name]`, else `table_ece`."""
+    figure = figures.new_figure(PANEL * len(tables) + 0.4, 5.4)
+    axes = figure.subplots(2, len(tables), squeeze=False, height_ratios=(3, 1), sharex="col")
+    for column, (title, table) in enumerate(tables.items()):
+        ece = (eces or {}).get(title, table_ece(table))
+        _reliability_panel(axes[0, column], axes[1, column], table, title, ece)
+    return figures.render(figure, format)
 
 
-def histogram_png(inside: torch.Tensor, sets: dict[str, torch.Tensor], score: str) -> bytes:
-    """Histograms of one OOD score: the test set (blue) against each OOD set (red), one panel
-    per set, on a shared range (the 0.5 % and 99.5 % quantiles of all scores, so that a few
-    extreme ones do not squeeze the rest into one bin; beyond it they pile into the end bins)."""
-    everything = torch.cat(
-        [inside.double().flatten(), *(s.double().flatten() for s in sets.values())]
-    )
+def _shared_range(scores: list[torch.Tensor]) -> tuple[float, float]:
+    """The 0.5 % and 99.5 % quantiles of every finite score, so that a few extreme ones do not
+    squeeze the rest into one bin (beyond the range they pile into the end bins)."""
+    everything = torch.cat([s.double().flatten() for s in scores])
     finite = everything[torch.isfinite(everything)]
+    if finite.numel() == 0:
+        return -0.5, 0.5
     low, high = torch.quantile(finite, torch.tensor([0.005, 0.995], dtype=torch.float64)).tolist()
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    panels = [histogram_panel(inside, scores, low, high) for scores in sets.values()]
-    titles = [f"test vs {name}" for name in sets]
-    figure = lettering.labelled_panels(
-        panels, titles, ((low, high), (0.0, 1.0)), (score, "share"), 1
-    )
-    return images.png_bytes(figure.image)
+    return (low - 0.5, high + 0.5) if high <= low else (low, high)
+
+
+def _finite(scores: torch.Tensor, low: float, high: float) -> np.ndarray:
+    values = scores.double().flatten()
+    return values[torch.isfinite(values)].clamp(low, high).numpy()
+
+
+def histogram_png(
+    inside: torch.Tensor, sets: dict[str, torch.Tensor], score: str, format: str = "png"
+) -> bytes:
+    """Histograms of one OOD score: the test set against each OOD set, one panel per set, on a
+    shared range, each normalised to a density; the panel's title gives the AUROC of the score
+    (test positive), computed as the evaluation does (both sets truncated to the same length)."""
+    low, high = _shared_range([inside, *sets.values()])
+    edges = np.linspace(low, high, 51)
+    columns = min(3, len(sets))
+    rows = math.ceil(len(sets) / columns)
+    figure = figures.new_figure(PANEL * columns + 0.4, 3.6 * rows)
+    axes = figure.subplots(rows, columns, squeeze=False).flatten()
+    for ax, (name, outside) in zip(axes, sets.items(), strict=False):
+        value = auroc(inside[: len(outside)], outside)
+        ax.hist(_finite(inside, low, high), edges, density=True, color=BLUE, alpha=0.55,
+                label="test (in-distribution)")  # fmt: skip
+        ax.hist(_finite(outside, low, high), edges, density=True, color=RED, alpha=0.55,
+                label=f"{name} (OOD)")  # fmt: skip
+        ax.set_title(f"test vs {name}: AUROC {value:.3f}", fontsize=10)
+        ax.set(xlabel=score, ylabel="density")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[len(sets) :]:
+        ax.set_visible(False)
+    return figures.render(figure, format)

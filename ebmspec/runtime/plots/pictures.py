@@ -1,9 +1,10 @@
 """The pictures `ebmspec eval` writes: conditional sample grids and the 2-D density plot.
 
 In: a checked program, its energy model, a `samples grid(...)` or `density plot(...)` report
-call, data statistics and (for grids) the run's fitted transforms. Out: PNG bytes; grids tile one
-chain per condition (`images.to_pixels`), the density plot shows data, model density and model
-samples side by side, labelled (`lettering.labelled_panels`).
+call, data statistics and (for grids) the run's fitted transforms. Out: the grid's tiles and
+labels (`conditional_grid`, one chain per condition, `pixels.to_pixels`) and the density tables
+(`density_panels`); `conditional_grid_png` and `density_png` draw them with matplotlib (rows and
+columns labelled with the condition values; three panels on one colour scale with a colour bar).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+from matplotlib import colors
 
 from ebmspec import ir
 from ebmspec.runtime.evaluation.predict import (
@@ -19,15 +21,28 @@ from ebmspec.runtime.evaluation.predict import (
     hidden_variables,
     label_configurations,
 )
-from ebmspec.runtime.plots import lettering
-from ebmspec.runtime.plots import png as images
+from ebmspec.runtime.plots import figures, grids, pixels
 from ebmspec.runtime.sampling import sampler as sampling
 
-# Colour map of the density panels (black -> purple -> red -> orange -> pale yellow).
-COLOURS = ((0.0, 0.0, 0.0), (0.34, 0.06, 0.43), (0.85, 0.27, 0.2), (0.99, 0.65, 0.1), (1, 1, 0.7))
+
+class ConditionalGrid(NamedTuple):
+    """A `samples grid(...)` report: pixels [R, K, C, H, W] in [0, 1] (R values of the row
+    variable, K tiles per row) and the labels of the rows and (with `cols`) of the columns, each
+    (variable name, one label per row / column)."""
+
+    tiles: torch.Tensor
+    rows: tuple[str, list[str]]
+    columns: tuple[str, list[str]] | None
 
 
-def conditional_grid(
+def value_text(label: torch.Tensor) -> str:
+    """A configuration's label as `eval` names values (`per_value`): `2`, or `101` for an array
+    of binaries."""
+    flat = label.reshape(-1).tolist()
+    return str(flat[0]) if len(flat) == 1 else "".join(str(v) for v in flat)
+
+
+def conditional_tiles(
     program: ir.Program,
     model,
     report_call: ir.Call,
@@ -36,23 +51,25 @@ def conditional_grid(
     seed: int = 0,
     columns: int = 8,
     transforms=None,
-) -> bytes:
-    """PNG of a `grid(rows, cols, steps, sampler)` report: one row per value of `rows`; with
-    `cols` one tile per (row value, column value), else `columns` tiles per row. Each tile is
+) -> ConditionalGrid:
+    """The tiles of a `grid(rows, cols, steps, sampler)` report: one row per value of `rows`;
+    with `cols` one tile per (row value, column value), else `columns` tiles per row. Each tile is
     one chain of `steps` sweeps from the init distribution with that condition clamped, shown as
-    the program's image variable (`images.to_pixels`; `transforms` is passed on to it)."""
+    the program's image variable (`pixels.to_pixels`; `transforms` is passed on to it)."""
     args = dict(report_call.args)
     rows = label_configurations(program, [args["rows"]])
     condition = {args["rows"]: rows.values[args["rows"]]}
+    column_labels = None
     if args.get("cols") is not None:
         cols = label_configurations(program, [args["cols"]])
         width = cols.count
         values = cols.values[args["cols"]]
         condition[args["cols"]] = values.repeat(rows.count, *([1] * (values.dim() - 1)))
+        column_labels = (args["cols"], [value_text(v) for v in cols.labels[args["cols"]]])
     else:
         width = columns
     condition[args["rows"]] = condition[args["rows"]].repeat_interleave(width, 0)
-    variable = images.image_variable(program)
+    variable = pixels.image_variable(program)
     if variable is None or variable.name in condition:
         raise ValueError("a sample grid needs an image variable ([1 or 3, H, W]) left free")
     state, _ = sampling.sample(
@@ -66,8 +83,27 @@ def conditional_grid(
         stats=stats,
         device=device,
     )
-    pixels = images.to_pixels(program, variable, state.point.values[variable.name], transforms)
-    return images.png_bytes(images.tile(pixels.reshape(rows.count, width, *pixels.shape[1:])))
+    shown = pixels.to_pixels(program, variable, state.point.values[variable.name], transforms)
+    row_labels = (args["rows"], [value_text(v) for v in rows.labels[args["rows"]]])
+    tiles = shown.reshape(rows.count, width, *shown.shape[1:])
+    return ConditionalGrid(tiles, row_labels, column_labels)
+
+
+def grid_png(grid: ConditionalGrid, image: str, format: str = "png") -> bytes:
+    """The grid's figure: rows labelled with the row variable's values, columns with the column
+    variable's (when the report has one), titled with what was sampled."""
+    what = f"samples of {image} given {grid.rows[0]}"
+    if grid.columns is not None:
+        what += f" and {grid.columns[0]}"
+    figure = grids.grid_figure(grid.tiles, what, grid.rows, grid.columns)
+    return figures.render(figure, format)
+
+
+def conditional_grid(program: ir.Program, model, report_call: ir.Call, *args, **kwargs) -> bytes:
+    """PNG of a `grid(rows, cols, steps, sampler)` report: `conditional_tiles` (same arguments)
+    drawn by `grid_png`."""
+    grid = conditional_tiles(program, model, report_call, *args, **kwargs)
+    return grid_png(grid, pixels.image_variable(program).name)
 
 
 class DensityPanels(NamedTuple):
@@ -141,31 +177,34 @@ def density_panels(
     )
 
 
-def colour(values: torch.Tensor) -> torch.Tensor:
-    """Values in [0, 1] -> RGB floats [..., 3] on `COLOURS`, piecewise linear."""
-    anchors = torch.tensor(COLOURS, dtype=torch.float64)
-    position = values.double().clamp(0, 1) * (len(COLOURS) - 1)
-    index = position.floor().long().clamp(max=len(COLOURS) - 2)
-    share = (position - index).unsqueeze(-1)
-    return anchors[index] * (1 - share) + anchors[index + 1] * share
-
-
-def density_png(panels: DensityPanels, name: str) -> bytes:
-    """RGB PNG of a `plot(variable, bins)` report's `density_panels`: data, model density and
-    model samples side by side, titled, each bins x bins cells (first coordinate left to right,
-    second bottom to top, their ranges on the axes; colour = sqrt of the cell's probability over
-    the panel's largest); layout in `density_figure`."""
-    tiles = []
-    for table in (panels.data, panels.model, panels.samples):
-        scaled = (table / table.max().clamp_min(1e-300)).sqrt()
-        tiles.append(colour(scaled.t().flip(0)).permute(2, 0, 1))  # [3, rows, columns]
-    figure = density_figure(tiles, panels.extent, name)
-    return images.png_bytes(figure.image)
-
-
-def density_figure(tiles: list[torch.Tensor], extent, name: str) -> lettering.Figure:
-    """The density plot's three coloured tiles [3, bins, bins] laid out and labelled; a cell is
-    240 // bins pixels wide, so panels stay about 240 pixels whatever the number of bins."""
-    zoom = max(1, 240 // tiles[0].shape[-1])
-    titles = ["data", "model density", "model samples"]
-    return lettering.labelled_panels(tiles, titles, extent, (f"{name}[0]", f"{name}[1]"), zoom)
+def density_png(panels: DensityPanels, name: str, format: str = "png") -> bytes:
+    """A `plot(variable, bins)` report's `density_panels` as one figure: data, model density
+    and model samples side by side on the same axes (first coordinate across, second up) and one
+    colour scale, the probability of each cell on a square-root scale (so the tails of a sharp
+    density stay visible), with its colour bar."""
+    tables = (panels.data, panels.model, panels.samples)
+    titles = ("data (test split)", "model density", "model samples")
+    bins = panels.data.shape[0]
+    top = max(float(t.max()) for t in tables) or 1.0
+    norm = colors.PowerNorm(0.5, vmin=0.0, vmax=top)
+    (low0, high0), (low1, high1) = panels.extent
+    figure = figures.new_figure(12.5, 4.3)
+    axes = figure.subplots(1, 3, sharex=True, sharey=True)
+    for ax, table, title in zip(axes, tables, titles, strict=True):
+        shown = ax.imshow(
+            table.t().numpy(),  # rows of the image = the second coordinate
+            origin="lower",
+            extent=(low0, high0, low1, high1),
+            aspect="auto",
+            cmap="magma",
+            norm=norm,
+            interpolation="nearest",
+        )
+        ax.set_box_aspect(1)
+        ax.set_title(title)
+        ax.set_xlabel(f"{name}[0]")
+    axes[0].set_ylabel(f"{name}[1]")
+    bar = figure.colorbar(shown, ax=list(axes), shrink=0.9)
+    bar.set_label("probability per cell (square-root scale)")
+    figure.suptitle(f"density of {name}: {bins} x {bins} cells over the test data's range")
+    return figures.render(figure, format)

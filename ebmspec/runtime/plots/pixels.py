@@ -1,20 +1,19 @@
-"""Image variables as pictures: model values -> pixels -> a grid -> PNG bytes (no Pillow).
+"""Image variables as pixels: model values -> pixels in [0, 1] -> one padded mosaic array.
 
 In: a checked program and a batch of values of one of its image variables (a real variable of
 shape [C, H, W] with C = 1 or 3), as the model sees them. Out: pixels in [0, 1] obtained by
 inverting the dataset's transforms with `runtime.data.transforms.Pipeline.inverse` (`logit` ->
 sigmoid, `dequantize` -> the level whose bin is centred there, `noise` -> itself, `standardize`
 -> its fitted statistics when they are passed in), else by mapping the variable's bounds, else by
-min-max normalising the batch; then a padded grid with
-ceil(sqrt(n)) columns and the bytes of an 8-bit grey or RGB PNG written with zlib alone.
+min-max normalising the batch; and `mosaic`, the tiles of a grid in one float array with grey
+padding around every tile (what `grids` shows).
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -24,7 +23,7 @@ from ebmspec.runtime.data.transforms import Pipeline, transform_steps
 
 # Datasets whose raw image values are pixel intensities in [0, 1].
 PIXEL_DATASETS = frozenset({"dsprites", "mnist"})
-PAD = 2
+PAD = 1  # grey pixels between tiles, in the images' own resolution
 PAD_VALUE = 0.5
 
 
@@ -80,58 +79,22 @@ def to_pixels(
     return (x - low) / (high - low) if high > low else torch.full_like(x, 0.5)
 
 
-def grid_size(count: int, height: int, width: int) -> tuple[int, int]:
-    """Pixel (height, width) of the grid of `count` tiles of height x width, padding included."""
-    columns = max(1, math.ceil(math.sqrt(count)))
-    rows = max(1, math.ceil(count / columns))
-    return rows * height + (rows + 1) * PAD, columns * width + (columns + 1) * PAD
-
-
-def image_grid(pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels [N, C, H, W] in [0, 1] -> one uint8 image [H', W', C] with ceil(sqrt(N)) columns
-    and PAD grey pixels around every tile; tiles fill the rows left to right."""
+def square(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels [N, C, H, W] -> [R, K, C, H, W] with K = ceil(sqrt(N)) columns, filled row by row;
+    the cells past N are grey."""
     count = pixels.shape[0]
     columns = max(1, math.ceil(math.sqrt(count)))
     rows = max(1, math.ceil(count / columns))
     blank = torch.full((rows * columns - count, *pixels.shape[1:]), PAD_VALUE)
-    cells = torch.cat([pixels.float(), blank])
-    return tile(rearrange(cells, "(r c) ch h w -> r c ch h w", r=rows))
+    return rearrange(torch.cat([pixels.float(), blank]), "(r k) c h w -> r k c h w", r=rows)
 
 
-def tile(pixels: torch.Tensor) -> torch.Tensor:
-    """Pixels [R, C, channels, H, W] in [0, 1] -> uint8 [H', W', channels]: R rows of C tiles
-    with PAD grey pixels around every tile."""
+def mosaic(pixels: torch.Tensor) -> np.ndarray:
+    """Pixels [R, K, C, H, W] in [0, 1] -> one float array [R*H + (R+1)*PAD, K*W + (K+1)*PAD]
+    (grey) or [..., 3] (RGB): tile (r, k) has its top-left pixel at (PAD + r*(H + PAD),
+    PAD + k*(W + PAD))."""
     framed = F.pad(pixels.float(), (0, PAD, 0, PAD), value=PAD_VALUE)  # right and bottom
-    grid = rearrange(framed, "r c ch h w -> (r h) (c w) ch")
+    grid = rearrange(framed, "r k c h w -> (r h) (k w) c")
     grid = F.pad(grid, (0, 0, PAD, 0, PAD, 0), value=PAD_VALUE)  # the first column and row
-    return (grid * 255).round().clamp(0, 255).to(torch.uint8).contiguous()
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
-
-def png_bytes(image: torch.Tensor) -> bytes:
-    """An 8-bit PNG of a uint8 image [H, W, C] (C = 1 grey, C = 3 RGB), filter 0 on every row."""
-    height, width, channels = image.shape
-    color_type = {1: 0, 3: 2}[channels]
-    rows = image.reshape(height, width * channels).numpy()
-    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
-    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw, 9))
-        + _chunk(b"IEND", b"")
-    )
-
-
-def grid_png(
-    program: ir.Program,
-    variable: ir.Variable,
-    values: torch.Tensor,
-    transforms: dict | None = None,
-) -> bytes:
-    """The PNG of a grid of every chain's value of `variable` (`transforms` as in `to_pixels`)."""
-    return png_bytes(image_grid(to_pixels(program, variable, values, transforms)))
+    array = grid.clamp(0, 1).numpy()
+    return array[..., 0] if array.shape[-1] == 1 else array

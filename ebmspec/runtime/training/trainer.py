@@ -4,7 +4,8 @@ In: a checked program with a `train` block, its `Dataset`, a run directory and a
 the run directory: `checkpoint.safetensors` (everything needed to resume: weights, EMA weights,
 optimizer moments, replay buffer, generator states, data statistics, iteration), its readable
 twin `checkpoint.json`, `energy.safetensors` (the EMA weights in the format `ebmspec compile`'s
-module loads) and `metrics.jsonl` (one JSON object per logged window and per evaluation).
+module loads) and the log: `metrics.jsonl` (one JSON object per logged window and per
+evaluation), `metrics.csv` and TensorBoard event files in `tensorboard/` (`metrics_log`).
 
 The trainer is composed of parts, as Lightning's is of connectors: the objective
 (`objectives.OBJECTIVE_CLASSES[name]`, which runs one iteration through `forward` and `apply`),
@@ -313,11 +314,16 @@ class Trainer:
                 evaluate_now = self.iteration % s.eval_every == 0 or self.done
                 if evaluate_now:
                     self.run_evaluation()
+                    self.log.samples(self)  # TensorBoard's sample grid (image variables)
                 if self.iteration % s.checkpoint_every == 0 or self.done or evaluate_now:
+                    # The logs first: what a checkpoint restores to is on disk in them.
+                    self.log.flush()
                     self.checkpoints.save()
             if self.signals.stopping:
+                self.log.flush()
                 self.checkpoints.save()
         finally:
+            self.log.close()  # also on a second Ctrl-C or a divergence that gives up
             self.signals.release(previous)
         return {
             "iteration": self.iteration,

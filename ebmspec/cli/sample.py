@@ -66,24 +66,37 @@ def block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
 
 def _codes(variable, value):
     """Categoricals as integer codes, binaries as 0/1 integers, reals as they are."""
-    if variable.kind == "categorical":
-        return value.argmax(-1)
-    return value.round().long() if variable.kind == "binary" else value
+    from ebmspec.runtime.sampling.recording import codes
+
+    return codes(variable, value)
 
 
-def npz_bytes(program, values: dict, blocks: list[tuple], convergence: dict | None = None) -> bytes:
+def npz_bytes(
+    program, values: dict, blocks: list[tuple], convergence: dict | None = None, trace=None
+) -> bytes:
+    """The .npz: every variable's final state [chain, *shape], or with `trace` (draws, per-element
+    diagnostics, facts) its draws [chain, draw, *shape] (a clamped one repeated over the draws)."""
     import io
 
     import numpy as np
 
     arrays = {v.name: _codes(v, values[v.name]).numpy() for v in program.variables}
+    if trace is not None:
+        from ebmspec.runtime.io.traces import npz_arrays
+
+        draws, elements, facts = trace
+        for name, value in arrays.items():
+            shape = (value.shape[0], facts["draws"], *value.shape[1:])
+            kept = draws.get(name)
+            arrays[name] = np.broadcast_to(value[:, None], shape) if kept is None else kept.numpy()
+        arrays |= npz_arrays(elements, facts)
     # Variable names are identifiers, so dotted keys cannot collide with them.
     arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
     arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
     arrays["sampler.moves"] = np.array([b[4] for b in blocks], dtype=np.float64)
     convergence = convergence or {}
     arrays["diagnostics.variables"] = np.array(list(convergence), dtype=str)
-    for key in ("rhat", "ess_bulk", "ess_per_second"):
+    for key in ("rhat", "rhat_over_1_01", "ess_bulk", "ess_tail", "ess_per_second"):
         arrays[f"diagnostics.{key}"] = np.array(
             [row[key] for row in convergence.values()], dtype=np.float64
         )
@@ -140,7 +153,8 @@ def describe_json(variable, value) -> dict:
     return {"kind": variable.kind, "counts": counts}
 
 
-def print_samples(console, program, origin, run, conditions, values, blocks, convergence) -> None:
+def print_samples(console, program, origin, run, conditions, values, blocks, checks) -> None:
+    """The samples, blocks and convergence tables; `checks`: (convergence, kept, traced)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -165,19 +179,10 @@ def print_samples(console, program, origin, run, conditions, values, blocks, con
         )
     else:
         console.print("every variable is clamped: no block ran")
-    if convergence:
-        checks = Table(title="convergence (second half of the sweeps)", title_justify="left")
-        for column in ("variable", "split R-hat", "bulk ESS", "ESS / s"):
-            checks.add_column(column, justify="left" if column == "variable" else "right")
-        for name, row in convergence.items():
-            checks.add_row(
-                name, f"{row['rhat']:.3f}", f"{row['ess_bulk']:.0f}", f"{row['ess_per_second']:.3g}"
-            )
-        console.print(checks)
-        console.print(
-            "rank-normalised split R-hat (about 1 when the chains agree; > 1.01: not mixed) and "
-            "bulk ESS of each variable's per-chain mean, as Stan reports them"
-        )
+    if checks[0]:
+        from ebmspec.cli.traces import print_convergence
+
+        print_convergence(console, *checks)
 
 
 def check_sampler_name(program, name: str | None) -> str:
@@ -201,23 +206,24 @@ def check_sampler_name(program, name: str | None) -> str:
 
 
 def check_output(program, output: Path | None) -> None:
-    """-o must end in .png (and the program have an image variable) or .npz."""
+    """-o must end in .png (and the program have an image variable), .npz or .nc."""
     from ebmspec.runtime.plots.pixels import image_variable
 
     if output is None:
         return
     text, suffix = str(output), output.suffix.lower()
     start = len(text) - len(output.suffix)
-    if suffix not in (".png", ".npz"):
+    if suffix not in (".png", ".npz", ".nc"):
         found = f"`{output.suffix}` files" if suffix else "a file without a suffix"
         raise argument_error(
             "--output",
             text,
             "E910",
-            f"cannot write {found}: samples are saved as .png (an image grid) or .npz",
+            f"cannot write {found}: samples are saved as .png (an image grid), .npz or .nc "
+            "(ArviZ InferenceData)",
             start,
             len(text),
-            "end the file name in .png or .npz, e.g. `-o samples.png`",
+            "end the file name in .png, .npz or .nc, e.g. `-o samples.png`",
         )
     if suffix == ".png" and image_variable(program) is None:
         raise argument_error(
@@ -232,10 +238,12 @@ def check_output(program, output: Path | None) -> None:
         )
 
 
-def write_samples(program, output: Path, values: dict, blocks, transforms, convergence=None) -> str:
+def write_samples(
+    program, output: Path, values: dict, blocks, transforms, convergence=None, trace=None
+) -> str:
     """Write `-o`: a .png grid of the image variable (the run's fitted transforms inverted) or
-    an .npz of every variable and the acceptance rates; returns what was written (E914 when the
-    file cannot be written)."""
+    an .npz of every variable (its draws with `trace`, see `npz_bytes`) and the acceptance rates;
+    returns what was written (E914 when the file cannot be written)."""
     from ebmspec.cli.run_folders import write_output
 
     chains = len(next(iter(values.values())))
@@ -247,26 +255,38 @@ def write_samples(program, output: Path, values: dict, blocks, transforms, conve
         content = grid_png(program, image, values[image.name], transforms)
         what = f"a grid of {chains} samples of `{image.name}`"
     else:
-        content = npz_bytes(program, values, blocks, convergence)
+        content = npz_bytes(program, values, blocks, convergence, trace)
         what = f"{chains} samples of {len(values)} variables, acceptance rates, R-hat and ESS"
+        if trace is not None:
+            what = f"{chains} chains x {trace[2]['draws']} draws of {len(values)} variables, " + (
+                "acceptance rates, R-hat, ESS and MCSE per element"
+            )
     write_output(output, content)
     return what
 
 
 def sample_command(
-    console, request: tuple, chains: int, seed: int, where: str, capture: str | None = None
+    console,
+    request: tuple,
+    chains: int,
+    seed: int,
+    where: str,
+    capture: str | None = None,
+    tracing: tuple = (False, None, 1),
 ) -> None:
     """Load, check the conditions, run the chains with a progress bar over sweeps, then print
     the summary or write `output`. `request`: (spec_or_run, profile, settings, best,
     conditions, sampler, steps, output) as the command line gave them; `capture`: the
-    torch.compile mode of captured sweeps (None: eager); `console` None: print one JSON object
-    (`--json`) instead of the tables."""
+    torch.compile mode of captured sweeps (None: eager); `tracing`: (--trace, --warmup, --thin);
+    `console` None: print one JSON object (`--json`) instead of the tables."""
     from ebmspec.cli import run_folders
     from ebmspec.cli.progress import sweep_progress
+    from ebmspec.cli.traces import check_tracing, element_rows, netcdf_writer
     from ebmspec.conditions import check_conditions
     from ebmspec.runtime import allocator
     from ebmspec.runtime.model.energy import variable_table
     from ebmspec.runtime.sampling.convergence import Trace
+    from ebmspec.runtime.sampling.recording import Recorder
     from ebmspec.runtime.sampling.sampler import sample as run_chains
 
     spec_or_run, profile, settings, best, condition, sampler, steps, output = request
@@ -278,7 +298,10 @@ def sample_command(
     check_output(program, output)
     sweeps = program.sampler(sampler).sweeps if steps is None else steps
     table = variable_table(program)
-    trace = Trace(table, [v.name for v in program.variables if v.name not in conditions])
+    free = [v.name for v in program.variables if v.name not in conditions]
+    traced, kept = check_tracing(program, tracing, output, sweeps, chains, free)
+    # --trace keeps every element's draws; else one mean per variable, chain and sweep
+    keep = Recorder(table, free, kept) if traced else Trace(table, free, kept.warmup, kept.thin)
     if output is not None:  # without -o the summary names it; with -o, say what was sampled
         sys.stderr.write(f"sampling {origin}\n")
     for note in init_fallbacks(program, sampler, conditions, stats):
@@ -287,7 +310,7 @@ def sample_command(
     with sweep_progress(sweeps) as progress:
 
         def callback(state) -> None:
-            trace(state)
+            keep(state)
             if progress is not None:
                 progress(state)
 
@@ -304,7 +327,8 @@ def sample_command(
             callback=callback,
             capture=capture,
         )
-    convergence = trace.diagnostics()
+    draws = keep.draws() if traced else {}
+    convergence, elements = element_rows(draws) if traced else (keep.diagnostics(), {})
     seconds = time.perf_counter() - start  # the sweeps and the diagnostics
     for row in convergence.values():
         row["ess_per_second"] = row["ess_bulk"] / seconds
@@ -312,8 +336,18 @@ def sample_command(
     blocks = block_report(program, sampler, conditions, state)
     run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
     written = None
-    if output is not None:
-        what = write_samples(program, output, values, blocks, transforms, convergence)
+    facts = {"origin": origin, "sampler": sampler, "seed": seed, "chains": chains, "sweeps": sweeps}
+    facts |= {"warmup": kept.warmup, "thin": kept.thin, "draws": kept.draws}
+    if output is not None and output.suffix.lower() == ".nc":
+        clamped = {name: _codes(table[name], values[name])[0] for name in conditions}
+        write = netcdf_writer(draws, clamped, elements, blocks, facts)
+        run_folders.write_output(output, write)
+        what = f"{chains} chains x {kept.draws} draws as ArviZ InferenceData, with R-hat, ESS "
+        sys.stderr.write(f"wrote {output} ({what}and MCSE per element)\n")
+        written = str(output)
+    elif output is not None:
+        trace = (draws, elements, facts) if traced else None
+        what = write_samples(program, output, values, blocks, transforms, convergence, trace)
         sys.stderr.write(f"wrote {output} ({what})\n")
         written = str(output)
     if console is None:  # --json
@@ -332,6 +366,9 @@ def sample_command(
             for b in blocks
         ]
         summary["convergence"] = convergence
+        summary["draws"] = {key: facts[key] for key in ("warmup", "thin", "draws")}
+        summary["draws"]["traced"] = traced
         print(strict_json.dumps(summary))
     elif output is None:
-        print_samples(console, program, origin, run, conditions, values, blocks, convergence)
+        checks = (convergence, kept, traced)
+        print_samples(console, program, origin, run, conditions, values, blocks, checks)

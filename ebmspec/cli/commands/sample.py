@@ -1,4 +1,4 @@
-"""`ebmspec sample [SPEC_OR_RUN] [-c NAME=VALUE ...] [-o FILE] [--json]`: run the chains."""
+"""`ebmspec sample [SPEC_OR_RUN] [-c NAME=VALUE ...] [-o FILE] [--trace] [--json]`: the chains."""
 
 from __future__ import annotations
 
@@ -59,13 +59,34 @@ def sample(
             "--output",
             "-o",
             metavar="FILE",
-            help="a .png grid of the images, or .npz of everything",
+            help="a .png grid of the images, .npz of everything, or .nc: the draws as ArviZ "
+            'InferenceData (implies --trace; needs `pip install "ebmspec[traces]"`)',
         ),
     ] = None,
     sampler: Annotated[
         str | None,
         typer.Option("--sampler", metavar="NAME", help="default: the sampler training uses"),
     ] = None,
+    trace: Annotated[
+        bool,
+        typer.Option(
+            "--trace",
+            help="keep every draw after the warm-up as (chain, draw, *shape) arrays in -o's .npz "
+            "or .nc, with R-hat, bulk and tail ESS and MCSE of every element",
+        ),
+    ] = False,
+    warmup: Annotated[
+        int | None,
+        typer.Option(
+            "--warmup",
+            min=0,
+            metavar="N",
+            help="sweeps discarded before the draws (default: the first half)",
+        ),
+    ] = None,
+    thin: Annotated[
+        int, typer.Option("--thin", min=1, metavar="K", help="keep every K-th draw")
+    ] = 1,
     where: DeviceOpt = Device.auto,
     profile: ProfileOpt = None,
     settings: SetOpt = None,
@@ -81,4 +102,4 @@ def sample(
     mode = resolve_capture(capture.value, on)
     request = (spec_or_run, profile, settings, best, condition or (), sampler, steps, output)
     out = None if json_output else console()
-    sample_output.sample_command(out, request, chains, seed, on, mode)
+    sample_output.sample_command(out, request, chains, seed, on, mode, (trace, warmup, thin))

@@ -1,25 +1,31 @@
-"""Convergence diagnostics of a sampling run: rank-normalised split-R-hat and bulk ESS.
+"""Convergence diagnostics of sampled chains: rank-normalised split R-hat, bulk and tail ESS, MCSE.
 
-In: per-sweep summaries of each free variable, collected by `Trace` (a sampler callback) on the
-chains' device: a real variable's mean over its elements, a categorical's mean code, a binary's
-mean, one number per chain and sweep. Out, per variable, computed on the device at the end
-(Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021, as Stan, PyMC and NumPyro report them):
+In: draws as a [chains, draws, elements] tensor (any device; `per_element` takes
+[chains, draws, *shape] and goes through the elements in chunks), or, during a run, `Trace` (a
+sampler callback keeping each free variable's per-chain mean per sweep on the chains' device).
+Out, per element (Vehtari, Gelman, Simpson, Carpenter & Buerkner 2021, as Stan, PyMC, NumPyro and
+ArviZ report them):
 
-* `rhat`: rank-normalised split-R-hat, the larger of the bulk and the tail value. The draws
-  (the second half of the sweeps: the first half is warm-up) of every chain are split in two
-  halves; for the bulk value all draws are replaced by the normal scores of their pooled ranks
-  (ties share their average rank), for the tail value the same is done to their distances from
-  the pooled median (chains that agree in the middle but not in their spread); each is
-  R = sqrt(((n - 1) / n * W + B / n) / W), W the mean within-half variance, B / n the variance of
-  the half means. About 1 when the chains agree; > 1.01 says they have not mixed.
+* `rhat`: rank-normalised split R-hat, the larger of the bulk and the tail value. Every chain is
+  split in two halves (a middle draw of an odd length is dropped); for the bulk value all draws
+  are replaced by the normal scores of their pooled ranks (ties share their average rank), for
+  the tail value the same is done to their distances from the pooled median (chains that agree in
+  the middle but not in their spread); each is R = sqrt((B / W + n - 1) / n), W the mean
+  within-half variance, B / n the variance of the half means. About 1 when the chains agree;
+  > 1.01 says they have not mixed. Needs 2 chains.
 * `ess_bulk`: the effective sample size of the rank-normalised split chains, from their
   multi-chain autocorrelation (rho_t = 1 - (W - mean autocovariance_t) / var+), summed with
-  Geyer's initial positive and monotone sequence as Stan truncates it; M n / tau.
+  Geyer's initial positive and monotone sequence as Stan truncates it: M n / tau.
+* `ess_tail`: the smaller ESS of the indicators `draw <= q` for the 5 % and 95 % quantiles q of
+  the pooled draws (R's type 7), split but not rank-normalised.
+* `mcse_mean`: the Monte Carlo standard error of the mean, sd / sqrt(ESS of the split raw draws).
 
-Both agree with ArviZ's `rhat` and `ess(method="bulk")` to float rounding
-(tests/runtime/sampling/test_convergence.py, on the stored chains of
-tests/runtime/sampling/arviz_reference.json). NaN for a variable that takes one value throughout
-(nothing to compare); R-hat inf and ESS NaN when every chain is stuck at its own value.
+Each equals ArviZ's `rhat`, `ess(method="bulk" | "tail")` and `mcse(method="mean")` (which
+`az.summary` reports) to float rounding, edge cases included (tests/runtime/sampling/
+test_convergence.py and test_arviz.py): a series that takes one value throughout has ESS = its
+number of (split) draws and R-hat NaN; chains each stuck at its own value have R-hat inf; fewer than
+4 draws give NaN. One difference: for an odd number of draws `az.summary` folds the tail R-hat
+around the median of the unsplit draws, `az.rhat` (and ebmspec) around that of the split ones.
 """
 
 from __future__ import annotations
@@ -28,16 +34,28 @@ import math
 
 import torch
 
-DRAWN = 0.5  # share of the sweeps kept as draws (the rest is warm-up)
+DRAWN = 0.5  # share of the sweeps kept as draws by default (the rest is warm-up)
+RESOLUTION = 1e-15  # NumPy's finfo(float).resolution: ArviZ's test for a constant series
+MIXED = 1.01  # R-hat above this: the chains have not mixed
+CHUNK = 1 << 22  # values per chunk of elements in `per_element` (float64 copies stay ~32 MB)
+KEYS = ("rhat", "ess_bulk", "ess_tail", "mcse_mean")
+
+
+def default_warmup(sweeps: int) -> int:
+    """The sweeps discarded unless `--warmup` says otherwise: the first half (rounded up)."""
+    return sweeps - int(sweeps * DRAWN)
 
 
 class Trace:
-    """A sampler callback keeping one summary per chain, sweep and free variable, on the device
-    (no host synchronisation per sweep)."""
+    """A sampler callback keeping one summary per chain, sweep and free variable on the device (no
+    host synchronisation per sweep): a real variable's mean over its elements, a categorical's
+    mean code, a binary's mean. `draws` keeps the sweeps after `warmup` (default: the first half),
+    every `thin`-th."""
 
-    def __init__(self, variables: dict, names):
+    def __init__(self, variables: dict, names, warmup: int | None = None, thin: int = 1):
         self.variables = variables
         self.names = list(names)
+        self.warmup, self.thin = warmup, thin
         self.rows: dict[str, list[torch.Tensor]] = {name: [] for name in self.names}
 
     def __call__(self, state) -> None:
@@ -48,98 +66,185 @@ class Trace:
             self.rows[name].append(value.reshape(value.shape[0], -1).double().mean(1))
 
     def draws(self, name: str) -> torch.Tensor:
-        """[chains, draws] of the kept (second) half of the sweeps."""
+        """[chains, draws] of the kept sweeps."""
         trace = torch.stack(self.rows[name], 1)
-        return trace[:, trace.shape[1] - int(trace.shape[1] * DRAWN) :]
+        warmup = default_warmup(trace.shape[1]) if self.warmup is None else self.warmup
+        return trace[:, warmup :: self.thin]
 
     def diagnostics(self) -> dict:
-        """{variable: {"rhat": float, "ess_bulk": float}}; empty with fewer than 4 draws."""
+        """{variable: `summary` row of its mean}; empty with fewer than 4 draws."""
         found = {}
         for name in self.names:
-            if len(self.rows[name]) * DRAWN < 4:
+            draws = self.draws(name) if self.rows[name] else None
+            if draws is None or draws.shape[1] < 4:
                 return {}
-            draws = self.draws(name)
-            found[name] = {"rhat": split_rhat(draws), "ess_bulk": bulk_ess(draws)}
+            found[name] = summary(
+                {key: value.cpu() for key, value in diagnose(draws[..., None]).items()}, "mean"
+            )
         return found
 
 
+def summary(elements: dict, of: str) -> dict:
+    """A variable's row from its per-element diagnostics ({key: tensor [*shape]}) of `of` ("mean":
+    its per-chain mean, "elements": each element): the worst R-hat (NaN elements left out), how
+    many elements exceed 1.01, the smallest bulk and tail ESS, and every element's values
+    (flattened in C order) under "per_element"."""
+    rhat = elements["rhat"].reshape(-1).double()
+    defined = rhat[~rhat.isnan()]
+    return {
+        "of": of,
+        "elements": rhat.numel(),
+        "rhat": float(defined.max()) if defined.numel() else math.nan,
+        "rhat_over_1_01": int((rhat > MIXED).sum()),
+        "ess_bulk": _smallest(elements["ess_bulk"]),
+        "ess_tail": _smallest(elements["ess_tail"]),
+        "per_element": {key: elements[key].reshape(-1).tolist() for key in KEYS},
+    }
+
+
+def _smallest(values: torch.Tensor) -> float:
+    values = values.reshape(-1)
+    values = values[~values.isnan()]
+    return float(values.min()) if values.numel() else math.nan
+
+
+def per_element(draws: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{key: [*shape] float64} of [chains, draws, *shape] draws (any dtype), computed in chunks of
+    elements so the float64 working copies stay small."""
+    chains, count, *shape = draws.shape
+    flat = draws.reshape(chains, count, -1)
+    step = max(1, CHUNK // max(chains * count, 1))
+    parts = [
+        diagnose(flat[:, :, start : start + step].double())
+        for start in range(0, flat.shape[2], step)
+    ]
+    return {key: torch.cat([p[key] for p in parts]).reshape(shape) for key in KEYS}
+
+
+def diagnose(draws: torch.Tensor) -> dict[str, torch.Tensor]:
+    """{"rhat", "ess_bulk", "ess_tail", "mcse_mean": [K]} of [chains M, draws N, elements K]."""
+    draws = draws.double()
+    m, n, k = draws.shape
+    if n < 4:
+        nan = torch.full((k,), math.nan, dtype=torch.float64, device=draws.device)
+        return dict.fromkeys(KEYS, nan)
+    split = _split(draws)
+    bulk = _rank_normal(split)
+    rhat = _rhat(bulk)
+    tail = _rhat(_rank_normal((split - _median(split)).abs()))
+    # as Python's max(bulk, tail): NaN bulk stays NaN, a NaN tail (0/1 draws around 0.5) is ignored
+    rhat = torch.where(tail > rhat, tail, rhat)
+    if m < 2:
+        rhat = torch.full_like(rhat, math.nan)
+    low, high = (_ess(_split((draws <= _quantile(draws, p)).double())) for p in (0.05, 0.95))
+    centred = draws - draws.mean((0, 1))
+    variance = (centred * centred).sum((0, 1)) / (m * n - 1)
+    return {
+        "rhat": rhat,
+        "ess_bulk": _ess(bulk),
+        "ess_tail": torch.where(high < low, high, low),  # as Python's min(low, high)
+        "mcse_mean": torch.sqrt(variance / _ess(split)),
+    }
+
+
+def split_rhat(draws: torch.Tensor) -> float:
+    """Rank-normalised split R-hat of [chains, draws]: max(bulk, tail)."""
+    return float(diagnose(draws[..., None])["rhat"][0])
+
+
+def bulk_ess(draws: torch.Tensor) -> float:
+    """Bulk effective sample size of [chains, draws] (rank-normalised split chains)."""
+    return float(diagnose(draws[..., None])["ess_bulk"][0])
+
+
+def tail_ess(draws: torch.Tensor) -> float:
+    """Tail effective sample size of [chains, draws] (the 5 % and 95 % quantile indicators)."""
+    return float(diagnose(draws[..., None])["ess_tail"][0])
+
+
+def mcse_mean(draws: torch.Tensor) -> float:
+    """Monte Carlo standard error of the mean of [chains, draws]."""
+    return float(diagnose(draws[..., None])["mcse_mean"][0])
+
+
 def _split(draws: torch.Tensor) -> torch.Tensor:
-    """[M, N] -> [2M, N // 2]: the first and second half of every chain (a middle draw of an odd
-    length is dropped)."""
+    """[M, N, K] -> [2M, N // 2, K]: the first and second half of every chain (a middle draw of an
+    odd length is dropped)."""
     half = draws.shape[1] // 2
     return torch.cat([draws[:, :half], draws[:, draws.shape[1] - half :]])
 
 
 def rank_normal(draws: torch.Tensor) -> torch.Tensor:
-    """Normal scores Phi^-1((r - 3/8) / (S + 1/4)) of the pooled ranks r (ties: average rank)."""
-    flat = draws.reshape(-1)
-    values, inverse, counts = torch.unique(flat, return_inverse=True, return_counts=True)
-    start = torch.cumsum(counts, 0) - counts  # ranks before each distinct value
-    rank = (start + (counts + 1) / 2).to(torch.float64)[inverse]
-    p = (rank - 0.375) / (flat.numel() + 0.25)
-    return (math.sqrt(2) * torch.erfinv(2 * p - 1)).reshape(draws.shape)
+    """Normal scores Phi^-1((r - 3/8) / (S + 1/4)) of the ranks r of all S values (ties: average
+    rank), in the shape of `draws`."""
+    return _rank_normal(draws.reshape(1, -1, 1)).reshape(draws.shape)
 
 
-def _variances(chains: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(W, var+) of [M, N] chains."""
-    n = chains.shape[1]
-    within = chains.var(1, correction=1).mean()
-    between_over_n = chains.mean(1).var(correction=1)
-    return within, (n - 1) / n * within + between_over_n
+def _rank_normal(draws: torch.Tensor) -> torch.Tensor:
+    """`rank_normal` of each element of [M, N, K], its M N values pooled."""
+    m, n, k = draws.shape
+    columns = draws.reshape(m * n, k).T.contiguous()
+    ordered = columns.sort(1).values
+    below = torch.searchsorted(ordered, columns)  # values smaller than each
+    upto = torch.searchsorted(ordered, columns, right=True)  # values not larger
+    rank = (below + upto + 1).to(torch.float64) / 2  # the average of ranks below+1 .. upto
+    scores = torch.special.ndtri((rank - 0.375) / (m * n + 0.25))
+    return scores.T.reshape(m, n, k)
 
 
-def _median(values: torch.Tensor) -> torch.Tensor:
-    """The median, the mean of the two middle values for an even count (as NumPy's; torch's
-    `median` returns the lower one)."""
-    ordered = values.reshape(-1).sort().values
-    count = ordered.numel()
+def _median(draws: torch.Tensor) -> torch.Tensor:
+    """[K] medians of the pooled values of [M, N, K], the mean of the two middle values for an
+    even count (as NumPy's; torch's `median` returns the lower one)."""
+    ordered = draws.reshape(-1, draws.shape[2]).sort(0).values
+    count = ordered.shape[0]
     return (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
 
 
-def _rhat(chains: torch.Tensor) -> float:
-    """R-hat of [M, N] (already split, rank-normalised) chains."""
-    within, plus = _variances(chains)
-    if not float(within) > 0:  # every chain constant: stuck (inf) if they differ, else nothing
-        return math.inf if float(plus) > 0 else math.nan
-    return float(torch.sqrt(plus / within))
+def _quantile(draws: torch.Tensor, p: float) -> torch.Tensor:
+    """[K] p-quantiles of the pooled values of [M, N, K], R's type 7, computed as SciPy's
+    `mquantiles(alphap=1, betap=1)` (ArviZ's) computes it, so that `draw <= q` agrees."""
+    ordered = draws.reshape(-1, draws.shape[2]).sort(0).values
+    count = ordered.shape[0]
+    aleph = count * p + (1.0 + p * (1.0 - 1.0 - 1.0))
+    index = math.floor(min(max(aleph, 1), count - 1))
+    gamma = min(max(aleph - index, 0.0), 1.0)
+    return (1.0 - gamma) * ordered[index - 1] + gamma * ordered[index]
 
 
-def split_rhat(draws: torch.Tensor) -> float:
-    """Rank-normalised split-R-hat of [chains, draws]: max(bulk, tail)."""
-    split = _split(draws.double())
-    bulk = _rhat(rank_normal(split))
-    tail = _rhat(rank_normal((split - _median(split)).abs()))
-    # the tail value is NaN where the distances are all equal (0/1 draws around 0.5)
-    return bulk if math.isnan(bulk) or math.isnan(tail) else max(bulk, tail)
+def _rhat(chains: torch.Tensor) -> torch.Tensor:
+    """[K] R-hat of [M, N, K] (already split, rank-normalised) chains; inf when every chain is
+    constant at its own value, NaN when all are at one value."""
+    n = chains.shape[1]
+    between = n * chains.mean(1).var(0, correction=1)
+    within = chains.var(1, correction=1).mean(0)
+    return torch.sqrt((between / within + n - 1) / n)
 
 
-def bulk_ess(draws: torch.Tensor) -> float:
-    """Bulk effective sample size of [chains, draws] (rank-normalised split chains)."""
-    chains = rank_normal(_split(draws.double()))
-    m, n = chains.shape
-    within, plus = _variances(chains)
-    if not float(within) > 0:
-        return math.nan
+def _ess(chains: torch.Tensor) -> torch.Tensor:
+    """[K] effective sample sizes of [M, N, K] (already split) chains."""
+    m, n, k = chains.shape
     centred = chains - chains.mean(1, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero padding: the linear, not circular, correlation
-    spectrum = torch.fft.rfft(centred, size)
-    acov = torch.fft.irfft(spectrum * spectrum.conj(), size)[:, :n] / n  # biased, per chain
-    rho = 1 - (within - acov.mean(0)) / plus
+    spectrum = torch.fft.rfft(centred, size, dim=1)
+    acov = (torch.fft.irfft(spectrum * spectrum.conj(), size, dim=1)[:, :n] / n).mean(0)
+    within = acov[0] * n / (n - 1)
+    plus = within * (n - 1) / n + chains.mean(1).var(0, correction=1)
+    rho = 1 - (within - acov) / plus  # [n, K]
     rho[0] = 1.0  # as Stan (the formula gives 1 - W / (n var+) at lag 0)
-    if torch.isnan(rho).any():
-        return math.nan
-    # Geyer, as Stan truncates it: pairs P_k = rho_2k + rho_2k+1 for k < (n - 2) / 2; the sum
-    # stops before the first P_k <= 0 (k >= 1), the kept pairs are made monotone (a running
-    # minimum), and the even term of the pair that stopped it is added once (when positive, or
-    # when the pair was >= 0; after the last pair, whatever its sign).
-    last = max((n - 3) // 2, 0)  # the last pair Stan computes
-    pairs = rho[: 2 * (last + 1)].reshape(-1, 2).sum(1) if n >= 2 else rho[:1]
-    bad = (pairs[1 : last + 1] <= 0).nonzero()
-    stop = int(bad[0]) + 1 if len(bad) else last
-    kept = torch.cummin(pairs[:stop], 0).values if stop else pairs[:0]
-    even = rho[2 * stop]
-    if len(bad) and float(pairs[stop]) < 0:
-        even = even.clamp(min=0)
-    tau = -1 + 2 * kept.sum() + even
-    tau = torch.clamp(tau, min=1 / math.log10(m * n))  # as Stan: an upper bound on the ESS
-    return float(m * n / tau)
+    # Geyer, as Stan truncates it: pairs P_k = rho_2k + rho_2k+1 for k <= (n - 3) / 2; the sum
+    # stops before the first P_k <= 0 (`stop`), the kept pairs are made monotone (a running
+    # minimum), and rho_2stop is added once when positive, or when its pair was kept (>= 0).
+    last = max((n - 3) // 2, 0)
+    pairs = rho[: 2 * (last + 1)].reshape(last + 1, 2, k).sum(1)
+    bad = pairs <= 0
+    stop = torch.where(bad.any(0), bad.to(torch.uint8).argmax(0), last)
+    before = torch.arange(last + 1, device=chains.device)[:, None] < stop
+    kept = torch.where(before, torch.cummin(pairs, 0).values, 0.0).sum(0)
+    even = rho.gather(0, 2 * stop[None])[0]
+    pair = pairs.gather(0, stop[None])[0]
+    even = torch.where((even > 0) | ((stop >= 1) & (pair >= 0)), even, 0.0)
+    tau = (-1 + 2 * kept + even).clamp(min=1 / math.log10(m * n))  # as Stan: bounds the ESS
+    ess = m * n / tau
+    ess = torch.where(rho[: 2 * (last + 1)].isnan().any(0), math.nan, ess)
+    constant = chains.amax((0, 1)) - chains.amin((0, 1)) < RESOLUTION
+    return torch.where(constant, float(m * n), ess)

@@ -1,11 +1,11 @@
-"""Regenerates `arviz_reference.json`: stored chains and ArviZ's R-hat and bulk ESS of each.
+"""Regenerates `arviz_reference.json`: stored chains and ArviZ's R-hat, bulk and tail ESS and MCSE.
 
 Run with ArviZ and NumPy installed (not ebmspec's dependencies; any environment):
 `python tests/runtime/sampling/arviz_reference.py`. The chains are drawn with NumPy's seeded
 generator and stored as they are, so `test_convergence.py` compares ebmspec's diagnostics with
 ArviZ's on the very same numbers without ArviZ installed. ArviZ's `rhat` default (method "rank": the
 larger of the rank-normalised split-R-hat of the draws and of their distances from the median,
-Vehtari et al. 2021) and `ess(method="bulk")`.
+Vehtari et al. 2021), `ess(method="bulk")`, `ess(method="tail")` and `mcse(method="mean")`.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ def main() -> None:
             "draws": draws.tolist(),
             "rhat": float(arviz.rhat(draws)),
             "ess_bulk": float(arviz.ess(draws, method="bulk")),
+            "ess_tail": float(arviz.ess(draws, method="tail")),
+            "mcse_mean": float(arviz.mcse(draws, method="mean")),
         }
     path = Path(__file__).with_name("arviz_reference.json")
     path.write_text(json.dumps(out) + "\n", encoding="utf-8")

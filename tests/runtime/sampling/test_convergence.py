@@ -1,13 +1,17 @@
-"""Split-R-hat and bulk ESS against cases whose answer is known.
+"""Split-R-hat, bulk and tail ESS and MCSE against cases whose answer is known.
 
-* independent normal draws: R-hat 1 (to 1 %), ESS the number of draws (to 10 %);
+* independent normal draws: R-hat 1 (to 1 %), bulk and tail ESS the number of draws (to 10 %),
+  MCSE of the mean sd / sqrt(draws);
 * an AR(1) process with coefficient phi: ESS = M N (1 - phi) / (1 + phi) (to 10 %);
 * chains with different means: R-hat far above 1.01, a small ESS;
-* heavy ties (0/1 draws) are ranked with their average rank; a constant variable gives NaN;
-* `Trace` keeps the second half of the sweeps, one summary per chain;
+* heavy ties (0/1 draws) are ranked with their average rank; a constant variable has R-hat NaN
+  and ESS its number of draws (as ArviZ); chains stuck at their own values R-hat inf;
+* per element: each column of a [chains, draws, K] batch gets the numbers it would get alone;
+* `Trace` keeps the second half of the sweeps (or what --warmup / --thin say), one summary per
+  chain;
 * on stored chains (tests/runtime/sampling/arviz_reference.json, written by arviz_reference.py),
-both
-  equal ArviZ's `rhat` (bulk and tail) and `ess(method="bulk")` to 1e-12.
+  all four equal ArviZ's `rhat` (bulk and tail), `ess(method="bulk")`, `ess(method="tail")` and
+  `mcse(method="mean")` to 1e-12 (test_arviz.py compares with ArviZ itself where it is installed).
 """
 
 from __future__ import annotations
@@ -20,7 +24,17 @@ import pytest
 import torch
 
 from ebmspec.runtime.model.ops import Var
-from ebmspec.runtime.sampling.convergence import Trace, bulk_ess, rank_normal, split_rhat
+from ebmspec.runtime.sampling import convergence
+from ebmspec.runtime.sampling.convergence import (
+    Trace,
+    bulk_ess,
+    diagnose,
+    mcse_mean,
+    per_element,
+    rank_normal,
+    split_rhat,
+    tail_ess,
+)
 
 
 def _ar1(chains: int, draws: int, phi: float, seed: int) -> torch.Tensor:
@@ -37,13 +51,18 @@ def test_independent_draws(seed):
     draws = torch.randn(8, 1000, generator=torch.Generator().manual_seed(seed)).double()
     assert split_rhat(draws) == pytest.approx(1.0, abs=0.01)
     assert bulk_ess(draws) == pytest.approx(8000, rel=0.1)
+    assert tail_ess(draws) == pytest.approx(8000, rel=0.1)
+    assert mcse_mean(draws) == pytest.approx(1 / math.sqrt(8000), rel=0.1)
 
 
 @pytest.mark.parametrize("phi", [0.5, 0.9])
 def test_autocorrelated_draws(phi):
     draws = _ar1(8, 4000, phi, seed=1)
-    assert bulk_ess(draws) == pytest.approx(8 * 4000 * (1 - phi) / (1 + phi), rel=0.1)
+    ess = 8 * 4000 * (1 - phi) / (1 + phi)
+    assert bulk_ess(draws) == pytest.approx(ess, rel=0.1)
     assert split_rhat(draws) < 1.01
+    sd = 1 / math.sqrt(1 - phi**2)  # the stationary standard deviation
+    assert mcse_mean(draws) == pytest.approx(sd / math.sqrt(ess), rel=0.1)
 
 
 def test_chains_that_disagree():
@@ -62,9 +81,31 @@ def test_ties_and_constants():
     bits = (torch.rand(8, 1000, generator=torch.Generator().manual_seed(2)) < 0.3).double()
     assert split_rhat(bits) == pytest.approx(1.0, abs=0.01)
     assert bulk_ess(bits) == pytest.approx(8000, rel=0.15)
-    assert math.isnan(split_rhat(torch.ones(4, 100))) and math.isnan(bulk_ess(torch.ones(4, 100)))
+    # one value throughout: nothing to compare (R-hat NaN), no Monte Carlo error (ESS = the
+    # number of draws, MCSE 0), as ArviZ has it
+    constant = torch.ones(4, 100)
+    assert math.isnan(split_rhat(constant))
+    assert bulk_ess(constant) == tail_ess(constant) == 400 and mcse_mean(constant) == 0
     stuck = torch.arange(4.0)[:, None].expand(4, 100)  # each chain at its own value, forever
-    assert split_rhat(stuck) == math.inf and math.isnan(bulk_ess(stuck))
+    assert split_rhat(stuck) == math.inf and bulk_ess(stuck) < 8
+    assert all(math.isnan(v) for v in diagnose(torch.randn(4, 3, 2).double())["rhat"].tolist())
+
+
+def test_each_element_gets_the_numbers_it_would_get_alone(monkeypatch):
+    draws = _ar1(4, 300, 0.7, seed=3)[..., None] * torch.tensor([1.0, 10.0, -2.0]).double()
+    draws[..., 2] = draws[..., 2].round()  # ties in one element
+    batch = diagnose(draws)
+    alone = {"rhat": split_rhat, "ess_bulk": bulk_ess, "ess_tail": tail_ess, "mcse_mean": mcse_mean}
+    for element in range(3):  # (the batched FFT may round differently in the last bits)
+        for key, single in alone.items():
+            assert float(batch[key][element]) == pytest.approx(single(draws[..., element]), 1e-12)
+    # per_element: any shape, in chunks of elements, the same numbers
+    shaped = draws.reshape(4, 300, 3, 1).expand(4, 300, 3, 2)
+    monkeypatch.setattr(convergence, "CHUNK", 2 * 4 * 300)  # two elements a chunk: three chunks
+    chunked = per_element(shaped)
+    assert chunked["rhat"].shape == (3, 2)
+    for key in alone:
+        assert torch.allclose(chunked[key][:, 1], batch[key], rtol=1e-12, atol=0)
 
 
 def test_trace_keeps_the_second_half_of_one_summary_per_chain():
@@ -77,12 +118,19 @@ def test_trace_keeps_the_second_half_of_one_summary_per_chain():
             y = torch.nn.functional.one_hot(torch.full((5,), step % 3), 3).float()
             self.point = type("Point", (), {"values": {"x": x, "y": y}})
 
+    thinned = Trace(table, ["x"], warmup=3, thin=2)
     for step in range(10):
         trace(State(step))
+        thinned(State(step))
     assert torch.equal(trace.draws("x"), torch.arange(5, 10).double().expand(5, 5))
     assert torch.equal(trace.draws("y")[0], torch.tensor([2.0, 0, 1, 2, 0]))
+    assert torch.equal(thinned.draws("x")[0], torch.tensor([3.0, 5, 7, 9]))
     found = trace.diagnostics()
-    assert set(found) == {"x", "y"} and set(found["x"]) == {"rhat", "ess_bulk"}
+    assert set(found) == {"x", "y"}
+    assert set(found["x"]) == {"of", "elements", "rhat", "rhat_over_1_01", "ess_bulk", "ess_tail",
+                               "per_element"}  # fmt: skip
+    assert found["x"]["of"] == "mean" and found["x"]["elements"] == 1
+    assert set(found["x"]["per_element"]) == {"rhat", "ess_bulk", "ess_tail", "mcse_mean"}
     assert Trace(table, ["x"]).diagnostics() == {}  # no draws yet
 
 
@@ -92,11 +140,14 @@ REFERENCE = json.loads(Path(__file__).with_name("arviz_reference.json").read_tex
 @pytest.mark.parametrize("case", sorted(REFERENCE["cases"]))
 def test_agrees_with_arviz_on_stored_chains(case):
     """ArviZ's numbers for these very draws (its `rhat` default: the larger of the bulk and the
-    tail R-hat; `ess(method="bulk")`: Stan's truncation of Geyer's sequence)."""
+    tail R-hat; `ess(method="bulk" | "tail")`: Stan's truncation of Geyer's sequence;
+    `mcse(method="mean")`)."""
     stored = REFERENCE["cases"][case]
     draws = torch.tensor(stored["draws"], dtype=torch.float64)
     assert split_rhat(draws) == pytest.approx(stored["rhat"], rel=1e-12)
     assert bulk_ess(draws) == pytest.approx(stored["ess_bulk"], rel=1e-12)
+    assert tail_ess(draws) == pytest.approx(stored["ess_tail"], rel=1e-12)
+    assert mcse_mean(draws) == pytest.approx(stored["mcse_mean"], rel=1e-12)
 
 
 def test_the_stored_chains_need_the_tail_rhat():

@@ -38,6 +38,7 @@ LAYERS = {
     "dumps": 5,
     "api": 6,
     "runs": 6,
+    "run_index": 6,
     "conditions": 6,
     "reference": 6,
     "memory": 6,

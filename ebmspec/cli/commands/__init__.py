@@ -6,4 +6,5 @@ this package registers every command, in the order `ebmspec --help` lists them.
 """
 
 from ebmspec.cli.commands import check, compile, train, sample, eval  # noqa: F401  # isort: skip
+from ebmspec.cli.commands import plot  # noqa: F401  # isort: skip
 from ebmspec.cli.commands import runs  # noqa: F401  # isort: skip

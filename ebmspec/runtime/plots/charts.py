@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from ebmspec.runtime.evaluation.ood import auroc
 from ebmspec.runtime.plots import figures
@@ -63,6 +64,11 @@ def table_ece(table: list) -> float:
 def reliability_png(
     tables: dict[str, list], eces: dict[str, float] | None = None, format: str = "png"
 ) -> bytes:
+    """`reliability_figure` as PNG or PDF bytes."""
+    return figures.render(reliability_figure(tables, eces), format)
+
+
+def reliability_figure(tables: dict[str, list], eces: dict[str, float] | None = None) -> Figure:
     """One reliability diagram per named table (e.g. per prediction line), side by side, with
     the examples per bin below each; the title's ECE is `eces[name]`, else `table_ece`."""
     figure = figures.new_figure(PANEL * len(tables) + 0.4, 5.4)
@@ -70,7 +76,7 @@ def reliability_png(
     for column, (title, table) in enumerate(tables.items()):
         ece = (eces or {}).get(title, table_ece(table))
         _reliability_panel(axes[0, column], axes[1, column], table, title, ece)
-    return figures.render(figure, format)
+    return figure
 
 
 def _shared_range(scores: list[torch.Tensor]) -> tuple[float, float]:
@@ -92,6 +98,11 @@ def _finite(scores: torch.Tensor, low: float, high: float) -> np.ndarray:
 def histogram_png(
     inside: torch.Tensor, sets: dict[str, torch.Tensor], score: str, format: str = "png"
 ) -> bytes:
+    """`histogram_figure` as PNG or PDF bytes."""
+    return figures.render(histogram_figure(inside, sets, score), format)
+
+
+def histogram_figure(inside: torch.Tensor, sets: dict[str, torch.Tensor], score: str) -> Figure:
     """Histograms of one OOD score: the test set against each OOD set, one panel per set, on a
     shared range, each normalised to a density; the panel's title gives the AUROC of the score
     (test positive), computed as the evaluation does (both sets truncated to the same length)."""
@@ -113,4 +124,4 @@ def histogram_png(
         ax.grid(alpha=0.3)
     for ax in axes[len(sets) :]:
         ax.set_visible(False)
-    return figures.render(figure, format)
+    return figure

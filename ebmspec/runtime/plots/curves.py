@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
+from matplotlib.figure import Figure
+
 from ebmspec.runtime.plots import figures
 
 # Training quantities first, in this order; the rest in the order the log names them.
@@ -124,11 +126,32 @@ def title(kind: str, key: str) -> str:
     return f"{label} (evaluation)" if kind == "eval" else label
 
 
+def _span(runs: list[Run], at: int) -> tuple[float, float] | None:
+    """The x range of every point of every run, with a margin (None if there is none)."""
+    xs = [
+        p[at]
+        for run in runs
+        for series in (*run.training.values(), *run.evaluation.values())
+        for p in series
+        if math.isfinite(p[at])
+    ]
+    if not xs:
+        return None
+    low, high = min(xs), max(xs)
+    margin = 0.03 * (high - low) if high > low else 1.0
+    return low - margin, high + margin
+
+
 def curves_png(
     runs: list[Run], x: str = "iteration", keys: list[str] | None = None, format: str = "png"
 ) -> bytes:
+    """`curves_figure` as PNG or PDF bytes."""
+    return figures.render(curves_figure(runs, x, keys), format)
+
+
+def curves_figure(runs: list[Run], x: str = "iteration", keys: list[str] | None = None) -> Figure:
     """The curves of `runs` (x: `iteration` or `minutes`), one panel per quantity (`keys`:
-    only these), as PNG or PDF bytes."""
+    only these); the figure's legend names every run."""
     panels = [(k, key) for k, key in quantities(runs) if keys is None or key in keys]
     columns = max(1, min(3, len(panels)))
     rows = max(1, math.ceil(len(panels) / columns))
@@ -136,14 +159,20 @@ def curves_png(
     axes = figure.subplots(rows, columns, squeeze=False).flatten()
     colours = [f"C{i % 10}" for i in range(len(runs))]
     at = 0 if x == "iteration" else 1
+    span = _span(runs, at)
     for ax, (kind, key) in zip(axes, panels, strict=False):
+        finite = False
         for run, colour in zip(runs, colours, strict=True):
             points = (run.training if kind == "train" else run.evaluation).get(key, [])
-            if not points:
-                continue
             xs, ys = [p[at] for p in points], [p[2] for p in points]
+            finite = finite or any(math.isfinite(y) for y in ys)
             style = "o-" if kind == "eval" else "-"
             ax.plot(xs, ys, style, color=colour, linewidth=1.4, markersize=3.5)
+        if not finite:  # e.g. OCE when no prediction was confident enough: null every time
+            ax.text(0.5, 0.5, "no finite value logged", ha="center", va="center",
+                    transform=ax.transAxes, color="0.4")  # fmt: skip
+        if span is not None:  # every panel on the same x range, evaluations included
+            ax.set_xlim(*span)
         ax.set_title(title(kind, key), fontsize=10)
         ax.set_xlabel(X_AXES[x], fontsize=9)
         ax.grid(alpha=0.3)
@@ -159,4 +188,4 @@ def curves_png(
         for run, colour in zip(runs, colours, strict=True)
     ]
     figure.legend(handles=handles, loc="outside upper center", ncols=min(4, len(runs)))
-    return figures.render(figure, format)
+    return figure

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import torch
 from matplotlib import colors
+from matplotlib.figure import Figure
 
 from ebmspec import ir
 from ebmspec.runtime.evaluation.predict import (
@@ -90,13 +91,17 @@ def conditional_tiles(
 
 
 def grid_png(grid: ConditionalGrid, image: str, format: str = "png") -> bytes:
+    """`grid_figure` as PNG or PDF bytes."""
+    return figures.render(grid_figure(grid, image), format)
+
+
+def grid_figure(grid: ConditionalGrid, image: str) -> Figure:
     """The grid's figure: rows labelled with the row variable's values, columns with the column
     variable's (when the report has one), titled with what was sampled."""
     what = f"samples of {image} given {grid.rows[0]}"
     if grid.columns is not None:
         what += f" and {grid.columns[0]}"
-    figure = grids.grid_figure(grid.tiles, what, grid.rows, grid.columns)
-    return figures.render(figure, format)
+    return grids.grid_figure(grid.tiles, what, grid.rows, grid.columns)
 
 
 def conditional_grid(program: ir.Program, model, report_call: ir.Call, *args, **kwargs) -> bytes:
@@ -178,6 +183,11 @@ def density_panels(
 
 
 def density_png(panels: DensityPanels, name: str, format: str = "png") -> bytes:
+    """`density_figure` as PNG or PDF bytes."""
+    return figures.render(density_figure(panels, name), format)
+
+
+def density_figure(panels: DensityPanels, name: str) -> Figure:
     """A `plot(variable, bins)` report's `density_panels` as one figure: data, model density
     and model samples side by side on the same axes (first coordinate across, second up) and one
     colour scale, the probability of each cell on a square-root scale (so the tails of a sharp
@@ -207,4 +217,4 @@ def density_png(panels: DensityPanels, name: str, format: str = "png") -> bytes:
     bar = figure.colorbar(shown, ax=list(axes), shrink=0.9)
     bar.set_label("probability per cell (square-root scale)")
     figure.suptitle(f"density of {name}: {bins} x {bins} cells over the test data's range")
-    return figures.render(figure, format)
+    return figure

@@ -9,7 +9,7 @@ import torch
 from ebmspec import ir
 from ebmspec.api import compile_spec
 from ebmspec.runtime.data.transforms import Pipeline, apply_transforms, fit_transforms
-from ebmspec.runtime.plots.png import to_pixels
+from ebmspec.runtime.plots.pixels import to_pixels
 from ebmspec.source import NO_SPAN, Source
 
 

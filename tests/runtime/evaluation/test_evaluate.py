@@ -8,15 +8,14 @@
   force over every configuration;
 * accuracy with missing labels, ECE on hand-made inputs (including confidences of exactly 1.0,
   which belong to the last bin, and a confidence on a bin edge), the enumeration order and count;
-* PNG sizes from the IHDR chunk of conditional grids (rows only, rows x cols) and of the density
-  panels; the grid rows follow the clamped value; the model panel equals the closed-form mixture.
+* the tiles and labels of conditional grids (rows only, rows x cols); the grid rows follow the
+  clamped value; the density's model panel equals the closed-form mixture (the figures drawn from
+  them: tests/runtime/plots).
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 
 import pytest
 import torch
@@ -26,8 +25,7 @@ from ebmspec.runtime.evaluation import evaluate as ev
 from ebmspec.runtime.evaluation import metrics as scoring
 from ebmspec.runtime.evaluation import predict
 from ebmspec.runtime.model.energy import lower_energy
-from ebmspec.runtime.plots import lettering, pictures
-from ebmspec.runtime.plots import png as images
+from ebmspec.runtime.plots import pictures, pixels
 from ebmspec.source import Source
 
 TINY = """\
@@ -177,29 +175,6 @@ def _tiny_truth(model, x: torch.Tensor) -> dict:
         .softmax(-1)
         .unsqueeze(1),
     }
-
-
-def _png_size(data: bytes) -> tuple[int, int, int]:
-    """(width, height, colour type) from the IHDR chunk."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
-    width, height, _, colour = struct.unpack(">IIBB", data[16:26])
-    return width, height, colour
-
-
-def _png_pixels(data: bytes) -> torch.Tensor:
-    """uint8 [H, W, C] of a PNG written by `images.png_bytes` (filter 0 on every row)."""
-    width, height, colour = _png_size(data)
-    channels = {0: 1, 2: 3}[colour]
-    position, idat = 8, b""
-    while position < len(data):
-        (length,) = struct.unpack(">I", data[position : position + 4])
-        if data[position + 4 : position + 8] == b"IDAT":
-            idat += data[position + 8 : position + 8 + length]
-        position += 12 + length
-    raw = torch.frombuffer(bytearray(zlib.decompress(idat)), dtype=torch.uint8)
-    rows = raw.reshape(height, 1 + width * channels)
-    assert (rows[:, 0] == 0).all()
-    return rows[:, 1:].reshape(height, width, channels)
 
 
 # ---- configurations ----------------------------------------------------------------------------
@@ -445,22 +420,19 @@ def _pictures():
 def test_grid_of_rows_and_columns_has_one_tile_per_pair():
     program, model = _pictures()
     call = program.evaluate.reports[0].call
-    data = pictures.conditional_grid(program, model, call, seed=1)
-    pad = images.PAD
-    assert _png_size(data) == (2 * 6 + 3 * pad, 3 * 4 + 4 * pad, 0)
-    pixels = _png_pixels(data)[..., 0].float() / 255
-    brightness = [
-        float(pixels[pad + r * (4 + pad) : pad + r * (4 + pad) + 4, pad : pad + 6].mean())
-        for r in range(3)
-    ]
+    grid = pictures.conditional_tiles(program, model, call, seed=1)
+    assert grid.tiles.shape == (3, 2, 1, 4, 6)  # r's 3 values x s's 2 values, x: [1, 4, 6]
+    assert grid.rows == ("r", ["0", "1", "2"]) and grid.columns == ("s", ["0", "1"])
+    brightness = grid.tiles.mean((1, 2, 3, 4)).tolist()
     assert brightness == pytest.approx([0.1, 0.5, 0.9], abs=0.08)
 
 
 def test_grid_of_rows_only_has_columns_samples_per_row():
     program, model = _pictures()
     call = program.evaluate.reports[1].call
-    data = pictures.conditional_grid(program, model, call, columns=5, transforms=None)
-    assert _png_size(data) == (5 * 6 + 6 * images.PAD, 3 * 4 + 4 * images.PAD, 0)
+    grid = pictures.conditional_tiles(program, model, call, columns=5, transforms=None)
+    assert grid.tiles.shape == (3, 5, 1, 4, 6)
+    assert grid.rows == ("r", ["0", "1", "2"]) and grid.columns is None
 
 
 def _mixture():
@@ -499,66 +471,20 @@ def test_density_model_panel_is_the_closed_form_mixture():
     assert float(panels.data[near].sum()) > 0.5
 
 
-def test_density_png_is_three_titled_panels_side_by_side():
-    program, model = _mixture()
-    call = program.evaluate.reports[0].call
-    data = torch.randn(500, 2)
-    samples = torch.randn(200, 2)
-    png = pictures.density_png(
-        pictures.density_panels(program, model, call, data, samples=samples), "x"
-    )
-    blank = torch.zeros(3, 40, 40)
-    extent = ((float(data[:, 0].min()), float(data[:, 0].max())),) * 2
-    layout = pictures.density_figure([blank] * 3, extent, "x")
-    height, width, _ = layout.image.shape
-    assert _png_size(png) == (width, height, 2)
-    assert layout.size == 240  # 6 pixels per cell: the old panels were 40 pixels
-    assert width > 3 * 240 and height > 240
-    pixels = _png_pixels(png).float()
-    # Titles and axis labels: dark ink above the first panel and left of it, on white.
-    top, left = layout.origins[0]
-    title_strip = pixels[:top, left : left + 240].sum(-1)
-    assert (title_strip < 200).any() and (title_strip == 3 * 255).float().mean() > 0.5
-    assert (pixels[top : top + 240, : left - 2].sum(-1) < 200).any()
-    top, left = layout.origins[1]
-    model_panel = pixels[top : top + 240, left : left + 240].sum(-1)
-    # The brightest model cell sits near one of the modes (x = +-1, y = 0).
-    row, column = divmod(int(model_panel.argmax()), 240)
-    row, column = row // 6, column // 6
-    low0, high0 = float(data[:, 0].min()), float(data[:, 0].max())
-    low1, high1 = float(data[:, 1].min()), float(data[:, 1].max())
-    x0 = low0 + (column + 0.5) * (high0 - low0) / 40
-    x1 = high1 - (row + 0.5) * (high1 - low1) / 40  # the second coordinate grows upwards
-    assert min(abs(x0 + 1), abs(x0 - 1)) < 0.3 and abs(x1) < 0.3
-
-
-def test_lettering_draws_every_glyph_inside_its_box():
-    text = "".join(lettering.GLYPHS)
-    mask = lettering.text_mask(text, 2)
-    assert mask.shape == (14, lettering.text_width(text, 2))
-    for index, char in enumerate(text):
-        cell = mask[:, index * 12 : index * 12 + 10]
-        assert torch.equal(cell[::2, ::2], lettering.GLYPHS[char]), char
-        assert not mask[:, index * 12 + 10 : index * 12 + 12].any()  # the gap between glyphs
-    canvas = torch.ones(3, 5, 5, dtype=torch.float64)
-    lettering.draw(canvas, "8", -3, 2, (0, 0, 0))  # cut off at the canvas edges, no error
-    assert (canvas == 0).any() and (canvas[:, :, :2] == 1).all()
-
-
 def test_grid_passes_the_fitted_transforms_on(monkeypatch):
     """`eval` and `sample -o` hand the run's fitted pipelines (a fitted `standardize` cannot be
     inverted without them) to the grid, which gives them to `to_pixels`."""
     program, model = _pictures()
     seen = []
-    plain = images.to_pixels
+    plain = pixels.to_pixels
 
     def to_pixels(program, variable, values, transforms=None):
         seen.append(transforms)
         return plain(program, variable, values)
 
-    monkeypatch.setattr(images, "to_pixels", to_pixels)
+    monkeypatch.setattr(pixels, "to_pixels", to_pixels)
     call = program.evaluate.reports[1].call.with_arg("steps", 2)
-    pictures.conditional_grid(program, model, call, columns=2, transforms="marker")
+    pictures.conditional_tiles(program, model, call, columns=2, transforms="marker")
     assert seen == ["marker"]
 
 
@@ -605,40 +531,3 @@ def test_all_class_ece_counts_every_class_probability_as_a_prediction():
     # by hand: bins 0.1 {0.1: 0}, 0.2 {0.2, 0.25, 0.25: 0, 1, 0}, 0.5 {0.5: 0}, 0.7 {0.7: 1}
     by_hand = (0.1 + 3 * abs(1 / 3 - 0.7 / 3) + 0.5 + 0.3) / 6
     assert got["ece_all_classes"] == pytest.approx(by_hand)
-
-
-def test_reliability_png_draws_each_bin_as_a_bar_up_to_its_accuracy():
-    from ebmspec.runtime.plots import charts
-
-    table = [[0, math.nan, math.nan]] * 10
-    table[9] = [50, 0.5, 0.95]  # overconfident: blue up to 0.5, red from 0.5 to 0.95
-    table[2] = [10, 0.25, 0.25]  # calibrated: blue up to 0.25, no red
-    panel = charts.reliability_panel(table)
-    blue = torch.tensor(charts.BAR, dtype=torch.float64)
-    red = torch.tensor(charts.GAP, dtype=torch.float64)
-    side = charts.SIDE
-
-    def at(share: float, height: float) -> torch.Tensor:  # both in [0, 1], from bottom left
-        return panel[:, side - 1 - int(height * side), int(share * side)]
-
-    assert torch.equal(at(0.95, 0.25), blue) and torch.equal(at(0.95, 0.75), red)
-    assert torch.equal(at(0.95, 0.97), torch.ones(3, dtype=torch.float64))
-    assert torch.equal(at(0.25, 0.1), blue) and torch.equal(at(0.25, 0.3), torch.ones(3).double())
-    assert torch.equal(at(0.55, 0.02), torch.ones(3, dtype=torch.float64))  # an empty bin
-    png = charts.reliability_png({"a": table, "b": table})
-    assert _png_size(png)[0] > 2 * side
-
-
-def test_histogram_png_separates_the_two_score_sets():
-    from ebmspec.runtime.plots import charts
-
-    inside = torch.randn(1000, generator=torch.Generator().manual_seed(0))
-    panel = charts.histogram_panel(inside, inside + 10, -4.0, 14.0)
-    blue = torch.tensor(charts.BAR, dtype=torch.float64)
-    red = torch.tensor(charts.GAP, dtype=torch.float64)
-    bottom = panel[:, -1, :]  # every non-empty bin reaches the bottom row
-    column_of = lambda score: int((score + 4) / 18 * charts.SIDE)  # noqa: E731
-    assert torch.equal(bottom[:, column_of(0.0)], blue)
-    assert torch.equal(bottom[:, column_of(10.0)], red)
-    png = charts.histogram_png(inside, {"noise": inside + 10, "constant": inside * 0}, "log p(x)")
-    assert png.startswith(b"\x89PNG")

@@ -2,9 +2,10 @@
 
 In: a checked program, its energy model, a `samples grid(...)` or `density plot(...)` report
 call, data statistics and (for grids) the run's fitted transforms. Out: the grid's tiles and
-labels (`conditional_grid`, one chain per condition, `pixels.to_pixels`) and the density tables
-(`density_panels`); `conditional_grid_png` and `density_png` draw them with matplotlib (rows and
-columns labelled with the condition values; three panels on one colour scale with a colour bar).
+labels (`conditional_tiles`, one chain per condition, `pixels.to_pixels`) and the density tables
+(`density_panels`); `grid_figure` / `grid_png` and `density_figure` / `density_png` draw them
+with matplotlib (rows and columns labelled with the condition values; three panels on one colour
+scale with a colour bar); `conditional_grid` is tiles and PNG in one call, as `eval` uses it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 In: the program, the conditions, `--output`, the sweeps and chains, and the tracing options
 (`trace`, `warmup`, `thin`; `-o FILE.nc` implies `--trace`). Out: `Kept` (the sweeps kept as
-draws) or a located error before any sweep runs (E915 a warm-up that leaves no draws, E916 a trace
+draws) or a located error before any sweep runs (E915 a warm-up that leaves no draws, E918 a trace
 too large to keep, E917 `.nc` without ArviZ); after the run, per-variable convergence rows of
 every traced element; the convergence table on a Rich console; `-o FILE.nc` written as ArviZ
 `InferenceData`.
@@ -37,17 +37,18 @@ def check_tracing(program, tracing: tuple, output: Path | None, sweeps: int, cha
     traced = trace or netcdf
     kept = Kept(sweeps, default_warmup(sweeps) if warmup is None else warmup, thin)
     if kept.draws < 1 and (warmup is not None or traced):
-        name, text = ("--warmup", str(warmup)) if warmup is not None else ("--steps", str(sweeps))
-        raise argument_error(
-            name,
-            text,
-            "E915",
-            f"a warm-up of {kept.warmup} sweeps leaves no draws of the {sweeps} sweeps",
-            0,
-            len(text),
-            f"keep some: more sweeps with --steps, or a warm-up below {sweeps} with --warmup "
-            f"(the default is the first half, rounded up)",
-        )
+        if warmup is not None:
+            name, text = "--warmup", str(warmup)
+            message = f"a warm-up of {warmup} sweeps leaves none of the {sweeps} sweeps as draws"
+            help = f"keep some: --warmup below {sweeps}, or more sweeps with --steps"
+        else:
+            name, text = "--steps", str(sweeps)
+            message = (
+                f"`--steps {sweeps}` leaves no draws to trace after the default warm-up of "
+                f"{kept.warmup} sweeps (the first half, rounded up)"
+            )
+            help = "run at least 2 sweeps with --steps (or set the warm-up with --warmup)"
+        raise argument_error(name, text, "E915", message, 0, len(text), help)
     if netcdf and missing_packages():
         text = str(output)
         start = len(text) - len(output.suffix)
@@ -68,11 +69,11 @@ def check_tracing(program, tracing: tuple, output: Path | None, sweeps: int, cha
         raise argument_error(
             "--trace",
             text,
-            "E916",
+            "E918",
             f"the trace would take {_size(size)}, more than the {_size(LIMIT)} it may",
             0,
             len(text),
-            f"keep every {max(bigger, 2) * thin}th draw (--thin {max(bigger, 2) * thin}), "
+            f"keep one draw in {max(bigger, 2) * thin} (--thin {max(bigger, 2) * thin}), "
             "or run fewer --chains or --steps (a longer --warmup keeps fewer draws too)",
         )
     return traced, kept

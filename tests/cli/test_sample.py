@@ -69,7 +69,8 @@ def test_npz_holds_every_variable_and_the_clamped_value(cli, tmp_path):
         data = {key: saved[key] for key in saved.files}
     assert set(data) == {"x", "x_pos", "y_pos", "sampler.blocks", "sampler.acceptance",
                          "sampler.moves", "diagnostics.variables", "diagnostics.rhat",
-                         "diagnostics.ess_bulk", "diagnostics.ess_per_second"}  # fmt: skip
+                         "diagnostics.rhat_over_1_01", "diagnostics.ess_bulk",
+                         "diagnostics.ess_tail", "diagnostics.ess_per_second"}  # fmt: skip
     # R-hat and bulk ESS of the free variables over the last 4 of the 8 sweeps
     assert data["diagnostics.variables"].tolist() == ["x", "y_pos"]
     assert (data["diagnostics.rhat"] > 0.5).all() and (data["diagnostics.ess_bulk"] > 0).all()
@@ -279,11 +280,11 @@ BAD_ARGUMENTS = [
     (
         (DSPRITES, "-o", "out/grid.jpg"),
         """\
---output:1:9: error[E910]: cannot write `.jpg` files: samples are saved as .png (an image grid) \
-or .npz
+--output:1:9: error[E910]: cannot write `.jpg` files: samples are saved as .png (an image grid), \
+.npz or .nc (ArviZ InferenceData)
     1 | out/grid.jpg
       |         ^~~~
-      = help: end the file name in .png or .npz, e.g. `-o samples.png`
+      = help: end the file name in .png, .npz or .nc, e.g. `-o samples.png`
 1 error in --output
 """,
     ),

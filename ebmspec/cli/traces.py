@@ -49,15 +49,16 @@ def check_tracing(program, tracing: tuple, output: Path | None, sweeps: int, cha
             )
             help = "run at least 2 sweeps with --steps (or set the warm-up with --warmup)"
         raise argument_error(name, text, "E915", message, 0, len(text), help)
-    if netcdf and missing_packages():
+    missing = missing_packages() if netcdf else []
+    if missing:
         text = str(output)
         start = len(text) - len(output.suffix)
         raise argument_error(
             "--output",
             text,
             "E917",
-            f"writing ArviZ InferenceData (.nc) needs {' and '.join(missing_packages())}, "
-            "which is not installed",
+            f"writing ArviZ InferenceData (.nc) needs {' and '.join(missing)}, which "
+            f"{'is' if len(missing) == 1 else 'are'} not installed",
             start,
             len(text),
             f'install the extra: `pip install "{TRACES_EXTRA}"`, or save an .npz instead',

@@ -123,22 +123,28 @@ def per_element(draws: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def diagnose(draws: torch.Tensor) -> dict[str, torch.Tensor]:
     """{"rhat", "ess_bulk", "ess_tail", "mcse_mean": [K]} of [chains M, draws N, elements K]."""
-    draws = draws.double()
     m, n, k = draws.shape
     if n < 4:
         nan = torch.full((k,), math.nan, dtype=torch.float64, device=draws.device)
         return dict.fromkeys(KEYS, nan)
+    # elements first, [K, M, N]: each element's values are contiguous for the sorts and the FFTs
+    draws = draws.double().permute(2, 0, 1).contiguous()
     split = _split(draws)
-    bulk = _rank_normal(split)
+    ordered, order = split.reshape(k, -1).sort(1)
+    bulk = _rank_normal(ordered, order).reshape(split.shape)
     rhat = _rhat(bulk)
-    tail = _rhat(_rank_normal((split - _median(split)).abs()))
+    folded = (split - _median(ordered)[:, None, None]).abs().reshape(k, -1)
+    tail = _rhat(_rank_normal(*folded.sort(1)).reshape(split.shape))
     # as Python's max(bulk, tail): NaN bulk stays NaN, a NaN tail (0/1 draws around 0.5) is ignored
     rhat = torch.where(tail > rhat, tail, rhat)
     if m < 2:
         rhat = torch.full_like(rhat, math.nan)
-    low, high = (_ess(_split((draws <= _quantile(draws, p)).double())) for p in (0.05, 0.95))
-    centred = draws - draws.mean((0, 1))
-    variance = (centred * centred).sum((0, 1)) / (m * n - 1)
+    pooled = ordered if n % 2 == 0 else draws.reshape(k, -1).sort(1).values  # same values if even
+    low, high = (
+        _ess(_split((draws <= _quantile(pooled, p)[:, None, None]).double())) for p in (0.05, 0.95)
+    )
+    centred = draws - draws.mean((1, 2), keepdim=True)
+    variance = (centred * centred).sum((1, 2)) / (m * n - 1)
     return {
         "rhat": rhat,
         "ess_bulk": _ess(bulk),
@@ -168,83 +174,85 @@ def mcse_mean(draws: torch.Tensor) -> float:
 
 
 def _split(draws: torch.Tensor) -> torch.Tensor:
-    """[M, N, K] -> [2M, N // 2, K]: the first and second half of every chain (a middle draw of an
-    odd length is dropped)."""
-    half = draws.shape[1] // 2
-    return torch.cat([draws[:, :half], draws[:, draws.shape[1] - half :]])
+    """[K, M, N] -> [K, 2M, N // 2]: the first and second half of every chain (a middle draw of
+    an odd length is dropped)."""
+    half = draws.shape[2] // 2
+    return torch.cat([draws[:, :, :half], draws[:, :, draws.shape[2] - half :]], 1)
 
 
 def rank_normal(draws: torch.Tensor) -> torch.Tensor:
     """Normal scores Phi^-1((r - 3/8) / (S + 1/4)) of the ranks r of all S values (ties: average
     rank), in the shape of `draws`."""
-    return _rank_normal(draws.reshape(1, -1, 1)).reshape(draws.shape)
+    return _rank_normal(*draws.double().reshape(1, -1).sort(1)).reshape(draws.shape)
 
 
-def _rank_normal(draws: torch.Tensor) -> torch.Tensor:
-    """`rank_normal` of each element of [M, N, K], its M N values pooled."""
-    m, n, k = draws.shape
-    columns = draws.reshape(m * n, k).T.contiguous()
-    ordered = columns.sort(1).values
-    below = torch.searchsorted(ordered, columns)  # values smaller than each
-    upto = torch.searchsorted(ordered, columns, right=True)  # values not larger
-    rank = (below + upto + 1).to(torch.float64) / 2  # the average of ranks below+1 .. upto
-    scores = torch.special.ndtri((rank - 0.375) / (m * n + 0.25))
-    return scores.T.reshape(m, n, k)
+def _rank_normal(ordered: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """[K, S] normal scores of each row's ranks, from the row sorted (`ordered`, and `order`,
+    where each sorted value came from): a run of equal values shares the average of its ranks."""
+    count = ordered.shape[1]
+    index = torch.arange(count, device=ordered.device).expand_as(ordered)
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = torch.ones_like(starts)
+    ends[:, :-1] = starts[:, 1:]
+    first = torch.cummax(torch.where(starts, index, 0), 1).values  # where each run starts
+    last = torch.cummin(torch.where(ends, index, count).flip(1), 1).values.flip(1)  # and ends
+    rank = (first + last).to(torch.float64) / 2 + 1
+    scores = torch.special.ndtri((rank - 0.375) / (count + 0.25))
+    return torch.empty_like(scores).scatter_(1, order, scores)
 
 
-def _median(draws: torch.Tensor) -> torch.Tensor:
-    """[K] medians of the pooled values of [M, N, K], the mean of the two middle values for an
-    even count (as NumPy's; torch's `median` returns the lower one)."""
-    ordered = draws.reshape(-1, draws.shape[2]).sort(0).values
-    count = ordered.shape[0]
-    return (ordered[(count - 1) // 2] + ordered[count // 2]) / 2
+def _median(ordered: torch.Tensor) -> torch.Tensor:
+    """[K] medians of the sorted rows [K, S], the mean of the two middle values for an even
+    count (as NumPy's; torch's `median` returns the lower one)."""
+    count = ordered.shape[1]
+    return (ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2
 
 
-def _quantile(draws: torch.Tensor, p: float) -> torch.Tensor:
-    """[K] p-quantiles of the pooled values of [M, N, K], R's type 7, computed as SciPy's
+def _quantile(ordered: torch.Tensor, p: float) -> torch.Tensor:
+    """[K] p-quantiles of the sorted rows [K, S], R's type 7, computed as SciPy's
     `mquantiles(alphap=1, betap=1)` (ArviZ's) computes it, so that `draw <= q` agrees."""
-    ordered = draws.reshape(-1, draws.shape[2]).sort(0).values
-    count = ordered.shape[0]
+    count = ordered.shape[1]
     aleph = count * p + (1.0 + p * (1.0 - 1.0 - 1.0))
     index = math.floor(min(max(aleph, 1), count - 1))
     gamma = min(max(aleph - index, 0.0), 1.0)
-    return (1.0 - gamma) * ordered[index - 1] + gamma * ordered[index]
+    return (1.0 - gamma) * ordered[:, index - 1] + gamma * ordered[:, index]
 
 
 def _rhat(chains: torch.Tensor) -> torch.Tensor:
-    """[K] R-hat of [M, N, K] (already split, rank-normalised) chains; inf when every chain is
+    """[K] R-hat of [K, M, N] (already split, rank-normalised) chains; inf when every chain is
     constant at its own value, NaN when all are at one value."""
-    n = chains.shape[1]
-    between = n * chains.mean(1).var(0, correction=1)
-    within = chains.var(1, correction=1).mean(0)
+    n = chains.shape[2]
+    between = n * chains.mean(2).var(1, correction=1)
+    within = chains.var(2, correction=1).mean(1)
     return torch.sqrt((between / within + n - 1) / n)
 
 
 def _ess(chains: torch.Tensor) -> torch.Tensor:
-    """[K] effective sample sizes of [M, N, K] (already split) chains."""
-    m, n, k = chains.shape
-    centred = chains - chains.mean(1, keepdim=True)
+    """[K] effective sample sizes of [K, M, N] (already split) chains."""
+    k, m, n = chains.shape
+    centred = chains - chains.mean(2, keepdim=True)
     size = 1 << (2 * n - 1).bit_length()  # zero padding: the linear, not circular, correlation
-    spectrum = torch.fft.rfft(centred, size, dim=1)
-    acov = (torch.fft.irfft(spectrum * spectrum.conj(), size, dim=1)[:, :n] / n).mean(0)
-    within = acov[0] * n / (n - 1)
-    plus = within * (n - 1) / n + chains.mean(1).var(0, correction=1)
-    rho = 1 - (within - acov) / plus  # [n, K]
-    rho[0] = 1.0  # as Stan (the formula gives 1 - W / (n var+) at lag 0)
+    spectrum = torch.fft.rfft(centred, size)
+    acov = (torch.fft.irfft(spectrum * spectrum.conj(), size)[..., :n] / n).mean(1)  # [K, n]
+    within = acov[:, 0] * n / (n - 1)
+    plus = within * (n - 1) / n + chains.mean(2).var(1, correction=1)
+    rho = 1 - (within[:, None] - acov) / plus[:, None]
+    rho[:, 0] = 1.0  # as Stan (the formula gives 1 - W / (n var+) at lag 0)
     # Geyer, as Stan truncates it: pairs P_k = rho_2k + rho_2k+1 for k <= (n - 3) / 2; the sum
     # stops before the first P_k <= 0 (`stop`), the kept pairs are made monotone (a running
     # minimum), and rho_2stop is added once when positive, or when its pair was kept (>= 0).
     last = max((n - 3) // 2, 0)
-    pairs = rho[: 2 * (last + 1)].reshape(last + 1, 2, k).sum(1)
+    rho = rho[:, : 2 * (last + 1)]
+    pairs = rho.reshape(k, last + 1, 2).sum(2)
     bad = pairs <= 0
-    stop = torch.where(bad.any(0), bad.to(torch.uint8).argmax(0), last)
-    before = torch.arange(last + 1, device=chains.device)[:, None] < stop
-    kept = torch.where(before, torch.cummin(pairs, 0).values, 0.0).sum(0)
-    even = rho.gather(0, 2 * stop[None])[0]
-    pair = pairs.gather(0, stop[None])[0]
-    even = torch.where((even > 0) | ((stop >= 1) & (pair >= 0)), even, 0.0)
+    stop = torch.where(bad.any(1), bad.to(torch.uint8).argmax(1), last)[:, None]
+    before = torch.arange(last + 1, device=chains.device) < stop
+    kept = torch.where(before, torch.cummin(pairs, 1).values, 0.0).sum(1)
+    even = rho.gather(1, 2 * stop)[:, 0]
+    pair = pairs.gather(1, stop)[:, 0]
+    even = torch.where((even > 0) | ((stop[:, 0] >= 1) & (pair >= 0)), even, 0.0)
     tau = (-1 + 2 * kept + even).clamp(min=1 / math.log10(m * n))  # as Stan: bounds the ESS
-    ess = m * n / tau
-    ess = torch.where(rho[: 2 * (last + 1)].isnan().any(0), math.nan, ess)
-    constant = chains.amax((0, 1)) - chains.amin((0, 1)) < RESOLUTION
+    ess = torch.where(rho.isnan().any(1), math.nan, m * n / tau)
+    constant = chains.amax((1, 2)) - chains.amin((1, 2)) < RESOLUTION
     return torch.where(constant, float(m * n), ess)

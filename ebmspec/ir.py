@@ -314,6 +314,12 @@ class Program:
                 return sampler
         raise KeyError(name)
 
+    def __repr__(self) -> str:
+        """One line naming the program and its variables (the generated repr of a whole program
+        runs to thousands of characters); equality stays the dataclass's, field by field."""
+        names = ", ".join(f"{v.name} {v.describe()}" for v in self.variables)
+        return f"Program({self.name}: {names})"
+
 
 # ---- dump --------------------------------------------------------------------------------------
 

@@ -43,25 +43,11 @@ def init_fallbacks(program, sampler: str, conditions: dict, stats: dict | None) 
 
 
 def block_report(program, sampler: str, conditions: dict, state) -> list[tuple]:
-    """(label, kernel, variables, acceptance, moves per step) per block that ran, in order."""
-    import torch
+    """(label, kernel, variables, acceptance, moves per step) per block that ran, in order: the
+    library's table (`ebmspec.api.samples.block_report`), which `Run.sample` reports too."""
+    from ebmspec.api.samples import block_report as report
 
-    from ebmspec.runtime.model.energy import variable_table
-    from ebmspec.runtime.sampling.sampler import sampler_table
-    from ebmspec.runtime.sampling.schedule import acceptance, running_blocks
-
-    rows = sampler_table(program.sampler(sampler))["blocks"]
-    running = [
-        (f"block {index}", kernel, ", ".join(free))
-        for index, kernel, _, free, _, _ in running_blocks(
-            rows, variable_table(program), set(conditions)
-        )
-    ]
-    if not running:
-        return []
-    rates = torch.stack([acceptance(k) for k in state.kernels]).tolist()
-    moves = torch.stack([k.hops.mean() / max(k.steps, 1) for k in state.kernels]).tolist()
-    return [(*row, rate, move) for row, rate, move in zip(running, rates, moves, strict=True)]
+    return report(program, sampler, conditions, state)
 
 
 def _codes(variable, value):

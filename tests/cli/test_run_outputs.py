@@ -27,18 +27,31 @@ def test_non_finite_numbers_become_null():
     assert _strict(strict_json.dumps(value)) == {"a": None, "b": [1.5, None, None], "c": 2.0}
 
 
-def test_a_run_folder_and_eval_json_parse_strictly(cli, tmp_path):
-    spec = str(ROOT / "specs" / "table_pairs.ebm")
-    run = tmp_path / "runs" / "pairs"
-    args = ("train", spec, "--out", str(run), "--device", "cpu",
-            "--set", "train.iterations=10", "--set", "train.checkpoint_every=5")  # fmt: skip
-    status, _, err = cli(*args)
+def test_every_json_the_commands_write_parses_strictly(cli, tmp_path):
+    """A smoke run trained, evaluated and sampled: every .json / .jsonl file in its folder and
+    every `--json` output (check, eval, sample, runs) parses with a parser that refuses NaN."""
+    spec = str(ROOT / "specs" / "toy_joint.ebm")
+    run = tmp_path / "runs" / "toy"
+    args = ("train", spec, "--profile", "smoke", "--out", str(run), "--device", "cpu",
+            "--set", "train.checkpoint_every=5", "--set", "evaluate.samples.steps=10",
+            "--set", "evaluate.accuracy.steps=10", "--set", "evaluate.samples.chains=2",
+            "--set", "evaluate.accuracy.chains=4")  # fmt: skip
+    status, _, err = cli(*args, cwd=tmp_path)
     assert status == 0, err
-    status, out, err = cli("eval", str(run), "--limit", "20", "--json", "--device", "cpu")
-    assert status == 0, err
-    assert isinstance(_strict(out), dict)
-    files = sorted(run.glob("*.json")) + sorted(run.glob("*.jsonl"))
-    assert any(f.name == "eval.json" for f in files) and any(f.suffix == ".jsonl" for f in files)
+    evaluate = ("eval", str(run), "--limit", "20", "--json", "--device", "cpu", "--no-images")
+    commands = (
+        ("check", spec, "--json"),
+        (*evaluate, "-o", str(tmp_path / "result.json")),
+        ("sample", str(run), "-n", "4", "--steps", "2", "--json", "--device", "cpu"),
+        ("runs", str(tmp_path / "runs"), "--json"),
+    )
+    for command in commands:
+        status, out, err = cli(*command)
+        assert status == 0, err
+        assert isinstance(_strict(out), dict), command[0]
+    files = sorted(p for p in tmp_path.rglob("*") if p.suffix in (".json", ".jsonl"))
+    wrote = {"run.json", "checkpoint.json", "best.json", "eval.json", "metrics.jsonl"}
+    assert wrote | {"result.json"} <= {f.name for f in files}
     for path in files:
         lines = path.read_text().splitlines() if path.suffix == ".jsonl" else [path.read_text()]
         for line in lines:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from ebmspec.runtime.io import checkpoint as ckpt
 from tests.conftest import ROOT
@@ -205,6 +206,11 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small
         if "loss" in json.loads(line)
     ]
     assert iterations == sorted(set(iterations)) and iterations[-1] == 60
+    # So do the TensorBoard events (the killed process's past the checkpoint dropped), read by
+    # TensorBoard's own reader.
+    board = EventAccumulator(str(killed / "tensorboard"), size_guidance={"scalars": 0})
+    board.Reload()
+    assert [event.step for event in board.Scalars("train/loss")] == iterations
 
 
 def test_sigterm_stops_with_a_checkpoint_of_the_last_iteration(tmp_path):

@@ -7,7 +7,7 @@ its worst single value (drawn by `ebmspec.runtime.plots.curves`, as `ebmspec plo
 quantity). And on stdout, per run, a markdown table of every evaluation (iteration, minutes,
 those metrics, sample statistics).
 
-Run: `python bench/plot_curves.py runs/A runs/B --png docs/images/curves.png`.
+Run: `python bench/plot_curves.py runs/A runs/B --png docs/pages/images/curves.png`.
 """
 
 from __future__ import annotations

@@ -52,9 +52,9 @@ _SSM = "ssm(projections = 1, noise = 0.1)"
 # (paper: 0.1) and runs the flow far slower than the generator (paper 001, B.3: 3e-6 against 3e-4 -
 # "the generator needs to be fully optimized for the bound on likelihood to be tight"; at equal
 # rates vera(1) fell behind vera(0): docs/pages/experiments.md, "Objectives without sampling").
-# MNIST: 10x (1e-4 / 1e-3): the
-# flow moves far enough in 600 s for the collapsed generator of lambda = 0 to cost likelihood (at
-# 1e-5 / 3e-4 the pair tied); digits: 100x (3e-5 / 3e-3, its flow plateaus within 3 minutes).
+# MNIST: 10x (1e-4 / 1e-3): the flow moves far enough in 600 s for the collapsed generator of
+# lambda = 0 to cost likelihood (at 1e-5 / 3e-4 the pair tied); digits: 100x (3e-5 / 3e-3, its
+# flow plateaus within 3 minutes).
 SETUPS = {
     "mnist": ("mnist_nice.ebm", "1e-4", "1e-3"),
     "digits": ("digits_nice.ebm", "3e-5", "3e-3"),

@@ -120,6 +120,7 @@ def histogram_figure(inside: torch.Tensor, sets: dict[str, torch.Tensor], score:
                 label=f"{name} (OOD)")  # fmt: skip
         ax.set_title(f"test vs {name}: AUROC {value:.3f}", fontsize=10)
         ax.set(xlabel=score, ylabel="density")
+        ax.locator_params(axis="x", nbins=6)  # long tick labels (-0.005) must not touch
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     for ax in axes[len(sets) :]:

@@ -41,3 +41,24 @@ def test_the_language_tour_is_the_dsprites_spec_through_its_cpu_profile(cli, tmp
     (tmp_path / "tour.ebm").write_text(tour, encoding="utf-8")
     status, _, err = cli("check", str(tmp_path / "tour.ebm"), "--profile", "cpu")
     assert status == 0, err
+
+
+def test_the_python_example_runs(tmp_path, monkeypatch, capsys):
+    """The README's Python example, run verbatim in a fresh folder (the specs linked in): it
+    trains, samples with a condition and prints decoded values."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("<!-- python-example", 1)[1].split("<!-- /python-example -->", 1)[0]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(code.strip().splitlines()) <= 10
+    (tmp_path / "specs").symlink_to(ROOT / "specs", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "Samples(16 chains: x real[2], y categorical(2)[3] clamped; sampler joint, 50 sweeps)"
+    )
+    codes, means = lines[1].split("] [")
+    assert codes == "[0, 1, 1" and len(means.split(", ")) == 2  # the condition, decoded
+    assert 0.0 <= float(lines[2]) <= 1.0
+    assert (tmp_path / "runs" / "toy_ssm" / "run.json").is_file()
+    assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "toy_ssm").resolve()

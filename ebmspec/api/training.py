@@ -29,9 +29,12 @@ def start_run(
     device: str,
 ) -> Path:
     """A new run folder for `program` (`run_dir`, else `runs/NAME-TIME`) holding run.json and the
-    spec's text; E924 when the program cannot train, `runs.RunError` E920 when the folder already
-    holds a run."""
+    spec's text; E924 when the program cannot train, E509 when it would not fit in memory,
+    `runs.RunError` E920 when the folder already holds a run."""
+    from ebmspec.memory import check_memory
+
     check_trainable(program, source)
+    check_memory(program, source, profile, settings)  # E509, as `ebmspec train` refuses it
     run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(program)
     if (run_dir / "checkpoint.safetensors").exists():
         raise runs.RunError(

@@ -101,3 +101,19 @@ def test_every_shipped_training_spec_has_an_estimate():
         assert (found is None) == (program.train is None), path
         if found is not None:
             assert found.total > 0 and all(t.bytes >= 0 for t in found.terms)
+
+
+def test_a_buffer_drawn_in_slices_is_the_same_draw(monkeypatch):
+    """Truncated-normal starts of a large buffer are drawn a slice of rows at a time (their
+    float64 temporaries were 20 times the buffer); the values are the one-draw values."""
+    from ebmspec.runtime.sampling import schedule
+
+    mean = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1))
+    sliced = schedule._truncated_normal(
+        mean, 0.3, 0.0, 1.0, (3000, 1, 28, 28), torch.Generator().manual_seed(0), "cpu"
+    )
+    monkeypatch.setattr(schedule, "CHUNK", 1 << 40)
+    whole = schedule._truncated_normal(
+        mean, 0.3, 0.0, 1.0, (3000, 1, 28, 28), torch.Generator().manual_seed(0), "cpu"
+    )
+    assert torch.equal(sliced, whole) and ((0 <= whole) & (whole <= 1)).all()

@@ -36,6 +36,16 @@ def resume_target(out: Path | None) -> Path:
     return target
 
 
+def latest_located(argument: str) -> Path:
+    """`runs/latest`'s run folder, or a located E921 on the argument left out."""
+    try:
+        return runs.latest_run()
+    except runs.RunError as error:
+        raise argument_error(
+            argument, "runs/latest", error.code, error.message, 0, 11, error.help
+        ) from None
+
+
 def load_located(path: Path | None, argument: str, device: str = "cpu", best: bool = False):
     """A run folder (or the latest run) loaded, or a located E92x error on the argument."""
     try:

@@ -62,3 +62,8 @@ def test_a_bad_suffix_or_a_folder_that_is_not_a_run_is_a_located_error(cli, tmp_
     assert "e.g. `-o curves.pdf`" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "half"]  # nothing written
     assert sorted(p.name for p in run.iterdir()) == ["metrics.jsonl", "run.json", "spec.ebm"]
+
+
+def test_plot_without_a_run_uses_the_latest_or_says_there_is_none(cli, tmp_path):
+    status, _, err = cli("plot", cwd=tmp_path)
+    assert status == 1 and "RUN:1:1: error[E921]: no run to use: `runs/latest`" in err

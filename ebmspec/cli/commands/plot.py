@@ -19,8 +19,11 @@ class XAxis(StrEnum):
 @app.command(cls=Command, name="plot")
 def plot_command(
     folders: Annotated[
-        list[Path], typer.Argument(metavar="RUN...", help="run folders (their metrics.jsonl)")
-    ],
+        list[Path] | None,
+        typer.Argument(
+            metavar="RUN...", help="run folders (their metrics.jsonl; default: the latest run)"
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -39,4 +42,8 @@ def plot_command(
     panel each, several runs overlaid."""
     from ebmspec.cli.plot import plot_command as draw
 
+    if not folders:
+        from ebmspec.cli.run_folders import latest_located
+
+        folders = [latest_located("RUN")]
     draw(console(), folders, output, x.value)

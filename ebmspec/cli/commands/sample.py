@@ -71,6 +71,7 @@ def sample(
         bool,
         typer.Option(
             "--trace",
+            metavar="",
             help="keep every draw after the warm-up as (chain, draw, *shape) arrays in -o's .npz "
             "or .nc, with R-hat, bulk and tail ESS and MCSE of every element",
         ),

@@ -238,6 +238,12 @@ def print_training_summary(console, run_dir: Path, summary: dict) -> None:
         f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",
         soft_wrap=True,
     )
+    console.print(
+        f"logs: metrics.jsonl, metrics.csv and `tensorboard --logdir {run_dir.parent}`; "
+        f"`ebmspec runs {run_dir.parent}` lists the runs there",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 def profile_hint(program, applied: str | None) -> str | None:

@@ -8,7 +8,10 @@ In: the log entries `metrics.jsonl` gets (logged windows, evaluations, rollbacks
     accept/<block>                                              acceptance rate per sampler block
     eval/<metric>                                               every number of an evaluation
     train/rollbacks                                             the count, at the restored iteration
-    samples                                                     a grid of the chains' images
+    samples                          at each evaluation, 64 chains of the image variable tiled
+
+TensorBoard follows links, so `tensorboard --logdir runs` also lists `latest/tensorboard`: the
+newest run a second time, under the name `latest`.
 
 Resuming (or rolling back) to iteration T mirrors `MetricsLog.truncate`: the events past T are
 dropped from the files themselves - the kept ones are copied into the new writer's file and the
@@ -24,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from ebmspec.runtime.training.metrics_csv import flatten
+
 FOLDER = "tensorboard"
 PATTERN = "events.out.tfevents.*"
 # Bookkeeping in an evaluation result, not metrics: the step is the iteration already.
@@ -37,8 +42,6 @@ def _finite(value) -> bool:
 
 def scalars(entry: dict) -> dict[str, float]:
     """The scalars of one log entry, by tag (see the module docstring)."""
-    from ebmspec.runtime.training.metrics_csv import flatten
-
     if "rollback" in entry:
         # The entry's loss is the diverged one of a later iteration, not this step's.
         return {"train/rollbacks": float(entry["rollback"])}

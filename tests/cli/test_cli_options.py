@@ -51,9 +51,11 @@ def test_sample_json_reports_every_free_variable(cli):
     status, out, err = cli(*args, "--condition", "y=[0, 1, 1]")
     assert status == 0, err
     result = _strict(out)
-    assert result["chains"] == 8 and result["sweeps"] == 4 and result["conditions"] == {
-        "y": "y=[0, 1, 1]"
-    }
+    assert (
+        result["chains"] == 8
+        and result["sweeps"] == 4
+        and result["conditions"] == {"y": "y=[0, 1, 1]"}
+    )
     assert list(result["variables"]) == ["x"]  # y is clamped
     assert len(result["variables"]["x"]["mean"]) == 2
     assert [b["variables"] for b in result["blocks"]] == ["x"]
@@ -97,11 +99,11 @@ def test_eval_set_applies_sampler_and_evaluation_keys(cli, small_run, tmp_path):
     assert status == 1 and "error[E801]: unknown setting `nonsense.key`" in err
 
 
-@pytest.mark.parametrize("command", ["check", "compile", "train", "sample", "eval"])
+@pytest.mark.parametrize("command", ["check", "compile", "train", "sample", "eval", "plot", "runs"])
 def test_every_command_takes_h_and_output_where_it_writes(cli, command):
     status, out, _ = cli(command, "-h")
     assert status == 0 and "Usage: ebmspec " + command in out
-    if command != "check":
+    if command not in ("check", "runs"):
         assert "--output" in out and "-o" in out
-    if command in ("check", "sample", "eval"):
+    if command in ("check", "sample", "eval", "runs"):
         assert "--json" in out

@@ -94,9 +94,30 @@ def configure(program: ir.Program, profile: str | None, settings: Sequence[str] 
 
 
 def check_trainable(program: ir.Program, source: Source) -> None:
-    """A train block and a data line, else E924 (every objective of the language trains)."""
+    """A train block, a data line and an energy with learned parameters, else E924."""
     if program.train is None or program.data is None:
         missing = "train" if program.train is None else "data"
         message = f"`{program.name}` has no `{missing}` block, so there is nothing to train"
         help = "add a `data` line and a `train { objective = pcd(...) }` block"
         raise UserError(source, [Diagnostic("E924", message, NO_SPAN, help)])
+    if not learns(program):
+        message = f"the energy of `{program.name}` has no learned parameters: nothing to train"
+        help = (
+            "add a block that owns weights (`mlp`, `linear`, `quadratic`, ...) or a learned "
+            "tensor (`params { w[2] = 0.0 }`); `ebmspec sample` samples the spec as it is"
+        )
+        raise UserError(source, [Diagnostic("E924", message, program.energy.span, help)])
+
+
+def learns(program: ir.Program) -> bool:
+    """Whether the energy owns a parameter: a block with weights or a learned `params` tensor."""
+    if any(not p.fixed for p in program.params):
+        return True
+    pending = [let.value for let in program.energy.lets] + [program.energy.result]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ir.Op):
+            if node.module is not None:
+                return True
+            pending.extend(node.inputs)
+    return False

@@ -69,7 +69,23 @@ def train(
     from ebmspec.runtime.evaluation import evaluate as evaluation
     from ebmspec.runtime.training.trainer import Settings, Trainer
 
-    dataset = load_dataset(program, spec_dir, Settings.of(program).seed, source=source)
+    settings = Settings.of(program)
+    dataset = load_dataset(program, spec_dir, settings.seed, source=source)
+    rows = len(dataset)
+    if not dataset.drawn and settings.batch > rows:  # a batch is distinct training rows
+        raise UserError(
+            source,
+            [
+                Diagnostic(
+                    "E632",
+                    f"train.batch = {settings.batch} is more than the {rows} training examples "
+                    f"of `{dataset.name}`",
+                    program.train.span,
+                    f"set `batch` to at most {rows} (`--set train.batch={rows}`), or give the "
+                    "data more rows",
+                )
+            ],
+        )
     trainer = Trainer(
         program, dataset, run_dir, device, monitor, evaluation.evaluate, ranks, capture
     )

@@ -116,6 +116,10 @@ def data_stats(variables: dict, values: dict, observed: dict, groups=()) -> dict
         freq = counts / counts.sum(-1, keepdim=True)
         stats[name] = {"freq": freq}
     for reals, labels in groups:
+        # Latent variables have no data: a jump over them shifts by m = 0 (no statistics).
+        reals = [real for real in reals if real in values]
+        if not reals or any(label not in values for label in labels):
+            continue
         configs = math.prod(site_counts(variables, labels))
         radix = place_values(variables, labels)
         index = (label_codes(variables, labels, values).cpu() * radix).sum(1)

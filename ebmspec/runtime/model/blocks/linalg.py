@@ -7,7 +7,7 @@ In: the bound arguments of a checked call (the shape rule), [B, ...] tensors (th
 
 from __future__ import annotations
 
-import torch
+import math
 
 from ebmspec import ir
 from ebmspec.semantic.registry.signatures import Param as P
@@ -42,7 +42,9 @@ def shape(chk, e, name, bound, module):
 
 def macs(node: ir.Op) -> int:
     left, right = node.inputs
-    return int(torch.tensor(left.shape).prod()) * (right.shape[1] if len(right.shape) == 2 else 1)
+    # Plain integers: this also runs under the meta device (`memory.estimate`), where a tensor's
+    # `.item()` fails.
+    return math.prod(left.shape) * (right.shape[1] if len(right.shape) == 2 else 1)
 
 
 # --- begin standalone ---

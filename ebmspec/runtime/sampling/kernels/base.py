@@ -163,7 +163,12 @@ class Target:
         with torch.enable_grad():
             leaves = {n: values[n].detach().requires_grad_(True) for n in names}
             f = self.energy({**values, **leaves})
-            grads = torch.autograd.grad(f.sum(), [leaves[n] for n in names])
+            # A variable f does not read (or reads through a lookup only) has gradient 0.
+            grads = torch.autograd.grad(f.sum(), [leaves[n] for n in names], allow_unused=True)
+        grads = [
+            torch.zeros_like(leaves[n]) if g is None else g
+            for n, g in zip(names, grads, strict=True)
+        ]
         self._count("passes")
         return Point(values, f.detach(), dict(zip(names, grads, strict=True)))
 

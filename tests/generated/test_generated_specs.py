@@ -82,7 +82,8 @@ def test_regression(path, tmp_path):
     spec = tmp_path / path.name
     spec.write_text(text, encoding="utf-8")
     _bits(tmp_path)
-    shutil.copy(path.parent / "data.csv", tmp_path / "data.csv")
+    for data in path.parent.glob("*.csv"):
+        shutil.copy(data, tmp_path / data.name)
     expected = re.match(r"# expect: (E\d{3})", text)
     if expected is None:
         end_to_end(spec, tmp_path)

@@ -43,7 +43,8 @@ def score_terms(model, values: dict, reals, directions: list[dict]):
     f = model(values)
     leaves = [values[n] for n in reals]
     count = f.shape[0]
-    scores = torch.autograd.grad(f.sum(), leaves, create_graph=True)
+    # A real variable f does not read has score 0 (and so has its Hessian).
+    scores = torch.autograd.grad(f.sum(), leaves, create_graph=True, materialize_grads=True)
     norm = 0.5 * sum(s.pow(2).reshape(count, -1).sum(1) for s in scores)
     trace = torch.zeros_like(norm)
     for v in directions:
@@ -51,7 +52,11 @@ def score_terms(model, values: dict, reals, directions: list[dict]):
             (v[n] * s).reshape(count, -1).sum(1) for n, s in zip(reals, scores, strict=True)
         )
         # Examples are independent, so the gradient of the sum is each example's H v.
-        hessian_v = torch.autograd.grad(along.sum(), leaves, create_graph=True)
+        if not along.requires_grad:  # f is affine in the reals (or ignores them)
+            continue
+        hessian_v = torch.autograd.grad(
+            along.sum(), leaves, create_graph=True, materialize_grads=True
+        )
         trace = trace + sum(
             (v[n] * h).reshape(count, -1).sum(1) for n, h in zip(reals, hessian_v, strict=True)
         )

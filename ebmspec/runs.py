@@ -9,6 +9,8 @@ In: a checked spec (its source text, profile and `--set` overrides) and an outpu
     RUN/best.safetensors       the EMA weights of the best evaluation so far, + best.json
     RUN/history/               the checkpoints before the last (deeper rollbacks)
     RUN/metrics.jsonl          training log and periodic evaluations
+    RUN/metrics.csv            the same log as a table (rewritten at each checkpoint)
+    RUN/tensorboard/           TensorBoard event files (`tensorboard --logdir runs`)
 
 and `runs/latest`, a relative link to the newest run (a one-line text file naming it where links
 cannot be made), which `ebmspec sample` and `ebmspec eval` use when no RUN is given. `load_run`

@@ -10,5 +10,5 @@ One folder per stage, each importing only the stages before it (`tests/test_impo
 * `training/`: the trainer and its parts (objectives, negative chains, checkpoints, log,
   signals, data-parallel shares);
 * `evaluation/`: predictions, the `evaluate` block's metrics, generation quality, OOD;
-* `plots/`: the PNGs the evaluation writes.
+* `plots/`: every figure, drawn with matplotlib (density, reliability, OOD histograms, sample grids, training curves; PNG or PDF).
 """

@@ -143,7 +143,8 @@ def estimate(program: ir.Program) -> Estimate | None:
         buffer = int(dict(objective.args).get("buffer", 0))
         terms.append(Term("replay buffer", buffer * example, "train.objective.buffer"))
     # the data batch and as many negatives, each kept for the backward pass, and their gradients
-    terms.append(Term("activations of one iteration", 2 * batch * (2 * per_example + 2 * example), "train.batch"))
+    iteration = 2 * batch * (2 * per_example + 2 * example)
+    terms.append(Term("activations of one iteration", iteration, "train.batch"))
     return Estimate(tuple(terms))
 
 

@@ -10,5 +10,6 @@ One folder per stage, each importing only the stages before it (`tests/test_impo
 * `training/`: the trainer and its parts (objectives, negative chains, checkpoints, log,
   signals, data-parallel shares);
 * `evaluation/`: predictions, the `evaluate` block's metrics, generation quality, OOD;
-* `plots/`: every figure, drawn with matplotlib (density, reliability, OOD histograms, sample grids, training curves; PNG or PDF).
+* `plots/`: every figure, drawn with matplotlib (density, reliability, OOD histograms, sample
+  grids, training curves; PNG or PDF).
 """

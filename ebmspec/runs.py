@@ -86,7 +86,8 @@ def latest_run() -> Path:
 
 def write_run_info(run_dir: Path, spec: Path, text: str, profile, settings, device) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "spec.ebm").write_text(text, encoding="utf-8")
+    # spec.ebm before run.json, both whole or absent: a run.json means the spec is complete
+    ckpt.write_atomically(run_dir / "spec.ebm", text)
     info = {
         "spec": str(spec),
         "profile": profile,

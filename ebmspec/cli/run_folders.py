@@ -22,7 +22,8 @@ def resume_target(out: Path | None) -> Path:
         raise argument_error(
             "--resume", "runs/latest", error.code, error.message, 0, 11, error.help
         ) from None
-    if not (target / "checkpoint.safetensors").exists():
+    # A run killed before its first checkpoint (run.json written, nothing trained) starts over.
+    if not (target / "checkpoint.safetensors").exists() and not runs.is_run(target):
         text = str(target)
         raise argument_error(
             "--out",
@@ -181,6 +182,10 @@ def prepare_run(
         # the trainer loads the checkpoint itself; here only the run's own program is needed
         program, info = runs.load_program(run_dir)
         stored = (run_dir / "spec.ebm").read_text(encoding="utf-8")
+        if not (run_dir / "checkpoint.safetensors").exists():
+            sys.stderr.write(
+                f"note: {run_dir} stopped before its first checkpoint: training it from the start\n"
+            )
         trained_source = Source(str(run_dir / "spec.ebm"), stored)
         if (
             stored != source.text
@@ -192,6 +197,8 @@ def prepare_run(
                 "with (they differ from this command's)\n"
             )
     else:
+        if out is not None:
+            refuse_existing_run(out)  # before compiling: E920 needs no model
         program = compile_spec(source, profile, settings or ())
         check_trainable(program, source)
         check_memory(program, source, profile, settings, limit)  # E509 before anything allocates

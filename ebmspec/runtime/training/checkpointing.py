@@ -107,6 +107,14 @@ class Checkpoints:
                 old.unlink()
             self.progressed = True
         ckpt.save_checkpoint(self.path, tensors, meta)
+        self.derive(meta)
+
+    def derive(self, meta: dict) -> None:
+        """The files made from the checkpoint: `energy.safetensors` and `checkpoint.json`. A
+        resume writes them again: a kill between the checkpoint and them left older ones."""
+        t = self.trainer
+        if not t.ranks.lead:
+            return
         save_parameters(t.ema, t.run_dir / "energy.safetensors", t.program.name)
         ckpt.save_json(t.run_dir / "checkpoint.json", meta | {"complete": t.done})
 

@@ -151,8 +151,18 @@ class Board:
     def restart(self, iteration: int) -> None:
         """Back to `iteration` (a resume or a rollback): the events at later steps go."""
         self.close()
-        old = self.files()
-        kept = [event for path in old for event in _events(path) if event.step <= iteration]
+        # oldest first by time written (names hold whole seconds and a process id)
+        old = sorted(self.files(), key=lambda path: (path.stat().st_mtime_ns, path.name))
+        # An earlier restart killed before it removed the old files left two copies of the
+        # kept steps: the newest file's copy of each (step, tags) wins.
+        newest = {}
+        for path in old:
+            for event in _events(path):
+                if event.step <= iteration:
+                    tags = tuple(value.tag for value in event.summary.value)
+                    newest.pop((event.step, tags), None)
+                    newest[event.step, tags] = event
+        kept = sorted(newest.values(), key=lambda event: (event.step, event.wall_time))
         writer = self._open(purge_step=iteration + 1)
         for event in kept:
             writer.file_writer.add_event(event, walltime=event.wall_time)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ebmspec.runtime.io import checkpoint as ckpt
 from ebmspec.runtime.io import strict_json
 from ebmspec.runtime.training import distributed
 from ebmspec.runtime.training.metrics_board import FOLDER, Board, chain_images, tile
@@ -71,7 +72,8 @@ class MetricsLog:
                     kept.append(line)
             except json.JSONDecodeError:
                 break  # a line cut by the kill: everything after it is gone too
-        self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        # atomically: a kill here must not lose the lines before the restored iteration
+        ckpt.write_atomically(self.path, "".join(k + "\n" for k in kept))
         write_csv(self.path, self.table)
 
     def flush(self) -> None:

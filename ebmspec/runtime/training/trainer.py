@@ -177,7 +177,9 @@ class Trainer:
         resume from the run's checkpoint."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume and self.checkpoints.path.exists():
-            self.checkpoints.restore(*ckpt.load_checkpoint(self.checkpoints.path))
+            tensors, meta = ckpt.load_checkpoint(self.checkpoints.path)
+            self.checkpoints.restore(tensors, meta)
+            self.checkpoints.derive(meta)
             self.log.truncate(self.iteration)
             return
         stats_gen = stream(self.s.seed, "data_stats")

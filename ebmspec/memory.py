@@ -191,6 +191,25 @@ def _located(source: Source, key: str, profile, settings, program: ir.Program):
     return source, source.span(span.start + match.start(1), span.start + match.end(1))
 
 
+def check_buffer(program: ir.Program, source: Source, profile=None, settings=()) -> None:
+    """E510 at the buffer's number: each iteration takes `batch` distinct chains from the replay
+    buffer, so it needs at least that many (a generated spec with buffer 2, batch 4 crashed)."""
+    train = program.train
+    if train is None or train.objective.name not in PERSISTENT:
+        return
+    buffer = int(dict(train.objective.args).get("buffer", 0))
+    batch = int(dict(train.settings)["batch"])
+    if buffer >= batch:
+        return
+    where, span = _located(source, "train.objective.buffer", profile, settings, program)
+    message = (
+        f"the replay buffer of {train.objective.name} holds {buffer} chains, fewer than the "
+        f"batch of {batch} that each iteration takes from it"
+    )
+    help = f"set `buffer` to at least {batch} (`--set train.objective.buffer={batch}`)"
+    raise UserError(where, [Diagnostic("E510", message, span, help)])
+
+
 def check_memory(
     program: ir.Program,
     source: Source,
@@ -199,7 +218,8 @@ def check_memory(
     limit: int | None = None,
 ) -> Estimate | None:
     """The estimate, or E509 located at the number responsible when it passes `limit` (default:
-    80 % of this machine's memory)."""
+    80 % of this machine's memory); first E510, a replay buffer smaller than the batch."""
+    check_buffer(program, source, profile, settings)
     found = estimate(program)
     limit = default_limit() if limit is None else limit
     if found is None or limit is None or found.total <= limit:

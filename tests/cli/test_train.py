@@ -156,9 +156,18 @@ train {
 """
 
 
+# PCD in the default run; the other objectives' own state (about 20 s each) in CI's crash-safety
+# step, beside tests/crash/test_kills.py.
 @pytest.mark.parametrize(
     ("spec", "small"),
-    [(TOY, SMALL), (SSM, RESUMABLE), (VERA, RESUMABLE), ("flow", []), ("rbm", []), ("crf", [])],
+    [
+        (TOY, SMALL),
+        pytest.param(SSM, RESUMABLE, marks=pytest.mark.slow),
+        pytest.param(VERA, RESUMABLE, marks=pytest.mark.slow),
+        pytest.param("flow", [], marks=pytest.mark.slow),
+        pytest.param("rbm", [], marks=pytest.mark.slow),
+        pytest.param("crf", [], marks=pytest.mark.slow),
+    ],
     ids=["pcd", "ssm", "vera", "nll", "rbm-persistent-latents", "crf-persistent-cll"],
 )
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, spec, small):

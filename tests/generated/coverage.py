@@ -1,15 +1,18 @@
 """Which registry rows the generated specs exercised, and which the generator cannot build.
 
-In: the text of each generated spec. Out: `Coverage.report()`, a table per registry kind (energy
-block, kernel, init distribution, dataset, objective) of how many specs used each row, the rows
-never used, and the rows the generator skips with their reason (`UNGENERATED` of `energies` and
-`specs`).
+In: the text of each generated spec (or the shards' saved counts). Out: `Coverage.report()`, a
+table per registry kind (energy block, kernel, init distribution, dataset, objective) of how many
+specs used each row, the rows never used, and the rows the generator skips with their reason
+(`UNGENERATED` of `energies` and `specs`).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections import Counter
+from pathlib import Path
 
 from ebmspec.semantic import registry as reg
 from tests.generated.energies import UNGENERATED
@@ -37,6 +40,21 @@ class Coverage:
                 if re.search(pattern.format(re.escape(name)), text, re.MULTILINE):
                     self.counts[kind][name] += 1
 
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        counts = {kind: dict(counter) for kind, counter in self.counts.items()}
+        path.write_text(json.dumps({"specs": self.specs, "counts": counts}), encoding="utf-8")
+
+    @classmethod
+    def merged(cls, paths) -> Coverage:
+        whole = cls()
+        for path in paths:
+            saved = json.loads(Path(path).read_text(encoding="utf-8"))
+            whole.specs += saved["specs"]
+            for kind, counts in saved["counts"].items():
+                whole.counts[kind].update(counts)
+        return whole
+
     def missing(self) -> dict[str, list[str]]:
         out = {}
         for kind, (rows, _) in PATTERNS.items():
@@ -61,3 +79,19 @@ class Coverage:
             + ("; ".join(f"{k} ({v})" for k, v in skipped.items()) or "none")
         )
         return "\n".join(lines)
+
+
+def main() -> None:
+    """`python -m tests.generated.coverage DIR`: the shards' coverage merged; exit 1 when a
+    registry row was never used."""
+    paths = sorted(Path(sys.argv[1]).glob("shard-*.json"))
+    if not paths:
+        raise SystemExit(f"no shard-*.json in {sys.argv[1]}")
+    whole = Coverage.merged(paths)
+    print(whole.report())
+    if whole.missing():
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

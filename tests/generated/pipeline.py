@@ -12,6 +12,7 @@ samples are finite, and every training loss and energy in `metrics.jsonl` is a f
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -24,8 +25,14 @@ import torch
 
 from ebmspec.api import compile_file
 from ebmspec.cli import main
+from ebmspec.runtime.data import dsprites
 from ebmspec.runtime.io.weights import save_parameters
 from ebmspec.runtime.model.energy import lower_energy, random_values
+
+# The procedural dSprites takes about 4 s to render and hundreds of generated specs load it: here
+# it is rendered once per process (its callers index it, so they never change the cached copy;
+# the library itself does not cache it, which would hold 200 MB for the whole of a training).
+dsprites._render_ellipses = functools.lru_cache(maxsize=1)(dsprites._render_ellipses)
 
 
 class PipelineFailure(AssertionError):

@@ -37,7 +37,8 @@ SMALL_SETTINGS = {
     "eval_every": lambda d: str(d(st.integers(1, 3))),
     "checkpoint_every": lambda d: str(d(st.integers(1, 3))),
     "steps": lambda d: str(d(st.integers(1, 2))),
-    "buffer": lambda d: str(d(st.integers(1, 64))),
+    # at least the largest batch (E510: each iteration takes `batch` chains from the buffer)
+    "buffer": lambda d: str(d(st.integers(8, 64))),
     "lr": lambda d: f"{d(st.sampled_from([1e-4, 1e-3, 1e-2])):g}",
     "latent": lambda d: str(d(st.integers(1, 4))),
     # VERA's generator at a rate of 0.1 runs off with an energy that cannot push back (E929).

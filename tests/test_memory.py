@@ -26,7 +26,7 @@ sampler joint {
   update x with langevin(step = 0.01, noise = 0.1)
 }
 train { objective = pcd(steps = 2, buffer = 100000000000); batch = 50; iterations = 5 }
-profile huge { train.batch = 900000000 }
+profile huge { train.batch = 900000000; train.objective.buffer = 900000000 }
 """
 
 

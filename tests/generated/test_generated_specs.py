@@ -93,7 +93,7 @@ def test_regression(path, tmp_path):
     spec = tmp_path / path.name
     spec.write_text(text, encoding="utf-8")
     _bits(tmp_path)
-    for data in path.parent.glob("*.csv"):
+    for data in [*path.parent.glob("*.csv"), *path.parent.glob("*.npz")]:
         shutil.copy(data, tmp_path / data.name)
     expected = re.match(r"# expect: (E\d{3})", text)
     if expected is None:

@@ -163,8 +163,13 @@ class Target:
         with torch.enable_grad():
             leaves = {n: values[n].detach().requires_grad_(True) for n in names}
             f = self.energy({**values, **leaves})
-            # A variable f does not read (or reads through a lookup only) has gradient 0.
-            grads = torch.autograd.grad(f.sum(), [leaves[n] for n in names], allow_unused=True)
+            # A variable f does not read (or reads through a lookup only) has gradient 0; when f
+            # reads none of them and its weights are frozen (the EMA copy), f has no graph at all.
+            grads = (
+                torch.autograd.grad(f.sum(), [leaves[n] for n in names], allow_unused=True)
+                if f.requires_grad
+                else [None] * len(names)
+            )
         grads = [
             torch.zeros_like(leaves[n]) if g is None else g
             for n, g in zip(names, grads, strict=True)

@@ -106,7 +106,7 @@ def as_user_error(error: Exception, program: ir.Program, source: Source, run_dir
     if isinstance(error, distributed.ShardingError):
         diagnostic = Diagnostic("E930", error.message, program.train.span, error.help)
     elif isinstance(error, TrainingDiverged):
-        help = (
+        help = error.help or (
             "lower train.optimizer.lr, add train.energy_l2 = 0.1, or raise "
             f"train.objective.steps; the last good checkpoint is in {run_dir}"
         )

@@ -86,7 +86,7 @@ class EnergySplit:
 def describe_node(node: ir.ENode) -> str:
     if isinstance(node, ir.Input):
         return f"`{node.variable}`"
-    if isinstance(node, ir.Ref):
+    if isinstance(node, (ir.Ref, ir.Param)):
         return f"`{node.name}`"
     if isinstance(node, ir.Const):
         return repr(node.value)

@@ -51,8 +51,12 @@ def cli(*args: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def step(name: str, *args: str) -> str:
+def step(name: str, *args: str, allow: tuple[str, str] | None = None) -> str | None:
+    """stdout of `ebmspec ARGS`, or `PipelineFailure`; None when `allow` = (code, file) and
+    the command stopped with that located user error."""
     status, out, err = cli(*args)
+    if allow is not None and status == 1 and f"error[{allow[0]}]" in err and allow[1] in err:
+        return None
     if status != 0:
         kind = "internal error" if status == 2 else "user error on a spec believed valid"
         raise PipelineFailure(f"{name}: {kind} (exit {status})\n{err[-4000:]}\n{out[-1000:]}")
@@ -118,7 +122,12 @@ def end_to_end(
     _finite_samples(samples)
     run = work / "run"
     chosen = ["--profile", profile] if profile else []
-    step("train", "train", str(spec), "--out", str(run), "--device", "cpu", *chosen)
+    # E929, a located report that the loss blew up (raw wine data under `x ** 2`, say), is an
+    # outcome of the numbers the checker cannot know, not a crash: the property stops there.
+    trained = step("train", "train", str(spec), "--out", str(run), "--device", "cpu", *chosen,
+                   allow=("E929", spec.name))  # fmt: skip
+    if trained is None:
+        return
     _finite_metrics(run)
     step("eval", "eval", str(run), "--limit", "4", "--no-images", "--device", "cpu")
     step("sample run", "sample", str(run), "--chains", "2", "--steps", "1", "--device", "cpu")

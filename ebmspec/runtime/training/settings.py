@@ -48,7 +48,12 @@ def score(result: dict) -> dict:
 
 
 class TrainingDiverged(Exception):
-    """The loss kept blowing up after every rollback."""
+    """The loss kept blowing up after every rollback (or blew up before any update); `help`
+    replaces the usual advice when there is better."""
+
+    def __init__(self, message: str, help: str | None = None) -> None:
+        super().__init__(message)
+        self.help = help
 
 
 @dataclass(frozen=True)

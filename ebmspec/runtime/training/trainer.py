@@ -225,6 +225,14 @@ class Trainer:
         # on it (and on a stop request) in one all-reduce, so they roll back and stop together.
         value, parts = self.signals.agree(loss, parts)
         if not math.isfinite(value) or abs(value) > DIVERGED:
+            if self.iteration == 0 and math.isfinite(value):
+                # The initial weights: a rollback restores them and the loss comes back, 8 times.
+                raise TrainingDiverged(
+                    f"the loss is {value:.3g} at the first iteration, before any update (past "
+                    f"{DIVERGED:.0e}): the energy's values on this data are too large to train",
+                    "standardize the real variables (`transform x: standardize` under `data`), "
+                    "lower train.energy_l2, or scale the energy's terms down",
+                )
             self.checkpoints.rollback(value)
             return None
         lr = s.lr * self.lr_scale * lr_factor(self.iteration, s.warmup, s.iterations, s.decay)

@@ -143,5 +143,11 @@ def penalty_inputs(values: dict, variables: dict, grad_penalty: float) -> tuple[
 def gradient_penalty(f: torch.Tensor, inputs: dict, reals) -> torch.Tensor:
     """mean over examples of 1/2 |grad_x f|^2, x every real variable in `reals` (the inputs must
     require gradients); differentiable (a double backward), so it trains the energy."""
-    grads = torch.autograd.grad(f.sum(), [inputs[n] for n in reals], create_graph=True)
+    # A real variable the energy does not read has gradient 0 (a generated spec crashed here).
+    grads = torch.autograd.grad(
+        f.sum(), [inputs[n] for n in reals], create_graph=True, allow_unused=True
+    )
+    grads = [g for g in grads if g is not None]
+    if not grads:
+        return f.new_zeros(())
     return 0.5 * sum(g.pow(2).reshape(g.shape[0], -1).sum(1) for g in grads).mean()

@@ -143,7 +143,9 @@ def penalty_inputs(values: dict, variables: dict, grad_penalty: float) -> tuple[
 def gradient_penalty(f: torch.Tensor, inputs: dict, reals) -> torch.Tensor:
     """mean over examples of 1/2 |grad_x f|^2, x every real variable in `reals` (the inputs must
     require gradients); differentiable (a double backward), so it trains the energy."""
-    # A real variable the energy does not read has gradient 0 (a generated spec crashed here).
+    # No real variable, or one the energy does not read: gradient 0 (generated specs crashed here).
+    if not reals:
+        return f.new_zeros(())
     grads = torch.autograd.grad(
         f.sum(), [inputs[n] for n in reals], create_graph=True, allow_unused=True
     )

@@ -3,7 +3,8 @@ resumed run ends bit-identical to the uninterrupted one (issue 31, item 4).
 
 16 instants are drawn from the write operations of the uninterrupted run (`kill_at.py` kills the
 process just before the K-th: between two writes, the state a power cut leaves), 4 from its
-duration (a kill at a random time, inside a write or a computation). The run covers every file a
+duration (a kill at a random time, inside a write or a computation); a 21st, fixed, falls between
+run.json and the first checkpoint, where `--resume` starts the run over. The run covers every file a
 run folder has: checkpoints and their history, energy and best weights, metrics.jsonl / .csv,
 TensorBoard events, an evaluation in the middle and one at the end, run.json, spec.ebm and
 runs/latest. "Bit-identical": every checkpoint tensor (weights, EMA, Adam moments, replay buffer,
@@ -42,7 +43,7 @@ SETTINGS = [
     *("--set", "train.optimizer.warmup=10", "--set", "evaluate.samples.steps=10"),
     *("--set", "evaluate.accuracy.steps=10", "--set", "evaluate.accuracy.chains=20"),
 ]
-AT_WRITES, AT_TIMES = 16, 4
+AT_WRITES, AT_TIMES = 16, 4  # and one fixed instant: 21 kills
 SEED = 31
 APPENDS = ("tensorboard/events", "metrics.jsonl")
 WALL_CLOCK = {"train_seconds", "seconds"}  # the only values allowed to differ
@@ -122,6 +123,9 @@ def _differences(expected: dict, got: dict) -> list[str]:
 
 def test_sigkill_at_20_random_instants_resumes_bit_identical(tmp_path):
     events = tmp_path / "events.txt"
+    # runs/ exists for every killed run (made by this one): so it must for this one too, or this
+    # run's list holds two more mkdir operations at the start and the numbering shifts.
+    (tmp_path / "runs").mkdir()
     began = time.perf_counter()
     code, _, err = _run(tmp_path, 0, "runs/whole", events=events)
     duration = time.perf_counter() - began
@@ -142,6 +146,11 @@ def test_sigkill_at_20_random_instants_resumes_bit_identical(tmp_path):
     chosen = set(rng.sample(files, AT_WRITES // 2))
     chosen |= set(rng.sample([k for k in anywhere if k not in chosen], AT_WRITES // 2))
     instants = [("write", k) for k in sorted(chosen)]
+    # and one fixed: between run.json and the first checkpoint, where --resume starts over
+    first_checkpoint = next(
+        k for k in anywhere if ".checkpoint.safetensors." in writes[k - 1] and k not in chosen
+    )
+    instants.append(("write", first_checkpoint))
     instants += [("time", round(rng.uniform(first, last), 2)) for _ in range(AT_TIMES)]
 
     def one(index: int) -> str:
@@ -157,6 +166,9 @@ def test_sigkill_at_20_random_instants_resumes_bit_identical(tmp_path):
             code, _, err = _run(tmp_path, 0, out, delay=where)
             what = f"at {where} s of {duration:.1f} s" + (" (had finished)" if code == 0 else "")
         code, _, err = _run(tmp_path, 0, out, "--resume")
+        if (kind, where) == ("write", first_checkpoint):
+            assert "stopped before its first checkpoint: training it from the start" in err, err
+            what += ", started over"
         if code == 1 and "error[E923]" in err:
             # killed before run.json existed: a clear error, and a new run goes on from there
             assert "help: start a new run without --resume" in err, err

@@ -8,9 +8,9 @@ E509 at the number responsible (in the spec, the profile or the `--set` that gav
 
 The activations are measured, not modelled: the energy is built on torch's `meta` device (no
 storage, no initialisation; on the CPU when its weights are small, which is faster) and run on one
-and on two examples under a saved-tensors hook, which
-sees every tensor autograd keeps for the backward pass of a training step or a gradient-based
-sampler sweep; the difference is the bytes per example. The data set held in memory is not
+and on two examples under a saved-tensors hook, which sees every tensor autograd keeps for the
+backward pass of a training step or a gradient-based sampler sweep; the difference is the bytes
+per example. The data set held in memory is not
 counted (its size is known only once it is read).
 """
 
@@ -139,7 +139,7 @@ def activation_bytes(program: ir.Program, model=None) -> tuple[int, int]:
 
 
 def model_bytes(model) -> tuple[int, int]:
-    """(learned parameter bytes, fixed buffer bytes) of an energy (counted on the meta device)."""
+    """(learned parameter bytes, fixed buffer bytes) of an energy (on any device, meta included)."""
     learned = sum(p.numel() * p.element_size() for p in model.parameters())
     fixed = sum(b.numel() * b.element_size() for b in model.buffers())
     return learned, fixed

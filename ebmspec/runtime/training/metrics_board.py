@@ -160,7 +160,6 @@ class Board:
             for event in _events(path):
                 if event.step <= iteration:
                     tags = tuple(value.tag for value in event.summary.value)
-                    newest.pop((event.step, tags), None)
                     newest[event.step, tags] = event
         kept = sorted(newest.values(), key=lambda event: (event.step, event.wall_time))
         writer = self._open(purge_step=iteration + 1)

@@ -144,10 +144,12 @@ def gradient_penalty(f: torch.Tensor, inputs: dict, reals) -> torch.Tensor:
     """mean over examples of 1/2 |grad_x f|^2, x every real variable in `reals` (the inputs must
     require gradients); differentiable (a double backward), so it trains the energy."""
     # No real variable, or one the energy does not read: gradient 0 (generated specs crashed here).
-    if not reals:
-        return f.new_zeros(())
-    grads = torch.autograd.grad(
-        f.sum(), [inputs[n] for n in reals], create_graph=True, allow_unused=True
+    grads = (
+        torch.autograd.grad(
+            f.sum(), [inputs[n] for n in reals], create_graph=True, allow_unused=True
+        )
+        if reals
+        else ()
     )
     grads = [g for g in grads if g is not None]
     if not grads:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from ebmspec import ir
 from ebmspec.frontend import ast
+from ebmspec.passes.collapse import collapse_plan
+from ebmspec.passes.collapse import describe as describe_collapse
 from ebmspec.passes.plan_sweep import BlockPlan, CachedBlock, Cost, SweepPlan, plan_sweeps
 
 
@@ -113,4 +115,7 @@ def dump_schedule(program: ir.Program) -> str:
             f" naive {_cost(plan.naive_passes, plan.naive_forwards)}"
         )
         lines.append(f"  {sweep_costs(plan)}")
+    collapse = collapse_plan(program)
+    if collapse is not None:
+        lines += describe_collapse(collapse, program)
     return "\n".join(lines) + "\n"

@@ -54,7 +54,7 @@ def train(
     device: str = "cpu",
     monitor=None,
     ranks=None,
-    capture: str | None = None,
+    capture: str | None = "spec",
     resume: bool = False,
     announce: Callable | None = None,
     latest: bool = True,

@@ -146,7 +146,7 @@ def train_command(console, spec: Path, options: dict, where: str) -> int:
     try:  # the library's loop, which `Model.fit` runs too
         summary = training.train(
             program, trained_source, run_dir, spec.parent, where, display, ranks,
-            options.get("capture"), resume, announce,
+            options.get("capture", "spec"), resume, announce,
         )  # fmt: skip
     except (distributed.ShardingError, TrainingDiverged) as error:
         display.stop()

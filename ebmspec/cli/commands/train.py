@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from ebmspec.cli.base import (
-    Capture,
     CaptureOpt,
     Command,
     Device,
@@ -64,7 +63,7 @@ def train(
             help="data-parallel on N processes of this machine (runs torchrun; pcd, cd, jem)",
         ),
     ] = 1,
-    capture: CaptureOpt = Capture.off,
+    capture: CaptureOpt = None,
     max_memory: MemoryOpt = None,
 ) -> None:
     """Train SPEC: live progress, periodic evaluation, atomic checkpoints, metrics and logs."""
@@ -78,7 +77,8 @@ def train(
         # a setting like any other: recorded in run.json (a resumed run keeps its own)
         settings.append(f"train.seed={seed}")
     options = {"profile": profile, "settings": settings, "out": out, "resume": resume}
-    options["capture"] = resolve_capture(capture.value, on)
+    # Without the flag the spec's `train.capture` decides (off unless it says compile).
+    options["capture"] = "spec" if capture is None else resolve_capture(capture.value, on)
     options["max_memory"] = memory_limit(max_memory)
     if nproc > 1 and not distributed.launched():
         train_command.precheck(spec, options, nproc)

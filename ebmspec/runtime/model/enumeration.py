@@ -162,3 +162,36 @@ def labelled_rows(train: dict, names, per_class: int, generator) -> torch.Tensor
         members = order[shuffled == value]
         keep[members[:per_class]] = True
     return keep.nonzero().flatten()
+
+
+class MarginalEnergy:
+    """log p~(rest) = log sum over every joint value of the discrete `labels` of f: an energy of
+    the other variables, which collapsed negative chains sample (passes/collapse.py). The part of
+    the network that reads no label runs once per chain, through the model's cached split for
+    moves of the labels (`EnergyModel.split`), and the head once per joint value; `model` is
+    kept for identity checks (a captured sweep is built for one model)."""
+
+    def __init__(self, model, variables: dict, labels) -> None:
+        self.model = model
+        self.variables = variables
+        self.labels = tuple(labels)
+        split = getattr(model, "split", None)
+        self.parts = split(self.labels) if split is not None else None
+        # Listed once, here, outside any traced sweep (capture.py): a tensor made while tracing
+        # must not outlive the trace.
+        device = next(model.parameters()).device if hasattr(model, "parameters") else None
+        self.configs = configurations(variables, self.labels, device)
+
+    def __call__(self, values: dict) -> torch.Tensor:
+        rest = {n: v for n, v in values.items() if n not in self.labels}
+        if self.parts is None:
+            return torch.logsumexp(label_scores(self.model, rest, self.variables, self.labels), 1)
+        reference = next(iter(rest.values()))
+        count = reference.shape[0]
+        options = next(iter(self.configs.values())).shape[0]
+        statics = self.parts.statics(rest)
+        tiled = tuple(s.repeat(options, *([1] * (s.dim() - 1))) for s in statics)
+        dtype = reference.dtype if reference.is_floating_point() else torch.float32
+        moving = {n: c.to(dtype).repeat_interleave(count, 0) for n, c in self.configs.items()}
+        f = self.parts.head(tiled, moving).reshape(options, count).t()
+        return torch.logsumexp(f, 1)

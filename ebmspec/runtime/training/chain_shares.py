@@ -74,7 +74,8 @@ class Share:
         for prefix, chains in self.chain_sets:
             buffer = ckpt.under(prefix, tensors)
             if buffer:
-                chains.buffer = {k: v.to(device) for k, v in buffer.items()}
+                # A run saved before its chains were collapsed also kept the summed-out labels.
+                chains.buffer = {k: v.to(device) for k, v in buffer.items() if k in chains.names}
         self.chain_gen.set_state(tensors[self.key("rng/chain")])
 
     def reseed(self, seed: int, rollbacks: int) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from ebmspec.runtime.model.enumeration import MarginalEnergy
 from ebmspec.runtime.sampling.capture import CapturedSweep
 from ebmspec.runtime.sampling.kernels.base import Target
 from ebmspec.runtime.sampling.schedule import (
@@ -34,6 +35,9 @@ class Negatives:
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
     capture: a torch.compile mode to run the sweeps as graphs in (runtime/sampling/capture.py;
     compiled on the first draw and reused), None for the eager loop.
+    collapsed: discrete variables the chains sum out exactly (passes/collapse.py): the blocks
+    that move only them do not run, the others sample on log sum_labels exp f, and the buffer
+    and the draws hold the other variables only.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class Negatives:
         reinit: float = 0.0,
         kept=(),
         capture: str | None = None,
+        collapsed=(),
     ):
         self.sampler = sampler
         self.variables = variables
@@ -54,15 +59,31 @@ class Negatives:
         self.size = size
         self.reinit = reinit
         self.kept = frozenset(kept)
+        self.collapsed = tuple(collapsed)
+        self.names = tuple(n for n in variables if n not in self.collapsed)
         self.buffer: dict[str, torch.Tensor] | None = None
-        self.schedule = build_schedule(sampler["blocks"], variables, self.kept)
+        self.schedule = build_schedule(
+            sampler["blocks"], variables, self.kept | frozenset(self.collapsed)
+        )
+        self.marginal: MarginalEnergy | None = None
         self.capture = capture
         self.captured: CapturedSweep | None = None
 
     def fresh(self, count: int, generator, stats, device) -> dict:
-        return initial_values(
-            self.sampler["inits"], self.variables, count, generator, stats, device
-        )
+        table = {name: self.variables[name] for name in self.names}
+        inits = [
+            (tuple(n for n in names if n in table), dist, params)
+            for names, dist, params in self.sampler["inits"]
+        ]
+        return initial_values(inits, table, count, generator, stats, device)
+
+    def energy(self, model):
+        """What the chains sample: f, or with collapsed labels log sum_labels exp f."""
+        if not self.collapsed:
+            return model
+        if self.marginal is None or self.marginal.model is not model:
+            self.marginal = MarginalEnergy(model, self.variables, self.collapsed)
+        return self.marginal
 
     def start(self, generator, stats, device) -> None:
         """Fill the buffer from the init distributions (p0 for x, q0 for y)."""
@@ -88,11 +109,13 @@ class Negatives:
                     for name, value in values.items()
                 }
         start = self.schedule.start(values)
-        target = Target(model, self.variables, fixed=self.kept, stats=stats)
+        energy = self.energy(model)
+        fixed = self.kept | frozenset(self.collapsed)
+        target = Target(energy, self.variables, fixed=fixed, stats=stats)
         if self.capture is None:
             state = self.schedule.run(start, target, generator, self.steps)
         else:
-            if self.captured is None or self.captured.target.energy is not model:
+            if self.captured is None or self.captured.target.energy is not energy:
                 # One compilation for the run: the same model (trained in place), same shapes.
                 self.captured = CapturedSweep(self.schedule, target, self.capture)
             state = self.captured.run(start, generator, self.steps)

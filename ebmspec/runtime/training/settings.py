@@ -74,6 +74,7 @@ class Settings:
     lr: float
     warmup: int
     decay: str
+    capture: str  # "off" or "compile": the spec's train.capture
     betas: tuple[float, float]
     weight_decay: float
     momentum: float
@@ -119,6 +120,7 @@ class Settings:
             lr=float(optimizer.get("lr", 1e-4)),
             warmup=int(optimizer.get("warmup", 0)),
             decay=str(optimizer.get("decay", "none")),
+            capture=str(settings.get("capture", "off")),
             betas=tuple(optimizer.get("betas", (0.9, 0.999))),
             weight_decay=float(optimizer.get("weight_decay", 0.0)),
             momentum=float(optimizer.get("momentum", 0.0)),

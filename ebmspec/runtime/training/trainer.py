@@ -43,6 +43,7 @@ from ebmspec.runtime.data.transforms import fit_transforms
 from ebmspec.runtime.io import checkpoint as ckpt
 from ebmspec.runtime.model.energy import lower_energy, variable_table
 from ebmspec.runtime.model.enumeration import labelled_rows
+from ebmspec.runtime.sampling.capture import CAPTURE_MODES
 from ebmspec.runtime.sampling.kernels.jump import shift_groups
 from ebmspec.runtime.sampling.sampler import sampler_table
 from ebmspec.runtime.seeding import stream
@@ -74,7 +75,7 @@ EVAL_EXAMPLES = 500  # periodic evaluation uses this many test examples; `ebmspe
 class Trainer:
     """One training run of `program` on `dataset`, persisted in `run_dir`. `capture`: the
     torch.compile mode the negative chains' sweeps run in as graphs (runtime/sampling/capture.py),
-    None for the eager loop."""
+    None for the eager loop, "spec" for what the spec's `train.capture` says."""
 
     def __init__(
         self,
@@ -85,7 +86,7 @@ class Trainer:
         monitor: Monitor | None = None,
         evaluate=None,
         ranks: distributed.Ranks | None = None,
-        capture: str | None = None,
+        capture: str | None = "spec",
     ):
         self.program = program
         self.dataset = dataset
@@ -96,6 +97,8 @@ class Trainer:
         self.s = Settings.of(program)
         self.ranks = ranks or distributed.Ranks()
         objective_class = OBJECTIVE_CLASSES[self.s.objective]
+        if capture == "spec":
+            capture = CAPTURE_MODES[self.s.capture]
         distributed.check(self.s, self.ranks, SHARDABLE)
         self.table = variable_table(program)
         self.sampler = sampler_table(program.sampler(self.s.sampler))
@@ -106,12 +109,12 @@ class Trainer:
             parameter.requires_grad_(False)
         self.optimizer = self._optimizer()
 
-        def chains(kept: tuple) -> Negatives:
+        def chains(kept: tuple, summed: tuple = ()) -> Negatives:
             size = self.s.buffer // self.ranks.total  # each share its part of the buffer
             persistent = objective_class.negatives == "persistent"
             return Negatives(
                 self.sampler, self.table, self.s.steps, persistent, size, self.s.reinit, kept,
-                capture,
+                capture, summed,
             )  # fmt: skip
 
         # Objectives without MCMC (ssm, nll, vera) keep no chains and no buffer.
@@ -121,7 +124,7 @@ class Trainer:
             Share(
                 index,
                 self.ranks.total,
-                chains(kept) if sampling else None,
+                chains(kept, self.objective.summed) if sampling else None,
                 chains(second) if second is not None else None,
                 self.s.seed,
                 device,
@@ -167,9 +170,13 @@ class Trainer:
         params = list(self.model.parameters())
         if self.s.optimizer == "sgd":
             return torch.optim.SGD(params, lr=0.0, momentum=self.s.momentum)
+        # The fused kernel: one pass over all parameters and no host sync per parameter (the
+        # for-loop Adam reads each step count with .item(): 14 syncs an iteration on MNIST).
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
         return torch.optim.Adam(
-            params, lr=0.0, betas=self.s.betas, weight_decay=self.s.weight_decay
-        )
+            params, lr=0.0, betas=self.s.betas, weight_decay=self.s.weight_decay,
+            fused=fused or None,
+        )  # fmt: skip
 
     # ---- set-up ---------------------------------------------------------------------------
     def start(self, resume: bool) -> None:

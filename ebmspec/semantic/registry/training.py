@@ -56,6 +56,9 @@ TRAIN_SETTINGS = {
     "eval_every": P("eval_every", "posint", 1000),
     "checkpoint_every": P("checkpoint_every", "posint", 1000),
     "seed": P("seed", "nonneg_int", 0),
+    # The negative chains' sweeps as one torch.compile graph each (runtime/sampling/capture.py),
+    # what `ebmspec train --capture compile` asks for; the command-line flag overrides it.
+    "capture": P("capture", "choice", "off", choices=("off", "compile")),
     # Semi-supervised training (jem, vera): the labels of k training examples per class are kept
     # (a seeded choice), the rest are hidden; the cross-entropy runs on a batch of the labelled
     # ones, the generative term on batches of all. `label_entropy`: + beta * mean H(p(y | x)) on

@@ -47,6 +47,10 @@ class Objective:
         self.args = dict(trainer.program.train.objective.args)
         self.latent = LatentTerm(trainer, self.args.get("latents"))
 
+    # The discrete variables the (first set of) negative chains sum out exactly instead of
+    # sampling them (passes/collapse.py); jem sets it.
+    summed: tuple[str, ...] = ()
+
     def kept(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """(variables the chains keep as drawn, those a second set of chains keeps or None)."""
         return (), None

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import torch
 
-from ebmspec.runtime.model.enumeration import configurations, label_scores
+from ebmspec.passes.collapse import collapse_plan
+from ebmspec.runtime.model.enumeration import configurations, label_scores, marginal_energy
 from ebmspec.runtime.training.objectives.base import (
     Objective,
     gradient_penalty,
@@ -37,11 +38,14 @@ SIGNATURE = Signature(
         P("alpha", "nonneg_float", 1.0),
         P("label", "variable?", None),
         P("generative", "choice", "marginal", choices=("marginal", "conditional", "both")),
+        P("collapse", "bool", True),
     ),
     "JEM hybrid: alpha * log p(y|x) + log p(x) (y marginalised exactly); "
     "`generative = conditional`: alpha * log p(y|x) + log p(x|y), negatives from chains "
     "that keep their labels; `both`: alpha * log p(y|x) + log p(x) + log p(x|y), both "
-    "kinds of chains; latent variables summed out exactly (`latents = exact`)",
+    "kinds of chains; latent variables summed out exactly (`latents = exact`); `collapse`: "
+    "the joint chains sum the labels out exactly where listing them is cheap (--emit schedule "
+    "says where), `false` samples them",
 )
 
 
@@ -58,6 +62,7 @@ def jem_loss(
     kept_negative: dict | None = None,
     grad_penalty=0.0,
     free=None,
+    collapsed: bool = False,
 ):
     """alpha * CE(p(y|x)) - (mean log p~(x) on data - mean f on joint samples), with
     log p~(x) = logsumexp_y f(x, y) over every joint value of the `labels`. Examples with a
@@ -80,11 +85,16 @@ def jem_loss(
         n: v.detach().requires_grad_(True) if v.is_floating_point() and n not in labels else v
         for n, v in positive.items()
     }
-    f_all = (
-        label_scores(model, keep_graph, variables, labels)
-        if free is None
-        else free(model, keep_graph, labels)
-    )
+    f_neg = None
+    if free is not None:
+        f_all = free(model, keep_graph, labels)
+    elif collapsed:
+        # Data and collapsed negatives in one pass: one batched matmul beats two half-size ones.
+        both = {n: torch.cat([v, negative[n]]) for n, v in keep_graph.items() if n not in labels}
+        scores = label_scores(model, both, variables, labels)
+        f_all, f_neg = scores[:count], torch.logsumexp(scores[count:], 1)
+    else:
+        f_all = label_scores(model, keep_graph, variables, labels)
     log_px = torch.logsumexp(f_all, 1)
     match = torch.ones(count, options, dtype=torch.bool, device=device)
     agree = torch.ones(count, options, dtype=torch.bool, device=device)
@@ -101,7 +111,10 @@ def jem_loss(
             same = same | ~known.reshape(count, 1, -1)
         agree &= same.all(-1)
     f_true = (f_all * match).sum(1)
-    f_neg = model(negative)
+    if f_neg is None and collapsed:  # with latents summed by `free`
+        f_neg = marginal_energy(model, negative, variables, labels)
+    elif f_neg is None:
+        f_neg = model(negative)
     # log p~(x, y_observed) for log p(x | y) (the marginal term needs none); log p~(x): log p(x)
     f_given = (
         None
@@ -140,6 +153,9 @@ class JemObjective(Objective):
         self.generative = trainer.s.generative
         # jem sums latent variables out exactly (the checker refuses chains for it).
         self.free = self.latent.free if self.latent.names else None
+        plan = collapse_plan(trainer.program)
+        self.summed = () if plan is None else plan.labels
+        self.collapsed = plan is not None
 
     def kept(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """`conditional`: the chains of p(x | y) keep the labels they were drawn with; `both`:
@@ -157,7 +173,7 @@ class JemObjective(Objective):
             )
             loss, f_pos, f_neg = jem_loss(
                 trainer.model, positive, negative, trainer.table, s.labels, 0.0, hidden,
-                s.energy_l2, s.generative, kept, s.grad_penalty, self.free,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, self.collapsed,
             )  # fmt: skip
             return trainer.apply(extra(loss), {"f_data": f_pos, "f_samples": f_neg}, rates)
         positive, observed, negative, kept, rates = share_batches(
@@ -167,7 +183,7 @@ class JemObjective(Objective):
         def compute(model):
             return jem_loss(
                 model, positive, negative, trainer.table, s.labels, s.alpha, observed,
-                s.energy_l2, s.generative, kept, s.grad_penalty, self.free,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, self.collapsed,
             )  # fmt: skip
 
         loss, f_pos, f_neg = trainer.forward(compute)

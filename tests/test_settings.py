@@ -55,7 +55,7 @@ def test_set_and_profiles_can_replace_the_whole_objective(cli, tmp_path):
     assert status == 0, err
     expected = "objective: jem(sampler=joint, steps=7, buffer=10000, reinit=0.05, latents=auto"
     assert expected + ", alpha=3" in out
-    assert "generative=conditional)" in out
+    assert "generative=conditional, collapse=True)" in out
     spec = tmp_path / "p.ebm"
     # A key after a call on the next line (LALR once read its `train` as the block keyword).
     profile = "profile gen {\n  train.objective = cd(steps = 4)\n  train.iterations = 9\n}\n"

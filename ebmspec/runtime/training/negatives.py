@@ -62,9 +62,9 @@ class Negatives:
         self.collapsed = tuple(collapsed)
         self.names = tuple(n for n in variables if n not in self.collapsed)
         self.buffer: dict[str, torch.Tensor] | None = None
-        self.schedule = build_schedule(
-            sampler["blocks"], variables, self.kept | frozenset(self.collapsed)
-        )
+        # Summed-out labels leave the chains as kept ones do: no block moves them.
+        self.fixed = self.kept | frozenset(self.collapsed)
+        self.schedule = build_schedule(sampler["blocks"], variables, self.fixed)
         self.marginal: MarginalEnergy | None = None
         self.capture = capture
         self.captured: CapturedSweep | None = None
@@ -110,8 +110,7 @@ class Negatives:
                 }
         start = self.schedule.start(values)
         energy = self.energy(model)
-        fixed = self.kept | frozenset(self.collapsed)
-        target = Target(energy, self.variables, fixed=fixed, stats=stats)
+        target = Target(energy, self.variables, fixed=self.fixed, stats=stats)
         if self.capture is None:
             state = self.schedule.run(start, target, generator, self.steps)
         else:

@@ -155,7 +155,6 @@ class JemObjective(Objective):
         self.free = self.latent.free if self.latent.names else None
         plan = collapse_plan(trainer.program)
         self.summed = () if plan is None else plan.labels
-        self.collapsed = plan is not None
 
     def kept(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
         """`conditional`: the chains of p(x | y) keep the labels they were drawn with; `both`:
@@ -173,7 +172,7 @@ class JemObjective(Objective):
             )
             loss, f_pos, f_neg = jem_loss(
                 trainer.model, positive, negative, trainer.table, s.labels, 0.0, hidden,
-                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, self.collapsed,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, bool(self.summed),
             )  # fmt: skip
             return trainer.apply(extra(loss), {"f_data": f_pos, "f_samples": f_neg}, rates)
         positive, observed, negative, kept, rates = share_batches(
@@ -183,7 +182,7 @@ class JemObjective(Objective):
         def compute(model):
             return jem_loss(
                 model, positive, negative, trainer.table, s.labels, s.alpha, observed,
-                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, self.collapsed,
+                s.energy_l2, s.generative, kept, s.grad_penalty, self.free, bool(self.summed),
             )  # fmt: skip
 
         loss, f_pos, f_neg = trainer.forward(compute)

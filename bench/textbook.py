@@ -72,30 +72,36 @@ def train(spec: str, folder: Path, settings=()):
 # ---- binary RBM -------------------------------------------------------------------------------
 
 
-def rbm_log_likelihood(W, b, c, v: torch.Tensor) -> float:
-    """Mean exact log p(v) of the RBM f(v, h) = v'Wh + b'v + c'h (W [V, H]) over the rows of v
-    ([N, V] 0/1), in float64: log Z = logsumexp over the 2^H hidden states h of c'h + sum_i
-    softplus(b_i + (Wh)_i); log p~(v) = b'v + sum_j softplus(c_j + (v'W)_j)."""
-    W, b, c, v = (torch.as_tensor(t, dtype=torch.float64) for t in (W, b, c, v))
+def rbm_log_z(W, b, c) -> torch.Tensor:
+    """Exact log Z of the RBM f(v, h) = v'Wh + b'v + c'h (W [V, H]), float64: logsumexp over the
+    2^H hidden states h of c'h + sum_i softplus(b_i + (Wh)_i) (the visible units summed in
+    closed form)."""
+    W, b, c = (torch.as_tensor(t, dtype=torch.float64) for t in (W, b, c))
     hidden = W.shape[1]
     parts = []
     for start in range(0, 2**hidden, 4096):
         codes = torch.arange(start, min(start + 4096, 2**hidden))
         h = ((codes[:, None] >> torch.arange(hidden)) & 1).to(torch.float64)
         parts.append(h @ c + torch.nn.functional.softplus(h @ W.t() + b).sum(1))
-    log_z = torch.logsumexp(torch.cat(parts), 0)
+    return torch.logsumexp(torch.cat(parts), 0)
+
+
+def rbm_log_likelihood(W, b, c, v: torch.Tensor) -> float:
+    """Mean exact log p(v) of the RBM (see `rbm_log_z`) over the rows of v ([N, V] 0/1), in
+    float64: log p~(v) = b'v + sum_j softplus(c_j + (v'W)_j), minus log Z."""
+    W, b, c, v = (torch.as_tensor(t, dtype=torch.float64) for t in (W, b, c, v))
     free = v @ b + torch.nn.functional.softplus(v @ W + c).sum(1)
-    return float((free - log_z).mean())
+    return float((free - rbm_log_z(W, b, c)).mean())
 
 
 @torch.no_grad()
-def rbm_parameters(model, visible: int, hidden: int):
+def rbm_parameters(model, visible: int, hidden: int, shape=(1, 28, 28)):
     """(W, b, c) of an energy that is an RBM up to a constant, read off f at 0 and unit vectors:
     b_i = f(e_i, 0) - f(0, 0), c_j = f(0, e_j) - f(0, 0), W_ij = f(e_i, e_j) - those - f(0, 0)."""
     eye_v, eye_h = torch.eye(visible), torch.eye(hidden)
 
     def f(v, h):
-        return model({"x": v.reshape(-1, 1, 28, 28), "h": h}).double()
+        return model({"x": v.reshape(-1, *shape), "h": h}).double()
 
     zero = f(torch.zeros(1, visible), torch.zeros(1, hidden))
     b = f(eye_v, torch.zeros(visible, hidden)) - zero

@@ -236,6 +236,8 @@ class Sampler:
     blocks: tuple[Block, ...]
     sweeps: int
     span: Span
+    # Parallel tempering's inverse temperatures, 1 first (runtime/sampling/tempering.py); () none.
+    temperatures: tuple[float, ...] = ()
 
 
 # ---- training, evaluation, profiles ------------------------------------------------------------
@@ -262,7 +264,7 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Report:
-    kind: str  # calibration | samples | ood | density
+    kind: str  # calibration | samples | ood | density | likelihood
     call: Call
     span: Span
 

@@ -258,6 +258,7 @@ def test_lattice_and_chain_rows_print_every_figure(tmp_path):
     expected = {
         "ising4_tv_over_floor", "potts_tv_over_floor", "ising32_hot_z", "ising32_cold_abs_m",
         "ising_passes_per_sweep", "rbm_passes_per_sweep", "inverse_ising_err",
+        "inverse_ising_pcd_err", "inverse_ising_pl_err",
         "crf_marginal_err", "crf_acc_ebmspec",
     }  # fmt: skip
     if importlib.util.find_spec("torchcrf") is not None:

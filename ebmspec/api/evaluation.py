@@ -21,17 +21,27 @@ from ebmspec.source import Source
 
 
 def evaluate_run(
-    run, device: str, limit: int | None, seed: int | None, images: bool, progress=None
+    run,
+    device: str,
+    limit: int | None,
+    seed: int | None,
+    images: bool,
+    progress=None,
+    ais: str | None = None,
 ) -> dict:
     """Run the spec's `evaluate` block on `run`'s EMA weights. `seed` seeds the chains (None: the
     training seed); the data split and transforms stay the training run's. `progress(done,
-    total)`, if given, is called as test examples are evaluated."""
+    total)`, if given, is called as test examples are evaluated (then as AIS anneals). `ais`:
+    `ebmspec eval --ais`'s text ("" for the spec's or the default settings), None to run AIS
+    only where the spec's evaluate block asks for it."""
     from ebmspec.runtime.data import load_dataset
     from ebmspec.runtime.evaluation import evaluate as evaluation
+    from ebmspec.runtime.evaluation.likelihood import ais_settings
     from ebmspec.runtime.plots import pictures
     from ebmspec.runtime.training.trainer import Settings
 
     program = run.program
+    ais_args = ais_settings(program, ais)  # a bad --ais fails before any work
     spec_dir = Path(run.info.get("spec", ".")).parent
     # The data split and transforms are the training run's (its seed); the chains take `seed`,
     # the training seed unless one is given.
@@ -52,6 +62,7 @@ def evaluate_run(
         limit=limit,
         progress=progress,
         ood_scores=ood_scores,
+        ais=ais_args,
     )
     result = {k: v for k, v in result.items() if not isinstance(v, torch.Tensor)}
     result["run"] = str(run.path)

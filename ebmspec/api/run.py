@@ -142,15 +142,23 @@ class Run:
             )  # fmt: skip
         return name
 
-    def evaluate(self, limit: int | None = None, seed: int | None = None, images: bool = False):
+    def evaluate(
+        self,
+        limit: int | None = None,
+        seed: int | None = None,
+        images: bool = False,
+        ais: str | None = None,
+    ):
         """The spec's `evaluate` block on this run's weights: the dict `ebmspec eval` computes
         (accuracies, calibration, per-attribute numbers, generation and OOD reports, the
         iteration evaluated). `limit`: the first `limit` test examples; `seed`: the chains'
         seed (default: the training seed; the test split stays the run's); `images`: also draw
-        the figures into the run folder (their paths under "images")."""
+        the figures into the run folder (their paths under "images"); `ais`: also estimate log Z
+        and the test log-likelihood by annealed importance sampling ("" for the spec's or the
+        default settings, or "temperatures=500,runs=5"; see `ebmspec eval --ais`)."""
         from ebmspec.api.evaluation import evaluate_run
 
-        return evaluate_run(self.trained, self.device, limit, seed, images)
+        return evaluate_run(self.trained, self.device, limit, seed, images, ais=ais)
 
     def __repr__(self) -> str:
         return (

@@ -20,13 +20,42 @@ def _progress(quiet: bool):
         yield None if update is None else (lambda done, total: update(completed=done, total=total))
 
 
-def evaluate_run(run, device: str, limit: int | None, seed: int | None, images: bool, quiet=False):
+def evaluate_run(
+    run, device: str, limit: int | None, seed: int | None, images: bool, quiet=False, ais=None
+):
     """The library's `ebmspec.api.evaluation.evaluate_run` (shared with `Run.evaluate`) with a
     progress bar on a terminal (none when `quiet`)."""
     from ebmspec.api.evaluation import evaluate_run as run_evaluation
 
     with _progress(quiet) as progress:
-        return run_evaluation(run, device, limit, seed, images, progress)
+        return run_evaluation(run, device, limit, seed, images, progress, ais)
+
+
+def _ais_rows(table, ais: dict | None) -> None:
+    """log Z by AIS both ways (with standard errors), the exact value where known, and the test
+    log-likelihoods they imply."""
+    if not ais:
+        return
+    what = f"{ais['temperatures']} temperatures, {ais['runs']} x {ais['chains']} chains"
+    table.add_row(
+        f"log Z, AIS forward (lower bound; {what})",
+        f"{ais['log_z']:.3f} ± {ais['log_z_stderr']:.3f}",
+    )
+    if "log_z_reverse" in ais:
+        table.add_row(
+            f"log Z, reverse AIS from {ais['reverse_chains']} test examples (upper bound)",
+            f"{ais['log_z_reverse']:.3f} ± {ais['log_z_reverse_stderr']:.3f}",
+        )
+    if "exact_log_z" in ais:
+        table.add_row("log Z, exact", f"{ais['exact_log_z']:.3f}")
+    if "test_log_likelihood" in ais:
+        of, value = ais["test_log_likelihood_of"], ais["test_log_likelihood"]
+        table.add_row(f"test log p({of}) by AIS forward (nats)", f"{value:.3f}")
+    if "test_log_likelihood_reverse" in ais:
+        table.add_row(
+            f"test log p({ais['test_log_likelihood_of']}) by reverse AIS",
+            f"{ais['test_log_likelihood_reverse']:.3f}",
+        )
 
 
 def print_evaluation(console, run, result: dict) -> None:
@@ -75,6 +104,7 @@ def print_evaluation(console, run, result: dict) -> None:
         of = result.get("test_log_likelihood_of", "x")
         table.add_row(f"exact test log p({of}) (nats)", f"{result['test_log_likelihood']:.3f}")
         table.add_row("  per dimension", f"{result['test_log_likelihood_per_dim']:.5f}")
+    _ais_rows(table, result.get("ais"))
     examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
     if not examples and "test_free_energy_examples" in result:
         examples = result["test_free_energy_examples"]

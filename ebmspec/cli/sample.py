@@ -300,7 +300,7 @@ def sample_command(
             if progress is not None:
                 progress(state)
 
-        state, _ = run_chains(
+        state, target = run_chains(
             program,
             model.to(where),
             chains,
@@ -321,6 +321,11 @@ def sample_command(
     values = {name: value.detach().cpu() for name, value in state.point.values.items()}
     blocks = block_report(program, sampler, conditions, state)
     run = f"{chains} chains x {sweeps} sweeps of sampler `{sampler}` (seed {seed}, {where})"
+    swaps = getattr(target, "swap_rates", None)
+    if swaps is not None:  # parallel tempering: how often each neighbouring pair exchanged
+        levels = ", ".join(f"{b:g}" for b in program.sampler(sampler).temperatures)
+        rates = ", ".join(f"{float(r):.3f}" for r in swaps)
+        run += f"; parallel tempering at b = [{levels}], swap rates {rates}"
     written = None
     facts = {"origin": origin, "sampler": sampler, "seed": seed, "chains": chains, "sweeps": sweeps}
     facts |= {"warmup": kept.warmup, "thin": kept.thin, "draws": kept.draws}
@@ -352,6 +357,8 @@ def sample_command(
             for b in blocks
         ]
         summary["convergence"] = convergence
+        if swaps is not None:
+            summary["swap_rates"] = [float(r) for r in swaps]
         summary["draws"] = {key: facts[key] for key in ("warmup", "thin", "draws")}
         summary["draws"]["traced"] = traced
         print(strict_json.dumps(summary))

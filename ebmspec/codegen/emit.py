@@ -117,12 +117,13 @@ def standalone_run_files() -> str:
 
 
 def standalone_sampling() -> str:
-    """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses)
-    and of runtime/sampling/schedule.py, copied into every emitted module so that it samples with
-    the very code `ebmspec sample` runs."""
+    """The torch-only bodies of the kernels (in `KERNEL_FILES` order: each after what it uses),
+    of runtime/sampling/tempering.py and of runtime/sampling/schedule.py, copied into every
+    emitted module so that it samples with the very code `ebmspec sample` runs."""
     modules = [
         importlib.import_module(f"ebmspec.runtime.sampling.kernels.{n}") for n in KERNEL_FILES
     ]
+    modules.append(importlib.import_module("ebmspec.runtime.sampling.tempering"))
     modules.append(importlib.import_module("ebmspec.runtime.sampling.schedule"))
     return "\n\n\n".join(_standalone(module) for module in modules)
 

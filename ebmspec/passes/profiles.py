@@ -53,6 +53,8 @@ def _apply_one(program: ir.Program, override: ir.Override) -> ir.Program:
             if sampler.name == parts[1]:
                 if parts[2] == "sweeps":
                     sampler = replace(sampler, sweeps=value)
+                elif parts[2] == "temperatures":
+                    sampler = replace(sampler, temperatures=tuple(float(t) for t in value))
                 elif parts[2] == "init":
                     sampler = replace(sampler, inits=_replace_init(sampler.inits, parts[3], value))
                 else:

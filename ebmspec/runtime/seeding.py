@@ -32,6 +32,7 @@ STREAMS = {
     "judge": 12,  # bench/conditional_generation.py: the judge classifier's batches
     "latent_chains": 13,  # persistent latent chains: their first state per training example
     "binarize": 14,  # stochastic binarisation of a dataset (once, at load)
+    "ais": 15,  # annealed importance sampling (base draws, kernels, latents of the reverse start)
 }
 
 

@@ -14,14 +14,15 @@ from ebmspec.semantic import registry as reg
 
 
 def check_latents(sink, scope, call: ir.Call, latents: list) -> ir.Call | None:
-    """E508: how the objective's data term treats the latent variables. `ssm`, `vera` and a
-    flow's `nll` cannot; `nll` over discrete variables sums them out (E504 bounds the
-    enumeration); `pcd`, `cd` and `jem` resolve `latents = auto` to `exact` when their
-    values (site by site where f is affine in them) fit within MAX_ENUMERABLE, else to
-    chains, and refuse an exact sum or a persistent chain that cannot be had."""
+    """E508: how the objective's data term treats the latent variables. `ssm`, `vera`, `cll`,
+    `dsm`, `nce` and a flow's `nll` cannot; `nll` over discrete variables sums them out (E504
+    bounds the enumeration); `pcd`, `cd`, `jem` and `pseudo_likelihood` resolve `latents =
+    auto` to `exact` when their values (site by site where f is affine in them) fit within
+    MAX_ENUMERABLE, else (pcd, cd) to chains, and refuse an exact sum or a persistent chain
+    that cannot be had (`jem` and `pseudo_likelihood` only sum exactly)."""
     listed = ", ".join(f"`{v.name}` ({v.describe()})" for v in latents)
     alternatives = "use `pcd` or `cd`: they sum latent variables out exactly or draw them by "
-    if call.name in ("ssm", "vera", "cll") or (call.name == "nll" and scope.flow):
+    if call.name in ("ssm", "vera", "cll", "dsm", "nce") or (call.name == "nll" and scope.flow):
         sink.error(
             "E508",
             f"`{call.name}` cannot handle latent variables, and {listed} "
@@ -37,13 +38,14 @@ def check_latents(sink, scope, call: ir.Call, latents: list) -> ir.Call | None:
     separable = count is not None and energy_facts.separable(
         scope.energy, [v.name for v in latents]
     )
+    exact_only = call.name in ("jem", "pseudo_likelihood")
     if count is not None and call.name == "jem":
         count *= math.prod(v.cardinality for v in scope.variables.values()
                            if v.discrete and v.observed)  # fmt: skip
     fits = count is not None and count <= reg.MAX_ENUMERABLE
     chains = "fresh" if scope.drawn_data else "persistent"
     if mode == "auto":
-        mode = "exact" if fits or call.name == "jem" else chains
+        mode = "exact" if fits or exact_only else chains
     if mode == "exact" and not fits:
         what = (
             "real values cannot be enumerated"
@@ -58,7 +60,7 @@ def check_latents(sink, scope, call: ir.Call, latents: list) -> ir.Call | None:
             (
                 "use `pcd` or `cd` with `latents = fresh` or `persistent`: clamped chains draw "
                 "them"
-                if call.name == "jem"
+                if exact_only
                 else "use `latents = fresh` or `latents = persistent`: clamped chains draw "
                 "them"
             )

@@ -12,7 +12,7 @@ from ebmspec import energy_facts, ir
 from ebmspec.diagnostics import DiagnosticSink
 from ebmspec.frontend import ast, parse_assignment
 from ebmspec.semantic import registry as reg
-from ebmspec.semantic.samplers import SamplerChecks
+from ebmspec.semantic.samplers import SamplerChecks, check_temperatures
 from ebmspec.semantic.training import TrainingChecks
 from ebmspec.semantic.values import INVALID, Scope, check_value, suggest
 from ebmspec.source import Source
@@ -46,6 +46,7 @@ def setting_keys(program: ir.Program) -> dict[str, reg.Param]:
             keys.update({f"train.{part}.{p.name}": p for p in table[call.name].params})
     for sampler in program.samplers:
         keys[f"sampler.{sampler.name}.sweeps"] = reg.SAMPLER_SETTINGS["sweeps"]
+        keys[f"sampler.{sampler.name}.temperatures"] = reg.SAMPLER_SETTINGS["temperatures"]
         for init in sampler.inits:
             for name in init.variables:
                 keys[f"sampler.{sampler.name}.init.{name}"] = INIT_SETTING
@@ -149,4 +150,11 @@ def _value(scope: Scope, key: str, param: reg.Param, assignment: ast.Assignment,
         samplers.sink, samplers.scope = scope.sink, scope
         call = samplers.check_init_setting(assignment.value, key.split(".")[3], program.data)
         return INVALID if call is None else call
-    return check_value(param.type, assignment.value, scope, f"`{key}`", param)
+    value = check_value(param.type, assignment.value, scope, f"`{key}`", param)
+    if (
+        key.endswith(".temperatures")
+        and value is not INVALID
+        and not check_temperatures(scope.sink, value, assignment.value.span)
+    ):
+        return INVALID
+    return value

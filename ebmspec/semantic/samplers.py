@@ -73,6 +73,7 @@ class SamplerChecks:
         inits: list[ir.Init] = []
         blocks: list[ir.Block] = []
         sweeps = 1
+        temperatures: tuple[float, ...] = ()
         initialised: dict[str, Span] = {}
         for stmt in block.stmts:
             if isinstance(stmt, ast.Setting):
@@ -83,11 +84,16 @@ class SamplerChecks:
                         f"unknown sampler setting `{stmt.name.text}`"
                         f"{suggest(stmt.name.text, reg.SAMPLER_SETTINGS)}",
                         stmt.name.span,
-                        "sampler settings: sweeps",
+                        "sampler settings: sweeps, temperatures",
                     )
                     continue
                 value = check_value(param.type, stmt.value, self.scope, f"`{param.name}`")
-                sweeps = sweeps if value is INVALID else value
+                if value is INVALID:
+                    continue
+                if param.name == "sweeps":
+                    sweeps = value
+                elif check_temperatures(self.sink, value, stmt.value.span):
+                    temperatures = tuple(float(t) for t in value)
                 continue
             names = self._names(stmt.names, f"sampler `{block.name.text}`")
             func = stmt.dist if isinstance(stmt, ast.InitStmt) else stmt.kernel
@@ -142,7 +148,9 @@ class SamplerChecks:
                             stmt.span,
                         )
                     )
-        return ir.Sampler(block.name.text, tuple(inits), tuple(blocks), sweeps, block.span)
+        return ir.Sampler(
+            block.name.text, tuple(inits), tuple(blocks), sweeps, block.span, temperatures
+        )
 
     def _check_enumeration(self, signature: reg.Signature, bound: dict, names, span) -> bool:
         """E409 when the kernel lists every joint value of the block's discrete variables and
@@ -268,3 +276,27 @@ def _kernels_for(real: bool) -> str:
         if set(domains) <= set(k.domains) and not k.extra.get("mixed")
     ]
     return f"use {', '.join(names[:-1])} or {names[-1]} for {kind} variables"
+
+
+def check_temperatures(sink, values, span) -> bool:
+    """E411: parallel tempering's inverse temperatures start at 1 (the chains that sample p),
+    decrease strictly and stay positive, and there are at least two."""
+    values = [float(v) for v in values]
+    problem = None
+    if len(values) < 2:
+        problem = "needs at least two inverse temperatures"
+    elif values[0] != 1.0:
+        problem = f"must start at 1 (the chains that sample the model), not {values[0]:g}"
+    elif any(b >= a for a, b in zip(values, values[1:], strict=False)):
+        problem = "must decrease strictly"
+    elif values[-1] <= 0:
+        problem = "must stay above 0 (b = 0 would make the hottest replica improper)"
+    if problem is None:
+        return True
+    sink.error(
+        "E411",
+        f"`temperatures` {problem}",
+        span,
+        "write inverse temperatures from 1 down, e.g. `temperatures = [1, 0.6, 0.35, 0.2]`",
+    )
+    return False

@@ -176,12 +176,30 @@ class TrainingChecks:
                 sampler = next(iter(self.scope.samplers), "default")
                 call = call.with_arg("sampler", sampler)
         variables = self.scope.variables.values()
-        if call.name in ("vera", "ssm") and not any(not v.discrete for v in variables):
+        if call.name in ("vera", "ssm", "dsm") and not any(not v.discrete for v in variables):
             self.sink.error(
                 "E502",
                 f"`{call.name}` trains continuous variables, and this model has none",
                 call.span,
                 "use `pcd`, `cd` or `nll`",
+            )
+            return None
+        if call.name == "pseudo_likelihood" and not any(v.discrete and v.observed
+                                                         for v in variables):  # fmt: skip
+            self.sink.error(
+                "E502",
+                "`pseudo_likelihood` scores the sites of discrete observed variables, and this "
+                "model has none",
+                call.span,
+                "use `dsm`, `ssm` or `pcd` for real variables",
+            )
+            return None
+        if call.name == "dsm" and (not names["sigmas"] or min(names["sigmas"]) <= 0):
+            self.sink.error(
+                "E201",
+                "`dsm`'s noise levels must be positive, and at least one",
+                call.span,
+                "e.g. `dsm(sigmas = [0.1])`, or several: `dsm(sigmas = [1.0, 0.5, 0.25, 0.1])`",
             )
             return None
         latents = [v for v in variables if not v.observed]

@@ -53,10 +53,20 @@ def eval_command(
         bool,
         typer.Option("--images/--no-images", metavar="", help="write the sample grid / figures"),
     ] = True,
+    ais: Annotated[
+        str | None,
+        typer.Option(
+            "--ais",
+            metavar="KEY=VALUE,...",
+            help="also estimate log Z and the test log-likelihood by annealed importance "
+            "sampling: '' for the spec's (or the default) settings, or e.g. "
+            "'temperatures=500,runs=5,chains=50,reverse=false,sampler=gibbs'",
+        ),
+    ] = None,
     where: DeviceOpt = Device.auto,
     best: BestOpt = False,
 ) -> None:
-    """Evaluate a trained run: accuracy (energy- and sample-based), ECE, figures."""
+    """Evaluate a trained run: accuracy (energy- and sample-based), ECE, likelihood, figures."""
     from ebmspec.cli import run_folders
     from ebmspec.cli.eval import evaluate_run
     from ebmspec.runtime import allocator
@@ -69,7 +79,7 @@ def eval_command(
         keys = ("sampler.", "evaluate.")
         program = run_folders.run_settings(loaded.program, None, settings, keys)
         loaded = loaded.with_program(program)
-    result = evaluate_run(loaded, on, limit, seed, images, quiet=json_output)
+    result = evaluate_run(loaded, on, limit, seed, images, quiet=json_output, ais=ais)
     name = "eval-best.json" if best else "eval.json"
     text = strict_json.dumps(result, indent=2) + "\n"
     checkpoint.write_atomically(loaded.path / name, text)

@@ -17,6 +17,7 @@ import torch
 
 from ebmspec import energy_facts, ir
 from ebmspec.runtime.evaluation.generation import generation
+from ebmspec.runtime.evaluation.likelihood import ais_report, exact_log_z, observed_term
 from ebmspec.runtime.evaluation.metrics import accuracy, ece
 from ebmspec.runtime.evaluation.ood import ood_report
 from ebmspec.runtime.evaluation.predict import (
@@ -26,11 +27,8 @@ from ebmspec.runtime.evaluation.predict import (
     predict_samples,
     report,
 )
-from ebmspec.runtime.model.energy import variable_table
-from ebmspec.runtime.model.enumeration import configurations, free_energy
 from ebmspec.runtime.seeding import stream_seed
 from ebmspec.runtime.training import distributed
-from ebmspec.semantic.registry import MAX_ENUMERABLE
 
 
 def _calibrate(entry: dict, calibration: dict, source: str) -> None:
@@ -66,50 +64,27 @@ def test_log_likelihood(model, program: ir.Program, split: dict, limit, device) 
     }
 
 
-@torch.no_grad()
 def test_data_term(model, program: ir.Program, split: dict, limit, device) -> dict:
     """What the test split says about p(observed) without a flow: the exact mean log p of the
     observed variables (latents summed out, log Z over every joint value) when every variable
     is discrete with at most MAX_ENUMERABLE joint values; else, with latent variables that can
     be summed exactly, the mean free energy log sum_h exp f(x, h) (unnormalised: comparable
     between checkpoints of one model); else nothing."""
-    observed = [v for v in program.variables if v.observed]
-    hidden = [v for v in program.variables if not v.observed]
-    latents = [v.name for v in hidden]
-    if not observed or any(v.name not in split for v in observed):
+    term = observed_term(model, program, split, limit, device)
+    if term is None:
         return {}
-    table = variable_table(program)
-    discrete = all(v.discrete for v in program.variables)
-    total = math.prod(v.cardinality for v in program.variables) if discrete else None
-    enumerable = total is not None and total <= MAX_ENUMERABLE
-    cost = energy_facts.exact_sum_cost(program.energy, hidden) if hidden else None
-    if not enumerable and not (cost is not None and cost <= MAX_ENUMERABLE):
-        return {}
-    separable = bool(latents) and energy_facts.separable(program.energy, latents)
-    count = split[observed[0].name].shape[0]
-    count = count if limit is None else min(limit, count)
-    total_f = 0.0
-    for start in range(0, count, ENERGY_ROWS):
-        rows = {v.name: split[v.name][start : start + ENERGY_ROWS][: count - start].to(device)
-                for v in observed}  # fmt: skip
-        f = (
-            free_energy(model, rows, table, (), latents, separable)[:, 0]
-            if latents
-            else model(rows)
-        )
-        total_f += float(f.double().sum())
-    mean = total_f / max(count, 1)
-    if enumerable:
-        every = configurations(table, [v.name for v in program.variables], device)
-        log_z = float(torch.logsumexp(model(every).double(), 0))
-        sites = sum(v.sites for v in observed)
+    log_z = exact_log_z(model, program, device)
+    if log_z is not None:
+        mean = term["mean"] - log_z
         return {
-            "test_log_likelihood_of": ", ".join(v.name for v in observed),
-            "test_log_likelihood": mean - log_z,
-            "test_log_likelihood_per_dim": (mean - log_z) / sites,
-            "test_log_likelihood_examples": count,
+            "test_log_likelihood_of": term["of"],
+            "test_log_likelihood": mean,
+            "test_log_likelihood_per_dim": mean / term["sites"],
+            "test_log_likelihood_examples": term["count"],
         }
-    return {"test_free_energy": mean, "test_free_energy_examples": count}
+    if not any(not v.observed for v in program.variables):
+        return {}
+    return {"test_free_energy": term["mean"], "test_free_energy_examples": term["count"]}
 
 
 def evaluate(
@@ -123,6 +98,7 @@ def evaluate(
     progress=None,
     ood_scores: dict | None = None,
     ranks: distributed.Ranks | None = None,
+    ais: dict | None = None,
 ) -> dict | None:
     """Every `predict` line of the spec's evaluate block on `split` (the first `limit` examples).
     `ood_scores` (a dict), if given, receives the OOD scores for the histograms.
@@ -134,7 +110,9 @@ def evaluate(
     `ranks` (several processes of one training job): every process predicts its share of the
     examples, in whole chunks of the sample-based runs so each chunk draws the random numbers it
     draws in one process; rank 0 gathers them and computes the metrics, the OOD, likelihood and
-    generation reports alone, and returns the result; the other processes return None."""
+    generation reports alone, and returns the result; the other processes return None.
+    `ais`: the AIS arguments (`likelihood.ais_settings`), for an `ais` entry: log Z and the test
+    log-likelihood by annealed importance sampling, beside the exact values where there are."""
     ranks = ranks or distributed.Ranks()
     lines = program.evaluate.predictions if program.evaluate is not None else ()
     call = report(program, "calibration")
@@ -196,6 +174,8 @@ def evaluate(
         result.update(test_log_likelihood(model, program, split, limit, device))
     else:
         result.update(test_data_term(model, program, split, limit, device))
+    if ais is not None:
+        result["ais"] = ais_report(program, model, split, stats, ais, device, seed, limit, progress)
     ood = ood_report(model, program, split, limit, device, seed, ood_scores)
     if ood:
         result["ood"] = ood

@@ -40,6 +40,7 @@ def sampler_table(sampler: ir.Sampler) -> dict:
             for block in sampler.blocks
         ],
         "sweeps": sampler.sweeps,
+        "temperatures": list(sampler.temperatures),
     }
 
 

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ebmspec.runtime.sampling.kernels import Kernel
 from ebmspec.runtime.sampling.kernels.base import KernelState, Point, Target, gumbel
+from ebmspec.runtime.sampling.tempering import Scaled, TemperedTarget, Tempering, replicate
 
 # --- begin standalone ---
 
@@ -307,13 +308,34 @@ def run_conditioned(
             values[name] = torch.where(keep, values[name], value)
     if specialize and not cache and fixed and hasattr(energy, "specialize"):
         energy = energy.specialize({name: values[name] for name in fixed})
-    target = Target(energy, variables, free, fixed, cache and fuse, stats)
     schedule = build_schedule(sampler["blocks"], variables, fixed, fuse)
-    state = schedule.start(values)
     total = sampler["sweeps"] if sweeps is None else sweeps
+    if sampler.get("temperatures"):
+        return run_tempered(energy, variables, sampler, schedule, values, free, fixed, stats,
+                         generator, total, callback)  # fmt: skip
+    target = Target(energy, variables, free, fixed, cache and fuse, stats)
+    state = schedule.start(values)
     if runner is not None:
         return runner(schedule, state, target, generator, total, callback), target
     return schedule.run(state, target, generator, total, callback), target
+
+
+def run_tempered(energy, variables, sampler, schedule, values, free, fixed, stats, generator, total,
+              callback):  # fmt: skip
+    """`run_conditioned` with parallel tempering (runtime/sampling/tempering.py): every chain
+    replicated at each of the sampler's temperatures. Returns the b = 1 chains and a
+    `TemperedTarget` whose `swap_rates` say how often neighbours exchanged."""
+    chains = next(iter(values.values())).shape[0]
+    device = next(iter(values.values())).device
+    replicas = len(sampler["temperatures"])
+    tempering = Tempering(schedule, energy, sampler["temperatures"], chains, device)
+    # Every replica's kernels see b * f; the energy's cached splits do not apply to b * f.
+    target = TemperedTarget(Scaled(energy, tempering.betas), variables,
+                            replicate(free, replicas), fixed, False, stats)  # fmt: skip
+    state = tempering.run(schedule.start(replicate(values, replicas)), target, generator, total,
+                          callback)  # fmt: skip
+    target.swap_rates = tempering.rates()
+    return tempering.cold(state), target
 
 
 def acceptance(state: KernelState) -> torch.Tensor:

@@ -21,6 +21,7 @@ from ebmspec.runtime.sampling.schedule import (
     build_schedule,
     initial_values,
     run_conditioned,
+    run_tempered,
 )
 
 
@@ -34,7 +35,8 @@ class Negatives:
     kept: variables the chains keep as drawn from their init distribution (no block moves them):
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
     capture: a torch.compile mode to run the sweeps as graphs in (runtime/sampling/capture.py;
-    compiled on the first draw and reused), None for the eager loop.
+    compiled on the first draw and reused), None for the eager loop. A sampler with
+    `temperatures` runs parallel tempering instead (runtime/sampling/tempering.py), eagerly.
     collapsed: discrete variables the chains sum out exactly (passes/collapse.py): the blocks
     that move only them do not run, the others sample on log sum_labels exp f, and the buffer
     and the draws hold the other variables only.
@@ -68,6 +70,7 @@ class Negatives:
         self.marginal: MarginalEnergy | None = None
         self.capture = capture
         self.captured: CapturedSweep | None = None
+        self.swap_rates = None  # parallel tempering's, of the last draw
 
     def fresh(self, count: int, generator, stats, device) -> dict:
         table = {name: self.variables[name] for name in self.names}
@@ -111,7 +114,14 @@ class Negatives:
         start = self.schedule.start(values)
         energy = self.energy(model)
         target = Target(energy, self.variables, fixed=self.fixed, stats=stats)
-        if self.capture is None:
+        if self.sampler.get("temperatures"):
+            # Parallel tempering (eager: a captured sweep holds one temperature per chain set):
+            # the hot replicas start from the chains' states each draw; the buffer keeps b = 1.
+            state, tempered = run_tempered(energy, self.variables, self.sampler, self.schedule,
+                                           values, {}, self.fixed, stats, generator, self.steps,
+                                           None)  # fmt: skip
+            self.swap_rates = tempered.swap_rates
+        elif self.capture is None:
             state = self.schedule.run(start, target, generator, self.steps)
         else:
             if self.captured is None or self.captured.target.energy is not energy:

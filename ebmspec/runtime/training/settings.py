@@ -23,6 +23,8 @@ LOSS_PARTS = (
     "log_z",
     "gen_entropy",
     "gen_sigma",
+    "pseudo_ll",
+    "nce_accuracy",
 )
 
 # Generation metrics of an evaluation (runtime/evaluation/generation.py), higher is better.

@@ -69,6 +69,21 @@ REPORTS = {
             "AUC-PR with OOD as the positive class (paper 003 protocol)",
         ),
     ),
+    "likelihood": table(
+        Signature(
+            "ais",
+            (
+                P("temperatures", "posint", 1000),
+                P("runs", "posint", 10),
+                P("chains", "posint", 50),
+                P("reverse", "bool", True),
+                P("sampler", "sampler?", None),
+            ),
+            "log Z and the test log-likelihood by annealed importance sampling from the init "
+            "distribution (`runs` independent runs of `chains` chains, one sweep of the "
+            "sampler per temperature), and by reverse AIS from the test data",
+        ),
+    ),
     "density": table(
         Signature(
             "plot",

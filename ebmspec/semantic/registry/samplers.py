@@ -54,4 +54,8 @@ INIT_DISTS = table(
     ),
 )
 
-SAMPLER_SETTINGS = {"sweeps": P("sweeps", "posint", 1)}
+SAMPLER_SETTINGS = {
+    "sweeps": P("sweeps", "posint", 1),
+    # Parallel tempering: inverse temperatures 1 = b_0 > b_1 > ... > 0 (sampling/tempering.py).
+    "temperatures": P("temperatures", "floats", ()),
+}

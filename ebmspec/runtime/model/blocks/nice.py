@@ -116,3 +116,17 @@ class NICE(nn.Module):
             z = z.unsqueeze(1) - self.means
         log_base = -0.5 * z.pow(2).sum(-1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
         return log_base + self.log_scale.sum()
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """x with forward(x)'s latent equal to `z` ([B, dim]; of the unconditional flow): exact
+        draws of p(x) from z ~ N(0, I) (the AIS bench's reverse chains start from them)."""
+        h = z * (-self.log_scale).exp()
+        even, odd = h[:, 0::2], h[:, 1::2]
+        for index in reversed(range(len(self.couplings))):
+            if index % 2 == 0:
+                odd = odd - self.couplings[index](even)
+            else:
+                even = even - self.couplings[index](odd)
+        x = torch.empty_like(h)
+        x[:, 0::2], x[:, 1::2] = even, odd
+        return x

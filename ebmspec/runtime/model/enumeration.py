@@ -64,10 +64,13 @@ def scores_at(model, values: dict, configs: dict) -> torch.Tensor:
     count = next(iter(values.values())).shape[0]
     options = next(iter(configs.values())).shape[0]
     rest = {n: v for n, v in values.items() if n not in configs}
-    energy = (
-        model.specialize(rest, fold=True, train=True) if hasattr(model, "specialize") else model
-    )
-    expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
+    if hasattr(model, "specialize"):
+        # The specialised energy holds the rest's part of the network (and tiles it itself);
+        # it does not read the rest's values, so they are not copied per option.
+        energy, expanded = model.specialize(rest, fold=True, train=True), {}
+    else:
+        energy = model
+        expanded = {n: v.repeat(options, *([1] * (v.dim() - 1))) for n, v in rest.items()}
     dtype = next((v.dtype for v in values.values() if v.is_floating_point()), torch.float32)
     for name, value in configs.items():
         expanded[name] = value.to(dtype).repeat_interleave(count, 0)

@@ -49,10 +49,11 @@ class Share:
         for _, chains in self.chain_sets:
             chains.start(self.chain_gen, stats, device)
 
-    def draw(self, model, batch: int, stats: dict, device: str):
+    def draw(self, model, batch: int, stats: dict, device: str, start: dict | None = None):
         """(joint or label-keeping chains' samples, the label-keeping set of `both` or None,
-        acceptance rate per block) after this iteration's sweeps on `batch` chains."""
-        negative, chains = self.negatives.draw(model, batch, self.chain_gen, stats, device)
+        acceptance rate per block) after this iteration's sweeps on `batch` chains; `start`
+        (fresh chains only): values the chains start from instead of their init draws."""
+        negative, chains = self.negatives.draw(model, batch, self.chain_gen, stats, device, start)
         rates = self.negatives.rates(chains)
         kept = None
         if self.kept_negatives is not None:

@@ -93,10 +93,13 @@ class Negatives:
         if self.persistent:
             self.buffer = self.fresh(self.size, generator, stats, device)
 
-    def draw(self, model, batch: int, generator, stats, device):
-        """`batch` negative samples after `steps` sweeps, and the chain state (diagnostics)."""
+    def draw(self, model, batch: int, generator, stats, device, start: dict | None = None):
+        """`batch` negative samples after `steps` sweeps, and the chain state (diagnostics).
+        `start` (fresh chains): values of some variables to start from instead of the init
+        draws (cd's `start = data`; the draws are made all the same, so the stream is too)."""
         if not self.persistent:
             values = self.fresh(batch, generator, stats, device)
+            values.update({n: v.detach() for n, v in (start or {}).items() if n in values})
             slots = None
         else:
             assert self.buffer is not None, "start() fills the buffer first"

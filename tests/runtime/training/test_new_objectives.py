@@ -204,3 +204,28 @@ train {
   iterations = 30
 }
 """
+
+
+def test_cd_from_data_starts_the_chains_at_the_batch():
+    """`cd(start = data)` (Hinton's CD-k): after one GWG step (one flip per chain) each negative
+    differs from its data row in at most one site; from the init distribution about half."""
+    from ebmspec.runtime.sampling.sampler import sampler_table
+    from ebmspec.runtime.training.negatives import Negatives
+
+    text = """
+model lattice "16 binary sites"
+variables { s : binary[16] }
+energy { z = 2 * s - 1
+  return 0.3 * sum(z[1:] * z[:-1]) }
+sampler one { update s with gwg(flips = 1) }
+"""
+    program, model, table = _model(text)
+    sampler = sampler_table(program.sampler("one"))
+    data = {"s": torch.ones(200, 16)}
+    differ = {}
+    for start in (None, data):
+        chains = Negatives(sampler, table, steps=1, persistent=False)
+        drawn, _ = chains.draw(model, 200, torch.Generator().manual_seed(0), {}, "cpu", start)
+        differ[start is None] = (drawn["s"] != data["s"]).sum(1).float()
+    assert float(differ[False].max()) <= 1
+    assert float(differ[True].mean()) > 5

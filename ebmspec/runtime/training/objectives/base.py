@@ -78,11 +78,14 @@ def imputed(trainer, positive: dict, observed: dict) -> dict:
     )
 
 
-def share_batches(trainer, positive: dict, observed: dict, impute_labels: bool):
+def share_batches(
+    trainer, positive: dict, observed: dict, impute_labels: bool, start_from_data: bool = False
+):
     """This process's rows of the batch and its shares' negatives: (positive, observed masks,
     negatives, label-keeping negatives of `both` or None, acceptance per block averaged over the
     shares). With `impute_labels` (pcd, cd) each share fills its rows' missing labels (and
-    sampled latents) with its own generator (paper 004, Eq. 8)."""
+    sampled latents) with its own generator (paper 004, Eq. 8). `start_from_data` (cd's
+    `start = data`): each share's chains start at its rows of the batch."""
     s = trainer.s
     per = s.batch // trainer.ranks.total
     mine = distributed.share_slice(s.batch, trainer.ranks)
@@ -91,8 +94,9 @@ def share_batches(trainer, positive: dict, observed: dict, impute_labels: bool):
     index = trainer.rows[mine] if trainer.rows is not None else None
     parts = []
     for j, share in enumerate(trainer.shares):
-        negative, kept, rates = share.draw(trainer.model, per, trainer.stats, trainer.device)
         rows = slice(j * per, (j + 1) * per)
+        start = {n: v[rows] for n, v in positive.items()} if start_from_data else None
+        negative, kept, rates = share.draw(trainer.model, per, trainer.stats, trainer.device, start)
         rows_positive = {name: value[rows] for name, value in positive.items()}
         if impute_labels:
             rows_positive = trainer.objective.latent.complete(

@@ -15,22 +15,32 @@ from __future__ import annotations
 
 import torch
 
+from ebmspec.runtime.model.enumeration import label_log_likelihood
 from ebmspec.runtime.training.objectives.base import Objective, imputed
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
 SIGNATURE = Signature(
     "dsm",
-    (P("sigmas", "floats", (0.1,)),),
+    (
+        P("sigmas", "floats", (0.1,)),
+        P("alpha", "nonneg_float", 0.0),
+        P("label", "variable?", None),
+    ),
     "denoising score matching on the real variables (labels held at the data's: p(x | y)): "
     "the score at x + sigma * eps regressed on -eps / sigma, sigma drawn per example from "
-    "`sigmas` (one level or several, weighted sigma^2). No sampling",
+    "`sigmas` (one level or several, weighted sigma^2); `alpha` adds alpha * log p(y|x) (exact "
+    "over the labels), which the score alone does not fit. No sampling",
 )
 
 
-def dsm_loss(model, positive: dict, variables: dict, sigmas, generator, energy_l2: float = 0.0):
-    """The DSM loss (module docstring). Returns (loss, mean f at the noisy inputs, mean
-    1/2 |score|^2 there)."""
+def dsm_loss(
+    model, positive: dict, variables: dict, sigmas, generator, energy_l2: float = 0.0,
+    alpha: float = 0.0, labels=(), observed: dict | None = None,
+):  # fmt: skip
+    """The DSM loss (module docstring); `alpha` > 0 adds alpha * the exact label cross-entropy
+    (as `ssm`'s: the score says nothing about how p splits between label values). Returns (loss,
+    mean f at the noisy inputs, mean 1/2 |score|^2 there)."""
     reals = [n for n, v in variables.items() if v.kind == "real"]
     batch = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
@@ -53,6 +63,10 @@ def dsm_loss(model, positive: dict, variables: dict, sigmas, generator, energy_l
         for n, s in zip(reals, scores, strict=True)
     )
     loss = (0.5 * sigma.pow(2) * error).mean()
+    if alpha > 0:
+        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
+        if log_py.numel():
+            loss = loss + alpha * (-log_py.mean())
     if energy_l2 > 0:
         loss = loss + energy_l2 * f.pow(2).mean()
     norm = 0.5 * sum(s.detach().pow(2).reshape(batch, -1).sum(1) for s in scores)
@@ -67,6 +81,6 @@ class DsmObjective(Objective):
         positive = imputed(trainer, positive, observed)
         loss, f_data, norm = dsm_loss(
             trainer.model, positive, trainer.table, self.args["sigmas"], trainer.chain_gen,
-            s.energy_l2,
+            s.energy_l2, float(self.args["alpha"]), s.labels, observed,
         )  # fmt: skip
         return trainer.apply(loss, {"f_data": f_data, "score_norm": norm}, [])

@@ -62,11 +62,12 @@ class PcdObjective(Objective):
     name = "pcd"
     negatives = "persistent"
     shardable = True
+    from_data = False  # cd(start = data): the chains start at the batch's examples
 
     def step(self, trainer, positive: dict, observed: dict) -> dict | None:
         s = trainer.s
         positive, observed, negative, _, rates = share_batches(
-            trainer, positive, observed, impute_labels=True
+            trainer, positive, observed, impute_labels=True, start_from_data=self.from_data
         )
 
         def compute(model):

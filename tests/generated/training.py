@@ -28,6 +28,8 @@ NEEDS = {
     "ssm": {"real": True},
     "vera": {"real": True},
     "nll": {"enumerable_or_flow": True},
+    "dsm": {"real": True},
+    "pseudo_likelihood": {"discrete": True},  # sites of observed discrete variables
 }
 
 # Settings whose values this test keeps small or fixed, whatever their type allows.
@@ -46,6 +48,9 @@ SMALL_SETTINGS = {
     "posterior_lr": lambda d: f"{d(st.sampled_from([1e-4, 1e-3])):g}",
     "importance": lambda d: str(d(st.integers(1, 3))),
     "projections": lambda d: str(d(st.integers(1, 2))),
+    "sigmas": lambda d: d(st.sampled_from(["[0.1]", "[0.5, 0.1]", "[1.0]"])),
+    "ratio": lambda d: str(d(st.integers(1, 2))),
+    "sites": lambda d: str(d(st.integers(0, 3))),
 }
 # Settings left out: `labels_per_class` keeps that many labelled rows per class, more than a
 # 16-row file holds for every class; `capture` compiles the sweeps with inductor (seconds per
@@ -68,6 +73,8 @@ def objectives_for(variables: list[Var]) -> dict[str, dict]:
         if needs.get("given") and len(variables) < 2:
             continue
         if needs.get("real") and not reals:
+            continue
+        if needs.get("discrete") and not any(v.discrete for v in variables):
             continue
         if needs.get("enumerable_or_flow"):
             joint = math.prod(v.cardinality for v in variables if v.discrete)

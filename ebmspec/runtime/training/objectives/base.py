@@ -78,6 +78,16 @@ def imputed(trainer, positive: dict, observed: dict) -> dict:
     )
 
 
+def label_term(model, positive: dict, variables: dict, labels, observed, alpha: float):
+    """alpha * the exact label cross-entropy -mean log p(y | x) over the observed labels (0 when
+    alpha is 0 or no label is observed): the supervised term of `ssm` and `dsm`, whose score
+    terms say nothing about how p splits between label values."""
+    if not alpha > 0:
+        return 0.0
+    log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
+    return alpha * (-log_py.mean()) if log_py.numel() else 0.0
+
+
 def share_batches(
     trainer, positive: dict, observed: dict, impute_labels: bool, start_from_data: bool = False
 ):

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from ebmspec.runtime.model.enumeration import label_log_likelihood
-from ebmspec.runtime.training.objectives.base import Objective, imputed
+from ebmspec.runtime.training.objectives.base import Objective, imputed, label_term
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -36,11 +35,12 @@ SIGNATURE = Signature(
 
 def dsm_loss(
     model, positive: dict, variables: dict, sigmas, generator, energy_l2: float = 0.0,
-    alpha: float = 0.0, labels=(), observed: dict | None = None,
+    alpha: float = 0.0, labels=(), observed: dict | None = None, grad_penalty: float = 0.0,
 ):  # fmt: skip
     """The DSM loss (module docstring); `alpha` > 0 adds alpha * the exact label cross-entropy
-    (as `ssm`'s: the score says nothing about how p splits between label values). Returns (loss,
-    mean f at the noisy inputs, mean 1/2 |score|^2 there)."""
+    (as `ssm`'s: the score says nothing about how p splits between label values); `energy_l2`
+    and `grad_penalty` add their terms at the noisy inputs, as every objective does. Returns
+    (loss, mean f at the noisy inputs, mean 1/2 |score|^2 there)."""
     reals = [n for n, v in variables.items() if v.kind == "real"]
     batch = next(iter(positive.values())).shape[0]
     device = next(iter(positive.values())).device
@@ -63,14 +63,13 @@ def dsm_loss(
         for n, s in zip(reals, scores, strict=True)
     )
     loss = (0.5 * sigma.pow(2) * error).mean()
-    if alpha > 0:
-        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
-        if log_py.numel():
-            loss = loss + alpha * (-log_py.mean())
+    loss = loss + label_term(model, positive, variables, labels, observed, alpha)
     if energy_l2 > 0:
         loss = loss + energy_l2 * f.pow(2).mean()
-    norm = 0.5 * sum(s.detach().pow(2).reshape(batch, -1).sum(1) for s in scores)
-    return loss, f.detach().mean(), norm.mean()
+    norm = 0.5 * sum(s.pow(2).reshape(batch, -1).sum(1) for s in scores)
+    if grad_penalty > 0:
+        loss = loss + grad_penalty * norm.mean()
+    return loss, f.detach().mean(), norm.detach().mean()
 
 
 class DsmObjective(Objective):
@@ -81,6 +80,6 @@ class DsmObjective(Objective):
         positive = imputed(trainer, positive, observed)
         loss, f_data, norm = dsm_loss(
             trainer.model, positive, trainer.table, self.args["sigmas"], trainer.chain_gen,
-            s.energy_l2, float(self.args["alpha"]), s.labels, observed,
+            s.energy_l2, float(self.args["alpha"]), s.labels, observed, s.grad_penalty,
         )  # fmt: skip
         return trainer.apply(loss, {"f_data": f_data, "score_norm": norm}, [])

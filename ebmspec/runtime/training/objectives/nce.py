@@ -21,7 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from ebmspec.runtime.sampling.base_density import Base
-from ebmspec.runtime.training.objectives.base import Objective, imputed
+from ebmspec.runtime.training.objectives.base import (
+    Objective,
+    gradient_penalty,
+    imputed,
+    penalty_inputs,
+)
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -34,10 +39,15 @@ SIGNATURE = Signature(
 )
 
 
-def nce_loss(model, positive: dict, noise: dict, base: Base, ratio: int, energy_l2: float = 0.0):
-    """The NCE loss (module docstring) on `positive` and `noise` (ratio times as many rows).
-    Returns (loss, {"f_data", "f_samples", "nce_accuracy"})."""
+def nce_loss(
+    model, positive: dict, noise: dict, base: Base, ratio: int, energy_l2: float = 0.0,
+    grad_penalty: float = 0.0, variables: dict | None = None,
+):  # fmt: skip
+    """The NCE loss (module docstring) on `positive` and `noise` (ratio times as many rows), plus
+    `energy_l2` (data and noise) and `grad_penalty` (the data's real variables, `variables`
+    the table) as every objective. Returns (loss, {"f_data", "f_samples", "nce_accuracy"})."""
     log_nu = math.log(ratio)
+    positive, reals = penalty_inputs(positive, variables or {}, grad_penalty)
     f_data = model(positive)
     g_data = f_data - base.log_prob(positive).to(torch.float32) - log_nu
     f_noise = model(noise)
@@ -45,6 +55,8 @@ def nce_loss(model, positive: dict, noise: dict, base: Base, ratio: int, energy_
     loss = -F.logsigmoid(g_data).mean() - ratio * F.logsigmoid(-g_noise).mean()
     if energy_l2 > 0:
         loss = loss + energy_l2 * (f_data.pow(2).mean() + f_noise.pow(2).mean())
+    if reals:
+        loss = loss + grad_penalty * gradient_penalty(f_data, positive, reals)
     right = ((g_data > 0).float().sum() + (g_noise < 0).float().sum()) / (
         g_data.numel() + g_noise.numel()
     )
@@ -69,5 +81,6 @@ class NceObjective(Objective):
         batch = next(iter(positive.values())).shape[0]
         device = next(iter(positive.values())).device
         noise = self.base.sample(batch * ratio, trainer.chain_gen, device)
-        loss, parts = nce_loss(trainer.model, positive, noise, self.base, ratio, s.energy_l2)
+        loss, parts = nce_loss(trainer.model, positive, noise, self.base, ratio, s.energy_l2,
+                               s.grad_penalty, trainer.table)  # fmt: skip
         return trainer.apply(loss, parts, [])

@@ -15,7 +15,12 @@ import math
 
 import torch
 
-from ebmspec.runtime.training.objectives.base import Objective, imputed
+from ebmspec.runtime.training.objectives.base import (
+    Objective,
+    gradient_penalty,
+    imputed,
+    penalty_inputs,
+)
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -112,8 +117,13 @@ class PseudoLikelihoodObjective(Objective):
         )
         loss = -log_pl.mean()
         parts = {"pseudo_ll": log_pl.detach().mean()}
-        if s.energy_l2 > 0:  # every objective honours it (grad_penalty needs real variables)
-            f = energy(positive)
-            loss = loss + s.energy_l2 * f.pow(2).mean()
+        # Every objective honours energy_l2 and grad_penalty (the reals held at the data's).
+        inputs, reals = penalty_inputs(positive, trainer.table, s.grad_penalty)
+        if s.energy_l2 > 0 or reals:
+            f = energy(inputs)
+            if s.energy_l2 > 0:
+                loss = loss + s.energy_l2 * f.pow(2).mean()
+            if reals:
+                loss = loss + s.grad_penalty * gradient_penalty(f, inputs, reals)
             parts["f_data"] = f.detach().mean()
         return trainer.apply(loss, parts, [])

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ebmspec.runtime.model.enumeration import label_log_likelihood
-from ebmspec.runtime.training.objectives.base import Objective, imputed
+from ebmspec.runtime.training.objectives.base import Objective, imputed, label_term
 from ebmspec.semantic.registry.signatures import Param as P
 from ebmspec.semantic.registry.signatures import Signature
 
@@ -101,10 +100,7 @@ def ssm_loss(
     ]
     f, norm, trace = score_terms(model, values, reals, directions)
     loss = (norm + trace).mean()
-    if alpha > 0:
-        log_py = label_log_likelihood(model, positive, variables, labels, observed or {})
-        if log_py.numel():
-            loss = loss + alpha * (-log_py.mean())
+    loss = loss + label_term(model, positive, variables, labels, observed, alpha)
     if energy_l2 > 0:
         loss = loss + energy_l2 * f.pow(2).mean()
     if grad_penalty > 0:

@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rbm-iterations", type=int, default=300)
     parser.add_argument("--flow-iterations", type=int, default=500)
     parser.add_argument("--flow-step", type=float, default=0.05)
-    parser.add_argument("--flow-temperatures", type=int, default=3000)
+    parser.add_argument("--flow-temperatures", type=int, default=10000)
     parser.add_argument("--objective-iterations", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="small runs: a smoke test")
     parser.add_argument("--threads", type=int, default=1)

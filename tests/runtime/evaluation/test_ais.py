@@ -187,6 +187,11 @@ def test_eval_reports_ais_beside_the_exact_log_z(cli, tmp_path):
     assert status == 0, err
     assert "log Z, AIS forward (lower bound; 50 temperatures, 4 x 25 chains)" in out
     assert "reverse AIS" not in out and "log Z, exact" in out
+    # and from Python
+    import ebmspec
+
+    result = ebmspec.load_run(tmp_path / "runs" / "r").evaluate(ais="temperatures=30,runs=2")
+    assert result["ais"]["temperatures"] == 30 and result["ais"]["runs"] == 2
 
 
 @pytest.mark.parametrize(

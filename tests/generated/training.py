@@ -109,8 +109,8 @@ def _objective(draw, name: str, variables: list[Var], drawn: bool = False) -> st
             value = SMALL_SETTINGS[p.name](draw)
         elif p.name == "alpha" and not _labels(variables):
             continue  # alpha weighs log p(y | x): it needs a label (E503)
-        elif p.name == "latents" and name == "jem":
-            value = draw(st.sampled_from(["auto", "exact"]))  # jem sums them out (E508)
+        elif p.name == "latents" and name in ("jem", "pseudo_likelihood"):
+            value = draw(st.sampled_from(["auto", "exact"]))  # they sum them out (E508)
         elif p.name == "latents" and drawn:  # persistent chains follow rows (E508)
             value = draw(st.sampled_from(["auto", "fresh"] if name != "jem" else ["auto"]))
         elif p.name == "latents" and any(v.kind == "real" for v in latents):

@@ -147,9 +147,12 @@ def test_training_chains_can_be_tempered(cli, tmp_path):
     from tests.conftest import ROOT
 
     text = (ROOT / "specs" / "inverse_ising.ebm").read_text()
-    text = text.replace('"data/', f'"{ROOT}/specs/data/').replace(
-        "objective  = nll()", "objective  = pcd(steps = 2, buffer = 200)"
-    ) + "\nsampler tempered {\n  update s with gibbs\n  temperatures = [1, 0.6]\n}\n"
+    text = (
+        text.replace('"data/', f'"{ROOT}/specs/data/').replace(
+            "objective  = nll()", "objective  = pcd(steps = 2, buffer = 200)"
+        )
+        + "\nsampler tempered {\n  update s with gibbs\n  temperatures = [1, 0.6]\n}\n"
+    )
     spec = tmp_path / "ising.ebm"
     spec.write_text(text)
     status, out, err = cli("train", str(spec), "--set", "train.iterations=5", "--set",

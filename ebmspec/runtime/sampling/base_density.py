@@ -61,7 +61,8 @@ class _Part:
         else:
             freq = torch.full((*shape, values), 1.0 / values, dtype=torch.float64)
         freq = (1 - FLOOR) * freq + FLOOR / values
-        self.probs = freq / freq.sum(-1, keepdim=True)
+        # Kept as logs: log_prob runs at every kernel evaluation of an annealed or NCE batch.
+        self.log_probs = torch.log(freq / freq.sum(-1, keepdim=True))
 
     def sample(self, count: int, generator, device) -> torch.Tensor:
         kind, shape = self.kind, self.spec.shape
@@ -75,7 +76,7 @@ class _Part:
                 return _truncated_normal(mean, std, *self.box, size, generator, device)
             return (mean + std * torch.randn(size, generator=generator, device=device,
                                              dtype=torch.float64)).float()  # fmt: skip
-        draw = _categorical(self.probs.float(), count, generator, device)
+        draw = _categorical(self.log_probs.exp().float(), count, generator, device)
         return draw[..., 1] if kind == "binary" else draw
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
@@ -93,7 +94,7 @@ class _Part:
             log_p = -0.5 * z**2 - torch.log(std) - 0.5 * math.log(2 * math.pi)
             log_p = log_p - self.log_mass.to(value.device)
             return log_p.reshape(batch, -1).sum(1)
-        log_probs = torch.log(self.probs.to(value.device))
+        log_probs = self.log_probs.to(value.device)
         if self.kind == "binary":
             # Affine in the code, so an exact Gibbs kernel's logits stay exact on the path.
             log_p = value * log_probs[..., 1] + (1 - value) * log_probs[..., 0]

@@ -70,7 +70,6 @@ class Negatives:
         self.marginal: MarginalEnergy | None = None
         self.capture = capture
         self.captured: CapturedSweep | None = None
-        self.swap_rates = None  # parallel tempering's, of the last draw
 
     def fresh(self, count: int, generator, stats, device) -> dict:
         table = {name: self.variables[name] for name in self.names}
@@ -114,23 +113,22 @@ class Negatives:
                     )
                     for name, value in values.items()
                 }
-        start = self.schedule.start(values)
         energy = self.energy(model)
-        target = Target(energy, self.variables, fixed=self.fixed, stats=stats)
         if self.sampler.get("temperatures"):
             # Parallel tempering (eager: a captured sweep holds one temperature per chain set):
             # the hot replicas start from the chains' states each draw; the buffer keeps b = 1.
-            state, tempered = run_tempered(energy, self.variables, self.sampler, self.schedule,
-                                           values, {}, self.fixed, stats, generator, self.steps,
-                                           None)  # fmt: skip
-            self.swap_rates = tempered.swap_rates
-        elif self.capture is None:
-            state = self.schedule.run(start, target, generator, self.steps)
+            state, _ = run_tempered(energy, self.variables, self.sampler, self.schedule, values,
+                                    {}, self.fixed, stats, generator, self.steps, None)  # fmt: skip
         else:
-            if self.captured is None or self.captured.target.energy is not energy:
-                # One compilation for the run: the same model (trained in place), same shapes.
-                self.captured = CapturedSweep(self.schedule, target, self.capture)
-            state = self.captured.run(start, generator, self.steps)
+            start = self.schedule.start(values)
+            target = Target(energy, self.variables, fixed=self.fixed, stats=stats)
+            if self.capture is None:
+                state = self.schedule.run(start, target, generator, self.steps)
+            else:
+                if self.captured is None or self.captured.target.energy is not energy:
+                    # One compilation for the run: the same model (trained in place), same shapes.
+                    self.captured = CapturedSweep(self.schedule, target, self.capture)
+                state = self.captured.run(start, generator, self.steps)
         final = {name: value.detach() for name, value in state.point.values.items()}
         if slots is not None:
             for name, value in final.items():

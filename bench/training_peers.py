@@ -2,7 +2,10 @@
 
 In: `--task jem` (paper 000's JEM on the MNIST subset, `specs/mnist_jem.ebm --profile cpu`),
 `--task toy` (PCD on the 8-Gaussians toy, `bench/specs/toy_pcd.ebm`) or `all`; `--seeds`,
-`--iterations` (ebmspec's run length; the default is each spec's cpu profile), `--threads`.
+`--iterations` (ebmspec's run length; the default is each spec's cpu profile), `--threads`,
+`--device` (cpu, or cuda on a machine with a GPU: every arm's network, batches and chains live
+there) and `--capture` (ebmspec's sweeps: the spec's `train.capture`, or off / compile / graphs;
+graphs, CUDA-graph replay, is for cuda).
 Out: one table per task, one row per library and seed, then the means with their spread and the
 summary lines `jem_speed_vs_ebmkit=`, `jem_acc_gain_vs_ebmkit=` (points), `toy_speed_vs_*=` and
 `toy_tv_gain_vs_*=`, and the load.
@@ -58,6 +61,7 @@ from ebmspec.runtime.data.encoding import encode, test_split
 from ebmspec.runtime.data.toy import TOY_CENTRES, TOY_SCALE
 from ebmspec.runtime.evaluation.metrics import calibration_error
 from ebmspec.runtime.model.energy import variable_table
+from ebmspec.runtime.sampling.capture import CAPTURE_MODES
 from ebmspec.runtime.training.trainer import Settings, Trainer, warmup_factor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,8 +74,9 @@ BOX = 4.0
 class Recipe:
     """Everything the peers copy from the ebmspec arm of one seed."""
 
-    def __init__(self, task: str, seed: int, settings: list[str]):
+    def __init__(self, task: str, seed: int, settings: list[str], device: str = "cpu"):
         self.task = task
+        self.device = device
         self.program = compile_file(SPECS[task], "cpu", [f"train.seed={seed}", *settings])
         self.s = Settings.of(self.program)
         self.dataset = load_dataset(self.program, SPECS[task].parent, self.s.seed)
@@ -90,11 +95,13 @@ class Recipe:
         while True:
             raw = self.dataset.batch(self.s.batch, generator)
             values, _ = encode(self.table, raw, pipelines, generator)
-            yield values["x"], raw.get("y")
+            y = raw.get("y")
+            yield values["x"].to(self.device), None if y is None else y.to(self.device)
 
     def init_fn(self, stats: dict):
-        """The spec's init distribution of x for fresh chains (normal_data / uniform_data_range)."""
-        known = stats.get("x", {})
+        """The spec's init distribution of x for fresh chains (normal_data / uniform_data_range),
+        drawn on the CPU (ebmkit's buffer lives there; the other arms copy the draws over)."""
+        known = {k: v.cpu() if torch.is_tensor(v) else v for k, v in stats.get("x", {}).items()}
         low, high = self.box if self.box else (-math.inf, math.inf)
 
         def draw(shape):
@@ -120,8 +127,9 @@ def network(model) -> nn.Module:
 
 
 # ---- arm 1: ebmspec ----------------------------------------------------------------------------
-def run_ebmspec(recipe: Recipe, folder: Path):
-    trainer = Trainer(recipe.program, recipe.dataset, folder / "run")
+def run_ebmspec(recipe: Recipe, folder: Path, capture: str = "spec"):
+    mode = capture if capture == "spec" else CAPTURE_MODES[capture]
+    trainer = Trainer(recipe.program, recipe.dataset, folder / "run", recipe.device, capture=mode)
     initial = copy.deepcopy(network(trainer.model))
     trainer.start(resume=False)
     summary = trainer.run()
@@ -171,6 +179,8 @@ def by_the_clock(recipe: Recipe, net: nn.Module, pipelines, budget: float, loss_
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if x.is_cuda:  # the clock stops when the iteration's work has run, not when it is queued
+            torch.cuda.synchronize()
         spent += time.perf_counter() - began
         iteration += 1
     return net, spent, iteration
@@ -204,19 +214,20 @@ def run_torchebm(recipe: Recipe, initial: nn.Module, stats, pipelines, budget: f
             return self.inner(x)
 
     torch.manual_seed(recipe.s.seed)
-    generator = torch.Generator().manual_seed(recipe.s.seed + 1)
+    generator = torch.Generator(device=recipe.device).manual_seed(recipe.s.seed + 1)
     net = copy.deepcopy(initial)
     jem = recipe.task == "jem"
     model = Energy(net, jem)
     # torchebm's Euler-Maruyama: x - step * grad E + noise_scale * sqrt(2 step) xi.
     sampler = LangevinDynamics(
         model, step_size=recipe.step, noise_scale=recipe.noise / math.sqrt(2 * recipe.step),
-        clamp=recipe.box,
+        clamp=recipe.box, device=recipe.device,
     )  # fmt: skip
     loss_fn = PersistentContrastiveDivergence(
         model, sampler, k_steps=int(recipe.objective["steps"]),
         buffer_size=int(recipe.objective["buffer"]), init_steps=0,
         new_sample_ratio=float(recipe.objective["reinit"]), energy_reg_weight=recipe.s.energy_l2,
+        device=recipe.device,
     )  # fmt: skip
     shape = tuple(recipe.table["x"].shape)
     loss_fn.initialize_buffer(shape, generator=generator)
@@ -268,6 +279,7 @@ def density_scores(net: nn.Module, test: torch.Tensor, std: float) -> dict:
 
 
 def score(recipe: Recipe, net: nn.Module, split: dict) -> dict:
+    net = copy.deepcopy(net).cpu()  # the test split is on the CPU
     if recipe.task == "jem":
         return classify(net, split)
     std = float(recipe.program.data.source.arg("std"))
@@ -275,10 +287,11 @@ def score(recipe: Recipe, net: nn.Module, split: dict) -> dict:
 
 
 # ---- the table ---------------------------------------------------------------------------------
-def run_seed(task: str, seed: int, settings: list[str], peers: list[str]) -> list[dict]:
-    recipe = Recipe(task, seed, settings)
+def run_seed(task: str, seed: int, settings: list[str], peers: list[str], device: str = "cpu",
+             capture: str = "spec") -> list[dict]:  # fmt: skip
+    recipe = Recipe(task, seed, settings, device)
     with tempfile.TemporaryDirectory() as folder:
-        trainer, initial, seconds, iterations = run_ebmspec(recipe, Path(folder))
+        trainer, initial, seconds, iterations = run_ebmspec(recipe, Path(folder), capture)
     split = test_split(recipe.table, recipe.dataset, trainer.pipelines, recipe.s.seed)
     rows = [{"library": "ebmspec", "seed": seed, "seconds": seconds, "iterations": iterations,
              **score(recipe, network(trainer.model), split)}]  # fmt: skip
@@ -298,9 +311,9 @@ def mean_spread(values: list[float]) -> str:
     return f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g}"
 
 
-def report(task: str, rows: list[dict], peers: list[str]) -> None:
+def report(task: str, rows: list[dict], peers: list[str], device: str = "cpu") -> None:
     quality = ("accuracy", "ece") if task == "jem" else ("tv", "nll")
-    print(f"\n{task}: {SPECS[task].relative_to(ROOT)} --profile cpu")
+    print(f"\n{task}: {SPECS[task].relative_to(ROOT)} --profile cpu, on {device}")
     print(f"{'library':<10}{'seed':>5}{'seconds':>9}{'iters':>7}{'it/s':>8}"
           + "".join(f"{q:>10}" for q in quality))  # fmt: skip
     for r in rows:
@@ -340,8 +353,12 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--peers", default="ebmkit,torchebm")
     parser.add_argument("--set", dest="settings", action="append", default=[])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--capture", choices=("spec", *CAPTURE_MODES), default="spec")
     parser.add_argument("--smoke", action="store_true", help="a few iterations, one seed")
     args = parser.parse_args(argv)
+    if args.capture == "graphs" and not args.device.startswith("cuda"):
+        parser.error("--capture graphs (CUDA-graph replay) needs --device cuda")
     torch.set_num_threads(args.threads)
     settings = list(args.settings)
     if args.smoke:
@@ -361,10 +378,16 @@ def main(argv=None) -> int:
     dummy.grad = torch.ones(1)
     torch.optim.Adam([dummy]).step()
     tasks = ("jem", "toy") if args.task == "all" else (args.task,)
+    if args.device.startswith("cuda"):
+        print(f"device {torch.cuda.get_device_name(args.device)}")
     print(f"threads {args.threads}, load {os.getloadavg()[0]:.2f} (1 min) at the start")
     for task in tasks:
-        rows = [row for seed in range(args.seeds) for row in run_seed(task, seed, settings, peers)]
-        report(task, rows, peers)
+        rows = [
+            row
+            for seed in range(args.seeds)
+            for row in run_seed(task, seed, settings, peers, args.device, args.capture)
+        ]
+        report(task, rows, peers, args.device)
     print(f"load {os.getloadavg()[0]:.2f} (1 min) at the end")
     return 0
 

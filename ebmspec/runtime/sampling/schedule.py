@@ -321,10 +321,12 @@ def run_conditioned(
 
 
 def run_tempered(energy, variables, sampler, schedule, values, free, fixed, stats, generator, total,
-              callback):  # fmt: skip
+              callback, hot: dict | None = None):  # fmt: skip
     """`run_conditioned` with parallel tempering (runtime/sampling/tempering.py): every chain
-    replicated at each of the sampler's temperatures. Returns the b = 1 chains and a
-    `TemperedTarget` whose `swap_rates` say how often neighbours exchanged."""
+    replicated at each of the sampler's temperatures, the replicas at b < 1 starting from `hot`
+    ({name: [(R - 1) * B, ...]}, replica-major) where given, else from the chains' `values`.
+    Returns the b = 1 chains and a `TemperedTarget` whose `swap_rates` say how often neighbours
+    exchanged and whose `hot` holds the b < 1 replicas after the run."""
     chains = next(iter(values.values())).shape[0]
     device = next(iter(values.values())).device
     replicas = len(sampler["temperatures"])
@@ -332,9 +334,13 @@ def run_tempered(energy, variables, sampler, schedule, values, free, fixed, stat
     # Every replica's kernels see b * f; the energy's cached splits do not apply to b * f.
     target = TemperedTarget(Scaled(energy, tempering.betas), variables,
                             replicate(free, replicas), fixed, False, stats)  # fmt: skip
-    state = tempering.run(schedule.start(replicate(values, replicas)), target, generator, total,
-                          callback)  # fmt: skip
+    if hot is None:
+        start = replicate(values, replicas)
+    else:
+        start = {n: torch.cat([v, hot[n]]) for n, v in values.items()}
+    state = tempering.run(schedule.start(start), target, generator, total, callback)
     target.swap_rates = tempering.rates()
+    target.hot = {n: v[chains:] for n, v in state.point.values.items()}
     return tempering.cold(state), target
 
 

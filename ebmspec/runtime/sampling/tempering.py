@@ -41,9 +41,11 @@ class Scaled:
 
 class TemperedTarget(Target):
     """The Target of a tempered run; `swap_rates` ([R - 1], filled by the run) says how often
-    each neighbouring pair exchanged."""
+    each neighbouring pair exchanged, `hot` ({name: [(R - 1) * B, ...]}, replica-major) holds
+    the replicas at b < 1 after it (persistent chains carry them to their next run)."""
 
     swap_rates: torch.Tensor | None = None
+    hot: dict | None = None
 
 
 def replicate(tensors: dict, replicas: int) -> dict:

@@ -68,6 +68,8 @@ class Share:
         for prefix, chains in self.chain_sets:
             if chains.buffer is not None:
                 tensors.update(ckpt.with_prefix(prefix, chains.buffer))
+            if chains.hot is not None:  # tempered chains' replicas at b < 1
+                tensors.update(ckpt.with_prefix(f"{prefix}_hot", chains.hot))
         tensors[self.key("rng/chain")] = self.chain_gen.get_state()
         return tensors
 
@@ -77,6 +79,8 @@ class Share:
             if buffer:
                 # A run saved before its chains were collapsed also kept the summed-out labels.
                 chains.buffer = {k: v.to(device) for k, v in buffer.items() if k in chains.names}
+            hot = ckpt.under(f"{prefix}_hot", tensors)
+            chains.hot = {k: v.to(device) for k, v in hot.items()} if hot else None
         self.chain_gen.set_state(tensors[self.key("rng/chain")])
 
     def reseed(self, seed: int, rollbacks: int) -> None:

@@ -23,6 +23,7 @@ from ebmspec.runtime.sampling.schedule import (
     run_conditioned,
     run_tempered,
 )
+from ebmspec.runtime.sampling.tempering import replicate
 
 
 class Negatives:
@@ -36,7 +37,10 @@ class Negatives:
     with the labels kept, the chains sample p(x | y) for labels drawn from q0.
     capture: a torch.compile mode to run the sweeps as graphs in (runtime/sampling/capture.py;
     compiled on the first draw and reused), None for the eager loop. A sampler with
-    `temperatures` runs parallel tempering instead (runtime/sampling/tempering.py), eagerly.
+    `temperatures` runs parallel tempering instead (runtime/sampling/tempering.py), eagerly;
+    persistent chains keep their replicas at b < 1 in `hot` (slot-aligned with the buffer, one
+    block of `size` rows per hot temperature), so the hot replicas' mixing carries over from
+    one iteration to the next. They start as copies of the b = 1 buffer (no extra draws).
     collapsed: discrete variables the chains sum out exactly (passes/collapse.py): the blocks
     that move only them do not run, the others sample on log sum_labels exp f, and the buffer
     and the draws hold the other variables only.
@@ -64,6 +68,8 @@ class Negatives:
         self.collapsed = tuple(collapsed)
         self.names = tuple(n for n in variables if n not in self.collapsed)
         self.buffer: dict[str, torch.Tensor] | None = None
+        self.hot: dict[str, torch.Tensor] | None = None
+        self.swap_rates: torch.Tensor | None = None  # the last tempered draw's, per pair
         # Summed-out labels leave the chains as kept ones do: no block moves them.
         self.fixed = self.kept | frozenset(self.collapsed)
         self.schedule = build_schedule(sampler["blocks"], variables, self.fixed)
@@ -115,10 +121,21 @@ class Negatives:
                 }
         energy = self.energy(model)
         if self.sampler.get("temperatures"):
-            # Parallel tempering (eager: a captured sweep holds one temperature per chain set):
-            # the hot replicas start from the chains' states each draw; the buffer keeps b = 1.
-            state, _ = run_tempered(energy, self.variables, self.sampler, self.schedule, values,
-                                    {}, self.fixed, stats, generator, self.steps, None)  # fmt: skip
+            # Parallel tempering (eager: a captured sweep holds one temperature per chain set).
+            rows = hot = None
+            if slots is not None:
+                if self.hot is None:
+                    self.hot = replicate(self.buffer, len(self.sampler["temperatures"]) - 1)
+                blocks = torch.arange(len(self.sampler["temperatures"]) - 1, device=slots.device)
+                rows = (blocks[:, None] * self.size + slots[None]).reshape(-1)
+                hot = {name: tensor[rows] for name, tensor in self.hot.items()}
+            state, target = run_tempered(energy, self.variables, self.sampler, self.schedule,
+                                         values, {}, self.fixed, stats, generator, self.steps,
+                                         None, hot)  # fmt: skip
+            self.swap_rates = target.swap_rates
+            if rows is not None:
+                for name, value in target.hot.items():
+                    self.hot[name][rows] = value.detach()
         else:
             start = self.schedule.start(values)
             target = Target(energy, self.variables, fixed=self.fixed, stats=stats)
@@ -136,8 +153,22 @@ class Negatives:
         return final, state
 
     def rates(self, state) -> list[torch.Tensor]:
-        """Acceptance rate of each block in this draw (0-d tensors, still on the device)."""
-        return [acceptance(kernel_state) for kernel_state in state.kernels]
+        """Acceptance rate of each block in this draw, then (tempered) of each neighbouring
+        pair's swaps (0-d tensors, still on the device; names in `rate_names`)."""
+        rates = [acceptance(kernel_state) for kernel_state in state.kernels]
+        if self.sampler.get("temperatures"):
+            rates += list(self.swap_rates.unbind())
+        return rates
+
+    def rate_names(self) -> list[str]:
+        """What `rates` returns, in its order: `kernel(variables)` per block, `swap(b, b')`
+        per neighbouring pair of temperatures."""
+        suffix = " | labels kept" if self.kept else ""
+        names = [f"{k.name}({', '.join(k.variables)}){suffix}" for k, _ in self.schedule.blocks]
+        levels = self.sampler.get("temperatures") or ()
+        pairs = zip(levels[:-1], levels[1:], strict=True)
+        names += [f"swap({a:g}, {b:g}){suffix}" for a, b in pairs]
+        return names
 
 
 def impute(

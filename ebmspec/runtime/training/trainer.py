@@ -366,12 +366,7 @@ class Trainer:
         count = window["count"]
         # The blocks the negative chains run (a block of kept labels drops out); the rates are
         # means over this process's shares.
-        names = []
-        for _, chains in self.shares[0].chain_sets:
-            suffix = " | labels kept" if chains.kept else ""
-            names += [
-                f"{k.name}({', '.join(k.variables)}){suffix}" for k, _ in chains.schedule.blocks
-            ]
+        names = [n for _, chains in self.shares[0].chain_sets for n in chains.rate_names()]
         accept = {
             name: round(float(a) / count, 4)
             for name, a in zip(names, window["accept"], strict=True)

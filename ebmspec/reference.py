@@ -24,6 +24,7 @@ _TYPES = {
     "posints": "list of int > 0",
     "nonneg_ints": "list of int >= 0",
     "floats": "list of numbers",
+    "betas": "two numbers in [0, 1)",
     "activation": "activation",
     "bool": "true/false",
     "string": "string",

@@ -150,6 +150,36 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
             check_number(element, item, scope, f"an element of {what}") for item in expr.items
         )
         return _INVALID if _INVALID in values else values
+    if ptype == "betas":  # Adam's two decay rates
+        if not isinstance(expr, ast.List):
+            sink.error(
+                "E201",
+                f"expected a list of two numbers for {what}, found {describe_found(expr)}",
+                expr.span,
+                "write the decay rates of the gradient's mean and square, e.g. `[0.9, 0.999]`",
+            )
+            return _INVALID
+        values = check_value("floats", expr, scope, what)
+        if values is _INVALID:
+            return _INVALID
+        if len(values) != 2:
+            sink.error(
+                "E202",
+                f"{what} must be two numbers, found {len(values)}",
+                expr.span,
+                "write the decay rates of the gradient's mean and square, e.g. `[0.9, 0.999]`",
+            )
+            return _INVALID
+        for item, value in zip(expr.items, values, strict=True):
+            if not 0 <= value < 1:
+                sink.error(
+                    "E202",
+                    f"each of {what} must be in [0, 1), found `{value:g}`",
+                    item.span,
+                    "a decay rate below 1, e.g. `[0.9, 0.999]`",
+                )
+                return _INVALID
+        return values
     if ptype == "bool":
         if isinstance(expr, ast.Name) and expr.ident.text in ("true", "false"):
             return expr.ident.text == "true"

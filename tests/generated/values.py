@@ -113,6 +113,7 @@ def argument(draw, param: reg.Param) -> str | None:
         "posints": lambda: "[" + ", ".join(map(str, draw(_sizes))) + "]",
         "nonneg_ints": lambda: "[" + ", ".join(map(str, draw(_sizes))) + "]",
         "floats": lambda: "[0.9, 0.99]",
+        "betas": lambda: "[0.9, 0.99]",
     }
     make = values.get(kind)
     return None if make is None else make()

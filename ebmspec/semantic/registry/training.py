@@ -27,7 +27,7 @@ OPTIMIZERS = table(
         (
             P("lr", "posfloat", 1e-4),
             P("warmup", "nonneg_int", 0),
-            P("betas", "floats", (0.9, 0.999)),
+            P("betas", "betas", (0.9, 0.999)),
             P("weight_decay", "nonneg_float", 0.0),
             P("decay", "choice", "none", choices=("none", "cosine")),
         ),

@@ -61,6 +61,17 @@ class EvaluationChecks:
                         keyword_span(stmt.func, key),
                         f"lay the grid out by a variable with at most {GRID_LIMIT} values",
                     )
+            if signature.name == "grid" and not any(
+                v.kind == "real" and len(v.shape) == 3 and v.shape[0] in (1, 3)
+                for v in self.scope.variables.values()
+            ):
+                self.sink.error(
+                    "E705",
+                    "a sample grid draws an image variable (real[1, H, W] or real[3, H, W]), "
+                    "and this model has none",
+                    stmt.func.span,
+                    "drop the grid; `ebmspec sample RUN -o samples.npz` saves any model's samples",
+                )
             if stmt.kind.text == "density":
                 variable = self.scope.variables[bound["variable"]]
                 if variable.kind != "real" or variable.shape != (2,):

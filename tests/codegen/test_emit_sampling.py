@@ -363,6 +363,23 @@ def test_main_rejects_an_unknown_sampler(mixed_module, capsys):
     assert "unknown sampler 'nope' (the samplers: every, lambda, parallel, leap)" in error
 
 
+def test_main_rejects_a_missing_run_or_a_bad_parameter_file(mixed_module, capsys, tmp_path):
+    """A user's mistake in --run / --parameters ends in one usage line, not a traceback."""
+    other = tmp_path / "other.safetensors"
+    other.write_text("not a safetensors file")
+    cases = [
+        (["--run", str(tmp_path / "nope")], "not a run folder of `ebmspec train`"),
+        (["--parameters", str(tmp_path / "nope.safetensors")], "no such file"),
+        (["--parameters", str(other)], f"cannot load '{other}' into"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as done:
+            mixed_module.main(argv)
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+
+
 def test_condition_value_codes_each_domain(mixed_module):
     value = mixed_module.condition_value
     assert torch.equal(value("k", 1), torch.tensor([0.0, 1.0, 0.0]))

@@ -10,6 +10,8 @@ E620 file not found        E621 unreadable or corrupt file     E622 required arr
 E623 wrong shape/dtype     E624 optional dependency missing    E625 csv columns or row width
 E626 csv cell not a number E627 label out of range             E628 too few examples for `test`
 E629 unsupported argument  E630 no examples                    E631 the spec has no `data` line
+E633 training values outside a transform's domain (`logit` of values not in [0, 1]), located
+     at the transform
 
 * toy: 8 Gaussians with 3 binary attributes (paper 004, section 6.1), see `_toy_draw`.
 * dsprites: the official .npz if `file` is given: shape class of `shape`, orientation classes
@@ -45,7 +47,7 @@ from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.runtime.data.base import Context, Dataset, count_rows
 from ebmspec.runtime.data.second_sets import SECOND_SETS, load_second_set
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
-from ebmspec.runtime.data.transforms import binarize_split
+from ebmspec.runtime.data.transforms import FIT_SEED, Pipeline, binarize_split
 from ebmspec.runtime.seeding import stream
 from ebmspec.semantic.data import dataset_fields, raw_fields
 from ebmspec.semantic.registry import DATASETS
@@ -123,7 +125,41 @@ def load_dataset(
         description += "; " + ", ".join(
             f"`{t.variable}` binarized" for t in data.transforms if t.steps[0].name == "binarize"
         )
+    check_transform_domains(data, train, source)
     return Dataset(call.name, description, fields, train, test, draw, nominal, ood)
+
+
+DOMAIN_ROWS = 4096  # training rows the domain check runs the transforms on
+
+
+def check_transform_domains(data: ir.Dataset, train: dict, source: Source) -> None:
+    """E633 at a `logit` step whose inputs (the training values after the steps before it) leave
+    [0, 1]: it would make them NaN, which training reported as a divergence at iteration 0."""
+    for transform in data.transforms:
+        name = transform.variable
+        steps = tuple(s for t in data.transforms if t.variable == name for s in t.steps)
+        for index, step in enumerate(steps):
+            if step.name != "logit" or step not in transform.steps or name not in train:
+                continue
+            rows = train[name][:DOMAIN_ROWS].float()
+            before = Pipeline(steps[:index], rows)
+            x = before.forward(rows, torch.Generator().manual_seed(FIT_SEED))
+            low, high = float(x.min()), float(x.max())
+            if low >= 0 and high <= 1:
+                continue
+            raise UserError(
+                source,
+                [
+                    Diagnostic(
+                        "E633",
+                        f"`logit` needs the values of `{name}` in [0, 1], and the training data "
+                        f"has them in [{low:.4g}, {high:.4g}]",
+                        step.span,
+                        "rescale the data into [0, 1] first (intensities as fractions), or "
+                        "drop `logit`",
+                    )
+                ],
+            )
 
 
 def _second_sets_asked(program: ir.Program) -> set[str]:

@@ -133,3 +133,24 @@ def test_csv_by_name_errors_say_how_to_map_or_transform(tmp_path, monkeypatch):
     assert "'3' is not one of 0..2" in text
     text = error(NAMED, 'csv(file = "m.csv", columns = ["x = p..zz"])', "E625")
     assert "no column `zz`" in text
+
+
+def test_logit_of_values_outside_0_1_is_a_located_error(tmp_path):
+    """E633 at the `logit` step (training reported the NaNs as a divergence at iteration 0); the
+    same data scaled into [0, 1] loads."""
+    import pytest
+
+    from ebmspec.diagnostics import UserError
+
+    write_csv(tmp_path / "t.csv", ["a, b"] + [f"{i / 4 - 2}, {i / 10}" for i in range(20)])
+    data = 'csv(file = "t.csv", features = 2, test = 0.25)\n  transform x: logit()'
+    with pytest.raises(UserError) as info:
+        load(CSV_UNLABELLED, data, spec_dir=tmp_path)
+    (diagnostic,) = info.value.diagnostics
+    assert diagnostic.code == "E633" and (diagnostic.span.line, diagnostic.span.column) == (3, 16)
+    assert (
+        "`logit` needs the values of `x` in [0, 1], and the training data has them in [-"
+        in diagnostic.message
+    )
+    write_csv(tmp_path / "t.csv", ["a, b"] + [f"{i / 20}, {i / 40}" for i in range(20)])
+    assert len(load(CSV_UNLABELLED, data, spec_dir=tmp_path)) == 15

@@ -32,6 +32,9 @@ def test_set_changes_the_ir_dump(cli):
     [
         ("train.iteration=3", "E801", 1, "unknown setting `train.iteration`; did you mean"),
         ("train.batch=1.5", "E201", 13, "expected a positive integer for `train.batch`"),
+        ("train.iterations=1e3", "E201", 18, "for `train.iterations`, found `1e3`"),
+        ("train.optimizer.betas=[0.9]", "E202", 23, "`train.optimizer.betas` must be two numbers"),
+        ("train.optimizer.betas=[0.9, 1]", "E202", 29, "must be in [0, 1), found `1`"),
         ("train.ema=2", "E202", 11, "`train.ema` must be a number in [0, 1]"),
         ('data.attributes="both"', "E203", 17, 'unknown value "both"'),
         ("x_pos3", "E009", 7, "unexpected end of input"),

@@ -88,6 +88,8 @@ def describe_found(expr: ast.Expr) -> str:
         return "a list"
     if isinstance(expr, ast.Call):
         return f"a call to `{expr.func.text}`"
+    if isinstance(expr, ast.Number):
+        return f"`{expr.text}`"  # as written: `1e3`, `1.0` (not the 1000 and 1 they fold to)
     number = fold_number(expr)
     return f"`{number:g}`" if number is not None else "an expression"
 
@@ -109,12 +111,15 @@ def check_number(kind: str, expr: ast.Expr, scope: Scope, what: str) -> int | fl
     value = fold_number(expr)
     if value is None or (integral and not isinstance(value, int)):
         quoted = isinstance(expr, ast.String) and _NUMBER.fullmatch(expr.value.strip())
+        whole = integral and isinstance(value, float) and value.is_integer()
         scope.sink.error(
             "E201",
             f"expected {label} for {what}, found {describe_found(expr)}",
             expr.span,
             f"drop the quotes: `{expr.value.strip()}`"
             if quoted
+            else f"write it without a decimal point or exponent: `{int(value)}`"
+            if whole
             else f"write {label}, e.g. `{'10' if integral else '0.1'}`",
         )
         return _INVALID

@@ -64,7 +64,8 @@ def _shape_help(name: str, var) -> str:
             f"give one number (used for every element) or a nested list of shape {_dims(var.shape)}"
         )
     if not var.shape:
-        return f"e.g. `--condition {name}={1 if var.kind == 'binary' else 3}`"
+        example = 1 if var.kind == "binary" else min(3, var.categories - 1)  # one in range
+        return f"e.g. `--condition {name}={example}`"
     example = ", ".join(["0", "1", "0", "1"][i % 4] for i in range(min(var.shape[0], 4)))
     more = ", ..." if var.shape[0] > 4 else ""
     return f"e.g. `--condition {name}=[{example}{more}]`"

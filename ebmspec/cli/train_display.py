@@ -43,11 +43,15 @@ def _fmt_eval(result: dict | None) -> str:
         )
     if "test_log_likelihood" in result:
         parts.append(f"test log-likelihood {result['test_log_likelihood']:.4g} nats")
+    if "test_free_energy" in result:
+        parts.append(f"test free energy {result['test_free_energy']:.4g} nats (unnormalised)")
     if "sample_out_of_range" in result:
         parts.append(
             f"out of data range {100 * result['sample_out_of_range']:.1f}%, "
             f"mean gap {result['sample_mean_gap']:.2f} std"
         )
+    if not parts:
+        return f"- (it {result.get('iteration')}: the evaluate block reports no numbers here)"
     return ", ".join(parts) + f" (it {result.get('iteration')})"
 
 
@@ -230,10 +234,17 @@ def print_training_summary(console, run_dir: Path, summary: dict) -> None:
                 f"exact log-likelihood {result['test_log_likelihood']:.2f} nats "
                 f"({result['test_log_likelihood_per_dim']:.4f} per dimension)"
             )
-        examples = result.get("test_log_likelihood_examples", result.get("examples", "?"))
-        console.print(
-            f"evaluation on {examples} test examples: " + ", ".join(parts), highlight=False
-        )
+        if "test_free_energy" in result:
+            parts.append(
+                f"test free energy log sum_h exp f {result['test_free_energy']:.3f} nats "
+                "(unnormalised)"
+            )
+        examples = result.get("test_log_likelihood_examples") or result.get("examples")
+        examples = examples or result.get("test_free_energy_examples")
+        if parts:  # a spec whose evaluate block reports only plots or AIS has no number here
+            console.print(
+                f"evaluation on {examples} test examples: " + ", ".join(parts), highlight=False
+            )
     console.print(
         f"run folder: {run_dir} (sample: `ebmspec sample`, evaluate: `ebmspec eval`)",
         soft_wrap=True,

@@ -41,3 +41,22 @@ def test_a_short_schedule_gets_no_hint_and_a_line_per_twentieth():
     iterations = [int(line.split()[1].split("/")[0]) for line in lines if line.startswith("it ")]
     assert iterations == [1, *range(5, 101, 5)]
     assert not any("per iteration here" in line for line in lines)
+
+
+def test_the_summary_says_what_an_evaluation_without_predictions_measured(tmp_path):
+    """A spec whose evaluate block holds only plots (or AIS) gets its test free energy in the
+    periodic line and the final summary, not `evaluation on 0 test examples: ` with nothing."""
+    from ebmspec.cli.train_display import _fmt_eval, print_training_summary
+
+    result = {"iteration": 20, "examples": 0, "predictions": [], "test_free_energy": -5.4931,
+              "test_free_energy_examples": 300}  # fmt: skip
+    assert _fmt_eval(result) == "test free energy -5.493 nats (unnormalised) (it 20)"
+    assert "reports no numbers" in _fmt_eval({"iteration": 20, "examples": 0})
+    for last, expected in ((result, "evaluation on 300 test examples: test free energy"),
+                           ({"iteration": 20, "examples": 0}, None)):  # fmt: skip
+        stream = io.StringIO()
+        summary = {"complete": True, "iteration": 20, "train_seconds": 1.0, "rollbacks": 0,
+                   "last_eval": last}  # fmt: skip
+        print_training_summary(Console(file=stream, width=200), tmp_path, summary)
+        lines = [line for line in stream.getvalue().splitlines() if "evaluation on" in line]
+        assert lines[0].startswith(expected) if expected else lines == [], lines

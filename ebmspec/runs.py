@@ -105,6 +105,13 @@ def read_run_info(run_dir: Path) -> dict:
             f"`{run_dir}` is a spec, not a run folder",
             f"train it first (`ebmspec train {run_dir}`), then name the run folder it writes",
         )
+    if not run_dir.exists():
+        raise RunError(
+            "E922",
+            f"`{run_dir}` does not exist",
+            "name a run folder written by `ebmspec train` (`ebmspec runs` lists them), or "
+            "leave it out for the latest (`sample` also takes a .ebm spec)",
+        )
     if not is_run(run_dir):
         raise RunError(
             "E922",

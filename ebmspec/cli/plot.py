@@ -24,6 +24,9 @@ def check_run(folder: Path) -> None:
     if folder.suffix == ".ebm" and folder.is_file():
         message = f"`{text}` is a spec, not a run folder"
         help = f"train it first (`ebmspec train {text}`), then plot the run folder it writes"
+    elif not folder.exists():
+        message = f"`{text}` does not exist"
+        help = "name a run folder written by `ebmspec train` (`ebmspec runs` lists them)"
     elif not _is_run(folder):
         message = f"`{text}` is not a run folder (it has no run.json and spec.ebm)"
         help = "run folders are written by `ebmspec train`; name one or more of them"

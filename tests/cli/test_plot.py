@@ -45,6 +45,10 @@ def test_a_bad_suffix_or_a_folder_that_is_not_a_run_is_a_located_error(cli, tmp_
         "RUN:1:1: error[E922]: `empty` is not a run folder (it has no run.json and spec.ebm)"
     )
     assert "Traceback" not in err
+    status, _, err = cli("plot", "runs/nope", cwd=tmp_path)
+    assert status == 1 and err.startswith("RUN:1:1: error[E922]: `runs/nope` does not exist")
+    status, _, err = cli("eval", "runs/nope", cwd=tmp_path)
+    assert status == 1 and "error[E922]: `runs/nope` does not exist" in err
     status, _, err = cli("plot", SPEC)
     assert status == 1 and "error[E922]" in err and "is a spec, not a run folder" in err
     run = tmp_path / "half"  # a run folder whose log is gone

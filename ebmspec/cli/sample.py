@@ -58,13 +58,22 @@ def _codes(variable, value):
 
 
 def npz_bytes(
-    program, values: dict, blocks: list[tuple], convergence: dict | None = None, trace=None
+    program,
+    values: dict,
+    blocks: list[tuple],
+    convergence: dict | None = None,
+    trace=None,
+    transforms: dict | None = None,
 ) -> bytes:
-    """The .npz: every variable's final state [chain, *shape], or with `trace` (draws, per-element
-    diagnostics, facts) its draws [chain, draw, *shape] (a clamped one repeated over the draws)."""
+    """The .npz: every variable's final state [chain, *shape] in model space (what the energy
+    sees: transformed reals, categorical codes), or with `trace` (draws, per-element diagnostics,
+    facts) its draws [chain, draw, *shape] (a clamped one repeated over the draws); and for each
+    real variable with fitted `transforms` (a trained run's), `data.NAME`: the same values with
+    the transforms inverted, in the data's own units (the Python API's `samples[NAME]`)."""
     import io
 
     import numpy as np
+    import torch
 
     arrays = {v.name: _codes(v, values[v.name]).numpy() for v in program.variables}
     if trace is not None:
@@ -76,6 +85,12 @@ def npz_bytes(
             kept = draws.get(name)
             arrays[name] = np.broadcast_to(value[:, None], shape) if kept is None else kept.numpy()
         arrays |= npz_arrays(elements, facts)
+    for name, pipeline in (transforms or {}).items():
+        if getattr(pipeline, "fitted", False) and name in arrays:
+            model_space = torch.from_numpy(np.ascontiguousarray(arrays[name])).float()
+            shape = model_space.shape
+            flat = model_space.reshape(-1, *shape[2 if trace is not None else 1 :])
+            arrays[f"data.{name}"] = pipeline.inverse(flat).reshape(shape).numpy()
     # Variable names are identifiers, so dotted keys cannot collide with them.
     arrays["sampler.blocks"] = np.array([f"{b[0]}: {b[1]}({b[2]})" for b in blocks], dtype=str)
     arrays["sampler.acceptance"] = np.array([b[3] for b in blocks], dtype=np.float64)
@@ -241,7 +256,7 @@ def write_samples(
         content = grid_png(program, image, values[image.name], transforms)
         what = f"a grid of {chains} samples of `{image.name}`"
     else:
-        content = npz_bytes(program, values, blocks, convergence, trace)
+        content = npz_bytes(program, values, blocks, convergence, trace, transforms)
         what = f"{chains} samples of {len(values)} variables, acceptance rates, R-hat and ESS"
         if trace is not None:
             what = f"{chains} chains x {trace[2]['draws']} draws of {len(values)} variables, " + (

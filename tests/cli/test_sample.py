@@ -387,3 +387,32 @@ def test_settings_on_a_run_folder_apply_to_its_sampler_or_are_refused(cli, tmp_p
     assert status == 1 and "error[E802]: `train.iterations` cannot change a trained run" in err
     status, _, err = cli("sample", run, "--profile", "nope")
     assert status == 1 and "error[E927]" in err
+
+
+def test_npz_adds_transformed_variables_in_data_units(tmp_path):
+    """`data.NAME`: a standardized variable's samples with the fitted transform inverted (the
+    Python API's samples[NAME]); the variable's own array stays in model space."""
+    from ebmspec.cli.sample import npz_bytes
+    from ebmspec.runtime.data.transforms import fit_transforms
+
+    program = compile_file(TOY)
+    names = [v.name for v in program.variables if v.kind == "real"]
+    assert names, "the toy spec has a real variable"
+    name = names[0]
+    data = program.data
+    data = type(data)(data.source, (*data.transforms, _standardize(name, data)), data.span)
+    train = {name: torch.randn(500, *program.variable(name).shape) * 3 + 5}
+    pipelines = fit_transforms(data, train)
+    model_space = torch.randn(4, *program.variable(name).shape)
+    values = {v.name: torch.zeros(4, *v.tensor_shape) for v in program.variables}
+    values[name] = model_space
+    saved = np.load(io.BytesIO(npz_bytes(program, values, [], None, None, pipelines)))
+    assert np.array_equal(saved[name], model_space.numpy())
+    expected = pipelines[name].inverse(model_space).numpy()
+    assert np.allclose(saved[f"data.{name}"], expected) and abs(expected.mean() - 5) < 3
+
+
+def _standardize(name, data):
+    from ebmspec import ir
+
+    return ir.Transform(name, (ir.Call("standardize", (), data.span),), data.span)

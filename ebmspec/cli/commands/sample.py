@@ -59,7 +59,8 @@ def sample(
             "--output",
             "-o",
             metavar="FILE",
-            help="a .png grid of the images, .npz of everything, or .nc: the draws as ArviZ "
+            help="a .png grid of the images, .npz of everything (model space; `data.NAME`: a "
+            "transformed variable in data units), or .nc: the draws as ArviZ "
             'InferenceData (implies --trace; needs `pip install "ebmspec[traces]"`)',
         ),
     ] = None,

@@ -187,14 +187,18 @@ def prepare_run(
                 f"note: {run_dir} stopped before its first checkpoint: training it from the start\n"
             )
         trained_source = Source(str(run_dir / "spec.ebm"), stored)
-        if (
-            stored != source.text
-            or info.get("profile") != profile
-            or (info.get("settings") or []) != list(settings or ())
-        ):
+        ignored = []  # what this command gives that the resumed run does not take
+        if stored != source.text:
+            ignored.append(f"the spec {spec} (not the text the run was started from)")
+        if profile is not None and info.get("profile") != profile:
+            ignored.append(f"--profile {profile}")
+        started = info.get("settings") or []
+        ignored += [f"--set {text}" for text in settings or () if text not in started]
+        if ignored:
             sys.stderr.write(
                 f"note: resuming {run_dir} with the spec, profile and settings it was started "
-                "with (they differ from this command's)\n"
+                f"with; not applied: {'; '.join(ignored)} (a run's settings are fixed when it "
+                "starts: train longer or differently in a new run)\n"
             )
     else:
         if out is not None:

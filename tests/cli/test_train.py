@@ -353,6 +353,12 @@ def test_existing_run_folder_needs_resume(tmp_path):
     again = _train(tmp_path, *SMALL, "--set", "train.iterations=5", "--out", "runs/a")
     assert again.returncode == 1
     assert "error[E920]" in again.stderr and "--resume" in again.stderr
+    # --resume continues the run as it was started, and says which of this command's
+    # settings it does not apply
+    resumed = _train(tmp_path, *SMALL, "--set", "train.iterations=9", "--out", "runs/a", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "not applied: --set train.iterations=9 (a run's settings are fixed" in resumed.stderr
+    assert "resuming at iteration 5 of 5" in resumed.stderr
 
 
 def _cli(cwd: Path, *args: str):

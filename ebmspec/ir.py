@@ -8,7 +8,7 @@ came from. `dump(node)` prints the golden-test format used by `ebmspec compile -
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from ebmspec.source import Span
@@ -25,6 +25,15 @@ class Call:
     name: str
     args: tuple[tuple[str, Value], ...]
     span: Span
+    # Where the written arguments are, for errors found later (a data file's missing column):
+    # ("file", span of its value), ("columns", ...), ("columns[x = a..b]", span of that item).
+    # Not part of the call's identity, nor of its dump.
+    where: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
+
+    def span_of(self, key: str) -> Span:
+        """The span of argument `key` as written (`key[item]`: an item of its list), else the
+        whole call's."""
+        return dict(self.where).get(key, self.span)
 
     def arg(self, key: str) -> Value:
         for name, value in self.args:
@@ -365,25 +374,25 @@ def dump(node: Any, indent: int = 0) -> str:
     if isinstance(span, Span):
         head += f" @{span}"
     lines = [head]
-    for field in fields(node):
-        if field.name == "span" or field.name.startswith("_"):
+    for member in fields(node):
+        if member.name == "span" or member.name.startswith("_"):
             continue
-        value = getattr(node, field.name)
-        if value is None or (value == () and field.name != "shape"):
+        value = getattr(node, member.name)
+        if value is None or (value == () and member.name != "shape"):
             continue
         if is_dataclass(value) and not isinstance(value, Span):
             text = dump(value, indent + 2)
             if "\n" not in text:  # a leaf node stays on the field's line
-                lines.append(f"{pad}  {field.name}: {text.strip()}")
+                lines.append(f"{pad}  {member.name}: {text.strip()}")
                 continue
-            lines.append(f"{pad}  {field.name}:")
+            lines.append(f"{pad}  {member.name}:")
             lines.append(text)
         elif (
             isinstance(value, tuple)
             and value
             and all(is_dataclass(v) and not isinstance(v, Span) for v in value)
         ):
-            lines.append(f"{pad}  {field.name}:")
+            lines.append(f"{pad}  {member.name}:")
             lines.extend(dump(v, indent + 2) for v in value)
         elif (
             isinstance(value, tuple)
@@ -391,7 +400,7 @@ def dump(node: Any, indent: int = 0) -> str:
             and all(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) for v in value)
         ):
             items = ", ".join(f"{k}={format_value(v)}" for k, v in value)
-            lines.append(f"{pad}  {field.name}: {items}")
+            lines.append(f"{pad}  {member.name}: {items}")
         else:
-            lines.append(f"{pad}  {field.name}: {format_value(value)}")
+            lines.append(f"{pad}  {member.name}: {format_value(value)}")
     return "\n".join(lines)

@@ -166,5 +166,19 @@ def check_data(scope: Scope, decl: ast.DataDecl | None) -> ir.Dataset | None:
             if args is not None:
                 steps.append(ir.Call(step.name, tuple(args.items()), func.span))
         transforms.append(ir.Transform(name, tuple(steps), clause.span))
-    source = ir.Call(signature.name, tuple(bound.items()), decl.span)
+    source = ir.Call(signature.name, tuple(bound.items()), decl.span, _where(decl))
     return ir.Dataset(source, tuple(transforms), decl.span)
+
+
+def _where(decl: ast.DataDecl) -> tuple:
+    """The spans of the data call's written arguments and of their string list items."""
+    where = []
+    for arg in decl.args.items if decl.args is not None else ():
+        if not isinstance(arg, ast.KeywordArg):
+            continue
+        key = arg.name.text
+        where.append((key, arg.value.span))
+        for item in arg.value.items if isinstance(arg.value, ast.List) else ():
+            if isinstance(item, ast.String):
+                where.append((f"{key}[{item.value}]", item.span))
+    return tuple(where)

@@ -99,7 +99,8 @@ def load_dataset(
     call = data.source
     args = dict(call.args)
     fields = dataset_fields(call.name, args, program.variables)
-    context = Context(call.name, args, source, call.span, spec_dir, seed, raw_fields(data, fields))
+    context = Context(call.name, args, source, call.span, spec_dir, seed, raw_fields(data, fields),
+                      dict(call.where))  # fmt: skip
     loader = LOADERS[call.name]
     description, train, test, draw, nominal = loader(context)
     ood = {}

@@ -67,8 +67,10 @@ def _mapping(context: Context, names: list[str], path: Path) -> dict[str, str]:
                 "variable",
                 'write "variable = array"; observed variables: '
                 + ", ".join(f"`{n}`" for n in context.fields),
+                at=f"arrays[{entry}]",
             )  # fmt: skip
         mapping[match.group(1)] = match.group(2)
+    entries = {m.group(1): e for e in context.args["arrays"] if (m := re.match(r"\s*(\w+)", e))}
     for name in context.fields:
         array = mapping.setdefault(name, name)
         if array not in names:
@@ -77,6 +79,7 @@ def _mapping(context: Context, names: list[str], path: Path) -> dict[str, str]:
                 f"`{path}` has no array `{array}` for `{name}`",
                 "its arrays: " + ", ".join(f"`{n}`" for n in names)
                 + f'; map one onto it: `arrays = ["{name} = ARRAY"]`',
+                at=f"arrays[{entries[name]}]" if name in entries else None,
             )  # fmt: skip
     return mapping
 

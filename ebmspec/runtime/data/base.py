@@ -97,9 +97,13 @@ class Context:
     # What the spec takes from the data, name -> (kind, shape, categories), as the file holds it
     # (a binarized variable as real): what a dataset that maps fields by name must provide.
     fields: dict = field(default_factory=dict)
+    # The spans of the data call's written arguments (`ir.Call.where`): an error about one
+    # argument (`at="file"`, `at="columns[x = a..b]"`) points at it, else at the whole line.
+    where: dict = field(default_factory=dict)
 
-    def fail(self, code: str, message: str, help: str) -> UserError:
-        return UserError(self.source, [Diagnostic(code, message, self.span, help)])
+    def fail(self, code: str, message: str, help: str, at: str | None = None) -> UserError:
+        span = self.where.get(at, self.span) if at is not None else self.span
+        return UserError(self.source, [Diagnostic(code, message, span, help)])
 
 
 def resolve_file(context: Context, file: str) -> Path:
@@ -119,6 +123,7 @@ def resolve_file(context: Context, file: str) -> Path:
         f"data file `{file}` not found (looked for {where})",
         "check the path; relative paths are looked up in the current directory, then next to "
         "the spec",
+        at="file",
     )
 
 

@@ -104,6 +104,7 @@ def _csv_columns(context: Context, header: list[str], path: Path) -> tuple[list[
                 (f"did you mean `{close[0]}`? " if close else "")
                 + "its columns are "
                 + ", ".join(f"`{h}`" for h in header),
+                at="label",
             )
         label_index = header.index(label)
     others = [i for i in range(len(header)) if i != label_index]
@@ -114,6 +115,7 @@ def _csv_columns(context: Context, header: list[str], path: Path) -> tuple[list[
             + (f" besides the label `{label}`" if label is not None else "")
             + f", fewer than features = {features}",
             f"set `features` to at most {len(others)}",
+            at="features",
         )
     return others[:features], label_index
 
@@ -161,6 +163,7 @@ def _named_columns(context: Context, header: list[str], path: Path) -> dict[str,
             raise context.fail(
                 "E625", f"`{path}` has no column `{column}` (in `columns` entry \"{entry}\")",
                 (f"did you mean `{close[0]}`? " if close else "") + f"its columns: {listing}",
+                at=f"columns[{entry}]",
             )  # fmt: skip
         return header.index(column)
 
@@ -172,6 +175,7 @@ def _named_columns(context: Context, header: list[str], path: Path) -> dict[str,
                 "observed variable",
                 'write "variable = column" or "variable = first..last"; observed variables: '
                 + ", ".join(f"`{n}`" for n in context.fields),
+                at=f"columns[{entry}]",
             )  # fmt: skip
         name, first, last = match.groups()
         start, stop = index_of(first, entry), index_of(last or first, entry)
@@ -179,6 +183,7 @@ def _named_columns(context: Context, header: list[str], path: Path) -> dict[str,
             raise context.fail(
                 "E625", f"`columns` entry \"{entry}\": `{last}` comes before `{first}` in `{path}`",
                 "a range runs from a column to one to its right",
+                at=f"columns[{entry}]",
             )  # fmt: skip
         named[name] = list(range(start, stop + 1))
     for name, (_kind, shape, _) in context.fields.items():

@@ -14,7 +14,7 @@ from ebmspec.source import Source
 from tests.runtime.data.test_tabular import CSV, CSV_UNLABELLED
 
 
-def test_errors_render_at_the_data_line(tmp_path):
+def test_errors_render_at_the_argument_they_are_about(tmp_path):
     source = Source(
         "spec.ebm",
         CSV.format(data='csv(file = "gone.csv", features = 2, label = "y", classes = 3)'),
@@ -23,11 +23,12 @@ def test_errors_render_at_the_data_line(tmp_path):
     with pytest.raises(UserError) as info:
         load_dataset(program, spec_dir=tmp_path, source=source)
     text = str(info.value)
-    assert text.startswith("spec.ebm:2:1: error[E620]: data file `gone.csv` not found")
+    assert text.startswith("spec.ebm:2:17: error[E620]: data file `gone.csv` not found")
     assert '    2 | data csv(file = "gone.csv"' in text and "= help:" in text
+    assert "\n      |                 ^~~~~~~~~~\n" in text  # under "gone.csv"
     with pytest.raises(UserError) as info:
         load_dataset(program)  # no source text: still located, message and help only
-    assert str(info.value).startswith("<t>:2:1: error[E620]")
+    assert str(info.value).startswith("<t>:2:17: error[E620]")
 
 
 def test_program_without_data():

@@ -67,7 +67,12 @@ def test_lark_is_imported_only_by_the_frontend():
 # keeps it whole (a reviewer agreed); a new long module needs its line (or a split by concept), and
 # a listed module that shrinks below the mark drops its line.
 REVIEW_LINES = 400
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "ebmspec/ir.py": "the IR's node types and the one golden dump of them: every stage's "
+    "vocabulary, read together",
+    "ebmspec/semantic/values.py": "checking a constant value against a registry type (numbers, "
+    "lists, names, choices, Adam's betas) and binding a call's arguments: one dispatcher",
+}
 
 
 def test_long_modules_are_reviewed_for_cohesion():

@@ -1,10 +1,10 @@
 """Library entry points: spec text or file in, checked and planned `ir.Program` out.
 
-`compile_spec(source, profile, settings)` = parse -> check -> `passes.PIPELINE` -> the profile and
-`--set` settings -> `passes.FINISH`: the one pipeline entry that the CLI, the run folders, the
-benches and the tests use. `check_trainable` is the rule for what `ebmspec train` can run.
-Raises `UserError` (exit 1 in the CLI) with located diagnostics on any mistake in the spec or a
-setting.
+`compile_spec(source, profile, settings)` = parse -> check -> `passes.PIPELINE` -> constant folding
+(`runtime/model/fold.py`) -> the profile and `--set` settings -> `passes.FINISH`: the one pipeline
+entry that the CLI, the run folders, the benches and the tests use. `check_trainable` is the rule
+for what `ebmspec train` can run. Raises `UserError` (exit 1 in the CLI) with located diagnostics
+on any mistake in the spec or a setting.
 
 The public Python API (`ebmspec.load`, `ebmspec.load_run`, re-exported by the package) lives in
 the submodules: `model` (a loaded spec, `fit`), `run` (a trained run: `sample`, `evaluate`),
@@ -29,6 +29,7 @@ from ebmspec.passes.profiles import apply_overrides, apply_profile
 # not import the runtime.
 from ebmspec.runtime import data as _datasets  # noqa: F401
 from ebmspec.runtime.model import blocks as _blocks  # noqa: F401
+from ebmspec.runtime.model.fold import fold_constants
 from ebmspec.runtime.sampling import kernels as _kernels  # noqa: F401
 from ebmspec.runtime.training import objectives as _objectives  # noqa: F401
 from ebmspec.semantic.checker import check_program
@@ -60,11 +61,12 @@ def read_source(path: str | Path) -> Source:
 def compile_spec(
     source: Source, profile: str | None = None, settings: Sequence[str] = ()
 ) -> ir.Program:
-    """Parse, check, run `passes.PIPELINE`, apply `profile` and each `--set` setting, then run
-    `passes.FINISH`."""
+    """Parse, check, run `passes.PIPELINE` and constant folding, apply `profile` and each
+    `--set` setting, then run `passes.FINISH`."""
     program = check_program(source, parse_source(source))
     for run_pass in PIPELINE:
         program = run_pass(program)
+    program = fold_constants(program)  # a pass that evaluates runtime ops (runtime/model/fold.py)
     program = configure(program, profile, settings)
     for run_pass in FINISH:
         program = run_pass(program)

@@ -7,9 +7,8 @@ and the colouring must be that of the blocks that run).
 
 from ebmspec.passes.colouring import colour_gibbs
 from ebmspec.passes.defaults import fill_sampler_defaults
-from ebmspec.passes.fold import fold_constants
 
-PIPELINE = (fold_constants, fill_sampler_defaults)
+PIPELINE = (fill_sampler_defaults,)
 FINISH = (colour_gibbs,)
 
-__all__ = ["FINISH", "PIPELINE", "colour_gibbs", "fill_sampler_defaults", "fold_constants"]
+__all__ = ["FINISH", "PIPELINE", "colour_gibbs", "fill_sampler_defaults"]

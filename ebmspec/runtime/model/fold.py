@@ -8,6 +8,9 @@ runtime evaluates ops on [B, ...] tensors; a bare number reached them as a Pytho
 arithmetic accepts but `torch.log` and the reductions do not (an internal error at the first
 energy evaluation, after `check` had passed). Bindings and calls that read a variable or a
 parameter are left alone, so a spec without such constants keeps its IR unchanged.
+
+A pass over the IR that lives in the runtime because it evaluates the runtime's own op functions
+(`runtime.model.blocks.OPS`); `ebmspec.api.compile_spec` runs it right after `passes.PIPELINE`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import dataclasses
 import torch
 
 from ebmspec import ir
+from ebmspec.runtime.model.blocks import OPS  # the runtime's own op functions
 
 
 def fold_constants(program: ir.Program) -> ir.Program:
@@ -67,8 +71,6 @@ def _fold(node: ir.ENode, folded: dict) -> ir.ENode:
         return node
     # Only a call that reads nothing but numbers; arithmetic on a bare number already works,
     # and is folded too only so that its result can feed a call (`log(2 * 3)`).
-    from ebmspec.runtime.model.blocks import OPS  # the runtime's own op functions
-
     args = [torch.full((1,), c.value, dtype=torch.float64) for c in constants]
     with torch.no_grad():
         value = OPS[node.op](*args, **dict(node.attrs))

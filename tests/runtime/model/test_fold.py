@@ -1,4 +1,4 @@
-"""Constant folding (passes/fold.py): calls on numbers alone evaluate once, to the value the
+"""Constant folding (runtime/model/fold.py): calls on numbers alone evaluate once, to the value the
 runtime's op would give, and the energy and the emitted module both use it; calls that read a
 variable or parameter are untouched."""
 
@@ -59,7 +59,7 @@ def test_calls_on_numbers_fold_and_the_energy_is_right(tmp_path):
 
 def test_calls_that_read_a_variable_or_parameter_are_left_alone():
     from ebmspec.api import check_program, parse_source
-    from ebmspec.passes.fold import fold_constants
+    from ebmspec.runtime.model.fold import fold_constants
 
     source = Source("consts.ebm", SPEC.replace("c = 2 * 3", "c = sum(x)"))
     checked = check_program(source, parse_source(source))

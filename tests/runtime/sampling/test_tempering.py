@@ -144,17 +144,7 @@ def test_temperatures_by_set_and_in_the_emitted_module(tmp_path):
 
 
 def test_training_chains_can_be_tempered(cli, tmp_path):
-    from tests.conftest import ROOT
-
-    text = (ROOT / "specs" / "inverse_ising.ebm").read_text()
-    text = (
-        text.replace('"data/', f'"{ROOT}/specs/data/').replace(
-            "objective  = nll()", "objective  = pcd(steps = 2, buffer = 200)"
-        )
-        + "\nsampler tempered {\n  update s with gibbs\n  temperatures = [1, 0.6]\n}\n"
-    )
-    spec = tmp_path / "ising.ebm"
-    spec.write_text(text)
+    spec = _tempered_ising(tmp_path, (1, 0.6))
     status, out, err = cli("train", str(spec), "--set", "train.iterations=5", "--set",
                            "train.batch=100", "--out", "runs/r", "--device", "cpu",
                            cwd=tmp_path)  # fmt: skip
@@ -162,15 +152,18 @@ def test_training_chains_can_be_tempered(cli, tmp_path):
     assert "finished at iteration 5" in out
 
 
-def _tempered_ising(tmp_path):
+def _tempered_ising(tmp_path, temperatures=(1, 0.6, 0.3)):
+    """inverse_ising.ebm trained by pcd on a `tempered` Gibbs sampler."""
     from tests.conftest import ROOT
+
+    levels = ", ".join(f"{t:g}" for t in temperatures)
 
     text = (ROOT / "specs" / "inverse_ising.ebm").read_text()
     text = (
         text.replace('"data/', f'"{ROOT}/specs/data/').replace(
             "objective  = nll()", "objective  = pcd(sampler = tempered, steps = 2, buffer = 200)"
         )
-        + "\nsampler tempered {\n  update s with gibbs\n  temperatures = [1, 0.6, 0.3]\n}\n"
+        + f"\nsampler tempered {{\n  update s with gibbs\n  temperatures = [{levels}]\n}}\n"
     )
     spec = tmp_path / "ising.ebm"
     spec.write_text(text)

@@ -27,13 +27,8 @@ class Call:
     span: Span
     # Where the written arguments are, for errors found later (a data file's missing column):
     # ("file", span of its value), ("columns", ...), ("columns[x = a..b]", span of that item).
-    # Not part of the call's identity, nor of its dump.
+    # Not part of the call's identity, nor of its dump (runtime/data/base.py's `Context` reads it).
     where: tuple[tuple[str, Span], ...] = field(default=(), compare=False, repr=False)
-
-    def span_of(self, key: str) -> Span:
-        """The span of argument `key` as written (`key[item]`: an item of its list), else the
-        whole call's."""
-        return dict(self.where).get(key, self.span)
 
     def arg(self, key: str) -> Value:
         for name, value in self.args:

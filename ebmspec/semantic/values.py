@@ -156,12 +156,13 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
         )
         return _INVALID if _INVALID in values else values
     if ptype == "betas":  # Adam's two decay rates
+        rates = "write the decay rates of the gradient's mean and square, e.g. `[0.9, 0.999]`"
         if not isinstance(expr, ast.List):
             sink.error(
                 "E201",
                 f"expected a list of two numbers for {what}, found {describe_found(expr)}",
                 expr.span,
-                "write the decay rates of the gradient's mean and square, e.g. `[0.9, 0.999]`",
+                rates,
             )
             return _INVALID
         values = check_value("floats", expr, scope, what)
@@ -172,7 +173,7 @@ def check_value(ptype: str, expr: ast.Expr, scope: Scope, what: str, param: Para
                 "E202",
                 f"{what} must be two numbers, found {len(values)}",
                 expr.span,
-                "write the decay rates of the gradient's mean and square, e.g. `[0.9, 0.999]`",
+                rates,
             )
             return _INVALID
         for item, value in zip(expr.items, values, strict=True):

@@ -47,7 +47,7 @@ from ebmspec.diagnostics import Diagnostic, UserError
 from ebmspec.runtime.data.base import Context, Dataset, count_rows
 from ebmspec.runtime.data.second_sets import SECOND_SETS, load_second_set
 from ebmspec.runtime.data.toy import TOY_CENTRES, toy_attributes
-from ebmspec.runtime.data.transforms import FIT_SEED, Pipeline, binarize_split
+from ebmspec.runtime.data.transforms import FIT_SEED, Pipeline, binarize_split, transform_steps
 from ebmspec.runtime.seeding import stream
 from ebmspec.semantic.data import dataset_fields, raw_fields
 from ebmspec.semantic.registry import DATASETS
@@ -136,11 +136,10 @@ DOMAIN_ROWS = 4096  # training rows the domain check runs the transforms on
 def check_transform_domains(data: ir.Dataset, train: dict, source: Source) -> None:
     """E633 at a `logit` step whose inputs (the training values after the steps before it) leave
     [0, 1]: it would make them NaN, which training reported as a divergence at iteration 0."""
-    for transform in data.transforms:
-        name = transform.variable
-        steps = tuple(s for t in data.transforms if t.variable == name for s in t.steps)
+    for name in dict.fromkeys(t.variable for t in data.transforms):
+        steps = transform_steps(data, name)
         for index, step in enumerate(steps):
-            if step.name != "logit" or step not in transform.steps or name not in train:
+            if step.name != "logit" or name not in train:
                 continue
             rows = train[name][:DOMAIN_ROWS].float()
             before = Pipeline(steps[:index], rows)

@@ -58,7 +58,7 @@ def _read(context: Context, path: Path) -> dict[str, np.ndarray]:
 
 def _mapping(context: Context, names: list[str], path: Path) -> dict[str, str]:
     """Variable -> the array it takes."""
-    mapping = {}
+    mapping, entries = {}, {}
     for entry in context.args["arrays"]:
         match = re.fullmatch(r"\s*(\w+)\s*=\s*(\w+)\s*", entry)
         if match is None or match.group(1) not in context.fields:
@@ -70,7 +70,7 @@ def _mapping(context: Context, names: list[str], path: Path) -> dict[str, str]:
                 at=f"arrays[{entry}]",
             )  # fmt: skip
         mapping[match.group(1)] = match.group(2)
-    entries = {m.group(1): e for e in context.args["arrays"] if (m := re.match(r"\s*(\w+)", e))}
+        entries[match.group(1)] = entry  # where an error about this variable's array points
     for name in context.fields:
         array = mapping.setdefault(name, name)
         if array not in names:

@@ -124,9 +124,10 @@ class Negatives:
             # Parallel tempering (eager: a captured sweep holds one temperature per chain set).
             rows = hot = None
             if slots is not None:
+                levels = len(self.sampler["temperatures"]) - 1  # the hot ones
                 if self.hot is None:
-                    self.hot = replicate(self.buffer, len(self.sampler["temperatures"]) - 1)
-                blocks = torch.arange(len(self.sampler["temperatures"]) - 1, device=slots.device)
+                    self.hot = replicate(self.buffer, levels)
+                blocks = torch.arange(levels, device=slots.device)
                 rows = (blocks[:, None] * self.size + slots[None]).reshape(-1)
                 hot = {name: tensor[rows] for name, tensor in self.hot.items()}
             state, target = run_tempered(energy, self.variables, self.sampler, self.schedule,
